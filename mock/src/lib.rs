@@ -1,0 +1,2 @@
+//! An embedded WeChat Pay simulator.
+#![forbid(unsafe_code)]
