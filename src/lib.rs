@@ -1,1 +1,32 @@
+//! # wechatpay
+//!
+//! A client for the WeChat Pay (微信支付) merchant APIs that mirrors the official PHP SDK (`wechatpay/wechatpay`), so
+//! that PHP code ports line by line, with an embedded simulator (`wechatpay-mock`) for offline tests.
+//!
+//! This release carries the foundation: keys and certificates ([`crypto`]), the crypto toolkit ([`crypto::Rsa`],
+//! [`crypto::AesGcm`], [`crypto::AesEcb`], [`crypto::Hash`]), the protocol's strings ([`Formatter`]) and
+//! [`util::PemUtil`].
+//!
+//! ```
+//! use wechatpay::crypto::Rsa;
+//! use wechatpay::Formatter;
+//!
+//! let key = Rsa::from_private("file://tests/fixtures/merchant_private_key.pem")?;
+//! let nonce = Formatter::nonce(32)?;
+//! let timestamp = Formatter::timestamp();
+//! let message = Formatter::request("GET", "/v3/certificates", timestamp, &nonce, "");
+//! let signature = Rsa::sign(&message, &key)?;
+//! let authorization = Formatter::authorization("1900000001", &nonce, &signature, timestamp, "5F1C72E2A8931B72A2E13AF8DEE92471EB397115");
+//! assert!(authorization.starts_with("WECHATPAY2-SHA256-RSA2048 "));
+//! # Ok::<(), wechatpay::Error>(())
+//! ```
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod crypto;
+mod error;
+mod formatter;
+pub mod util;
+
+pub use crate::error::{Error, Result};
+pub use crate::formatter::{AUTHORIZATION_SCHEME, FormValue, Formatter};

@@ -1,0 +1,203 @@
+//! X.509 certificates: the merchant's `apiclient_cert.pem` and WeChat Pay's platform certificates.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use der::{Decode, Encode};
+
+use super::backend::Backend;
+use super::keys::{PublicKey, pem_encode};
+use super::source::{self, Form};
+use crate::error::{Error, Result};
+
+const EXPECTED: &str = "an X.509 certificate";
+
+/// A parsed X.509 certificate: its serial (upper-case hex, as WeChat Pay writes it), validity and RSA public key.
+///
+/// ```
+/// use wechatpay::crypto::Certificate;
+///
+/// let certificate = Certificate::load("file://tests/fixtures/merchant_certificate.pem")?;
+/// assert_eq!(certificate.serial_number(), "5F1C72E2A8931B72A2E13AF8DEE92471EB397115");
+/// assert!(certificate.not_before() < certificate.not_after());
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Certificate(Arc<Inner>);
+
+struct Inner {
+    der: Vec<u8>,
+    serial: String,
+    subject: String,
+    not_before: SystemTime,
+    not_after: SystemTime,
+    public_key: PublicKey,
+}
+
+impl Certificate {
+    /// Loads a certificate from PEM text, DER bytes or a `file://` path.
+    ///
+    /// ```
+    /// let pem = std::fs::read_to_string("tests/fixtures/wechat_pay_certificate.pem").unwrap();
+    /// let certificate = wechatpay::crypto::Certificate::load(&pem)?;
+    /// assert_eq!(certificate.serial_number(), "440024045C4A427599D09BB4E3DE0279F2E813FD");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn load(thing: impl AsRef<[u8]>) -> Result<Self> {
+        let material = source::read(thing.as_ref(), EXPECTED)?;
+        match material.form {
+            Form::Certificate | Form::Unknown => Self::from_der(&material.der),
+            _ => Err(Error::key(
+                EXPECTED,
+                "a key rather than a certificate",
+                "certificates are PEM labelled CERTIFICATE",
+            )),
+        }
+    }
+
+    /// Loads a certificate from a PEM or DER file.
+    ///
+    /// ```
+    /// let certificate = wechatpay::crypto::Certificate::from_file("tests/fixtures/merchant_certificate.pem")?;
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
+        Self::load(format!("file://{}", path.as_ref().display()))
+    }
+
+    /// Parses PEM text labelled `CERTIFICATE`.
+    ///
+    /// ```
+    /// let pem = std::fs::read_to_string("tests/fixtures/merchant_certificate.pem").unwrap();
+    /// let certificate = wechatpay::crypto::Certificate::from_pem(&pem)?;
+    /// assert_eq!(wechatpay::crypto::Certificate::from_pem(&certificate.to_pem())?.serial_number(), certificate.serial_number());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn from_pem(pem: &str) -> Result<Self> {
+        if !pem.contains("-----BEGIN ") {
+            return Err(Error::key(
+                EXPECTED,
+                "text that is not PEM",
+                "PEM text starts with -----BEGIN CERTIFICATE-----",
+            ));
+        }
+        Self::load(pem)
+    }
+
+    /// Parses DER.
+    ///
+    /// ```
+    /// # let certificate = wechatpay::crypto::Certificate::from_file("tests/fixtures/merchant_certificate.pem")?;
+    /// let again = wechatpay::crypto::Certificate::from_der(certificate.to_der())?;
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn from_der(der: &[u8]) -> Result<Self> {
+        Self::from_der_with_backend(der, Backend::default())
+    }
+
+    pub(crate) fn from_der_with_backend(der: &[u8], backend: Backend) -> Result<Self> {
+        let certificate = x509_cert::Certificate::from_der(der)
+            .map_err(|err| Error::key(EXPECTED, format!("DER that is not an X.509 certificate ({err})"), ""))?;
+        let tbs = certificate.tbs_certificate();
+        let spki = tbs.subject_public_key_info().to_der().map_err(|err| Error::crypto("certificate parsing", err))?;
+        let public_key = PublicKey::from_material(
+            source::Material { form: Form::Spki, der: zeroize::Zeroizing::new(spki) },
+            backend,
+        )
+        .map_err(|err| match err {
+            Error::Key { found, hint, .. } => {
+                Error::Key { expected: EXPECTED, found: format!("a certificate for {found}"), hint }
+            }
+            other => other,
+        })?;
+        Ok(Certificate(Arc::new(Inner {
+            der: der.to_vec(),
+            serial: serial_hex(tbs.serial_number().as_bytes()),
+            subject: tbs.subject().to_string(),
+            not_before: std::time::UNIX_EPOCH + tbs.validity().not_before.to_unix_duration(),
+            not_after: std::time::UNIX_EPOCH + tbs.validity().not_after.to_unix_duration(),
+            public_key,
+        })))
+    }
+
+    /// The serial number as upper-case hex without leading zero bytes, the form WeChat Pay uses in
+    /// `Wechatpay-Serial` and `serial_no`.
+    pub fn serial_number(&self) -> &str {
+        &self.0.serial
+    }
+
+    /// The subject's distinguished name (RFC 4514 text).
+    pub fn subject(&self) -> &str {
+        &self.0.subject
+    }
+
+    /// The start of the validity period.
+    pub fn not_before(&self) -> SystemTime {
+        self.0.not_before
+    }
+
+    /// The end of the validity period.
+    pub fn not_after(&self) -> SystemTime {
+        self.0.not_after
+    }
+
+    /// Whether `at` lies within the validity period.
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// # let certificate = wechatpay::crypto::Certificate::from_file("tests/fixtures/merchant_certificate.pem")?;
+    /// // The fixture is valid from May 2022 to May 2025.
+    /// assert!(certificate.is_valid_at(UNIX_EPOCH + Duration::from_secs(1_700_000_000)));
+    /// assert!(!certificate.is_valid_at(UNIX_EPOCH + Duration::from_secs(1_800_000_000)));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn is_valid_at(&self, at: SystemTime) -> bool {
+        self.0.not_before <= at && at <= self.0.not_after
+    }
+
+    /// The certificate's RSA public key.
+    pub fn public_key(&self) -> &PublicKey {
+        &self.0.public_key
+    }
+
+    /// The certificate as DER.
+    pub fn to_der(&self) -> &[u8] {
+        &self.0.der
+    }
+
+    /// The certificate as PEM.
+    pub fn to_pem(&self) -> String {
+        pem_encode("CERTIFICATE", &self.0.der)
+    }
+}
+
+impl fmt::Debug for Certificate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Certificate")
+            .field("serial", &self.0.serial)
+            .field("subject", &self.0.subject)
+            .field("not_before", &self.0.not_before)
+            .field("not_after", &self.0.not_after)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Upper-case hex of a DER INTEGER's magnitude: the sign-padding zero bytes are dropped, as OpenSSL prints serials.
+fn serial_hex(bytes: &[u8]) -> String {
+    let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len().saturating_sub(1));
+    bytes[start..].iter().map(|b| format!("{b:02X}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::serial_hex;
+
+    #[test]
+    fn serial_drops_sign_padding_only() {
+        assert_eq!(serial_hex(&[0x00, 0x8F, 0x01]), "8F01");
+        assert_eq!(serial_hex(&[0x0A, 0x00]), "0A00");
+        assert_eq!(serial_hex(&[0x00]), "00");
+    }
+}
