@@ -1,2 +1,48 @@
-//! An embedded WeChat Pay simulator.
+//! An embedded WeChat Pay (微信支付) simulator for offline tests, in-process or as the `wechatpay-mock` binary.
+//!
+//! It checks every APIv3 request the way WeChat Pay does (the `Authorization` header, the merchant
+//! certificate serial, the timestamp window, nonce replay, the RSA signature over the bytes received),
+//! answers signed like WeChat Pay (platform certificate or WeChat Pay public key), keeps real in-memory
+//! state for the common flows (payments, refunds, transfers, bills, uploads, certificates), posts signed
+//! and encrypted callbacks, and injects faults on demand.
+//!
+//! It shares no code with the `wechatpay` client crate on purpose: it is the independent check on it.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), wechatpay_mock::MockError> {
+//! use wechatpay_mock::{Fault, Identities, Server, TransferState};
+//!
+//! let server = Server::builder().identities(Identities::shared()?).start().await?;
+//! let base = server.base_uri();                 // "http://127.0.0.1:PORT/"
+//! let ids = server.identities();                // mchid, merchant key + serial, platform cert, public key, APIv3 key
+//! server.faults().next(Fault::Status(503));     // the next request gets a signed 503
+//! // ... drive your client against `base` ...
+//! # let _ = (base, ids);
+//! server.set_transfer_state("plfk2020042013", TransferState::Success).ok();
+//! # Ok(()) }
+//! ```
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod auth;
+mod engine;
+mod error;
+mod faults;
+mod identities;
+mod keys;
+mod multipart;
+mod notify;
+mod routes;
+mod server;
+mod sign;
+mod util;
+
+pub use engine::{RawRequest, RawResponse, ResponseSigner};
+pub use error::MockError;
+pub use faults::{Fault, FaultHandle, SignatureHeader};
+pub use identities::{Identities, Merchant, Platform, StatePaths, WechatpayPublicKey};
+pub use notify::{Delivered, DeliveryRecord, Notification};
+pub use routes::pay::TradeState;
+pub use routes::refunds::RefundStatus;
+pub use routes::transfers::TransferState;
+pub use server::{Server, ServerBuilder};

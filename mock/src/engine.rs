@@ -1,0 +1,359 @@
+//! The transport-free core: one request in, one answer out (checks, routing, state, signing, faults).
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::auth::{self, NonceCache, SignedRequest};
+use crate::faults::{Fault, FaultHandle};
+use crate::identities::Identities;
+use crate::keys::{Keys, WechatKey};
+use crate::notify::{self, DeliveryRecord, Notification};
+use crate::routes::{self, Ctx, Event, Lookup, Reply, State};
+use crate::util::{fill_random, hex_upper, now_secs, parse_query};
+use crate::{MockError, multipart};
+
+/// Which key signs answers when the request's `Wechatpay-Serial` does not name one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResponseSigner {
+    /// The platform certificate (serial = certificate serial). The default.
+    #[default]
+    PlatformCertificate,
+    /// The WeChat Pay public key (serial = `PUB_KEY_ID_...`).
+    PublicKey,
+}
+
+/// A request as received, for [`Server::dispatch`](crate::Server::dispatch) and [`Server::received_requests`](crate::Server::received_requests).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RawRequest {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// The request target exactly as sent: path and query (`/v3/x?a=1`).
+    pub target: String,
+    /// Header names and values (names compared case-insensitively).
+    pub headers: Vec<(String, String)>,
+    /// The body bytes exactly as sent.
+    pub body: Vec<u8>,
+}
+
+/// An answer: status, headers, body.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RawResponse {
+    /// The HTTP status.
+    pub status: u16,
+    /// Header names and values.
+    pub headers: Vec<(String, String)>,
+    /// The body bytes.
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    /// A header value by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        routes::header(&self.headers, name)
+    }
+}
+
+/// How the transport must send an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Delivery {
+    Normal,
+    /// Close the connection without answering.
+    Drop,
+    /// Send the headers and half of the body, then close.
+    Truncate,
+}
+
+/// Server settings fixed at start.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) window: i64,
+    pub(crate) signer: ResponseSigner,
+    pub(crate) platform_certificates: bool,
+    pub(crate) auto_advance: Option<Duration>,
+    pub(crate) auto_notify: bool,
+}
+
+/// How many received requests [`Engine::received`] keeps.
+const LOG_CAPACITY: usize = 512;
+
+pub(crate) struct Engine {
+    pub(crate) ids: Identities,
+    pub(crate) keys: Keys,
+    pub(crate) settings: Settings,
+    pub(crate) base_uri: String,
+    nonces: Mutex<NonceCache>,
+    state: Mutex<State>,
+    pub(crate) faults: FaultHandle,
+    pub(crate) requests: AtomicU64,
+    pub(crate) connections: AtomicU64,
+    log: Mutex<VecDeque<RawRequest>>,
+    deliveries: Arc<Mutex<Vec<DeliveryRecord>>>,
+    pub(crate) runtime: tokio::runtime::Handle,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn request_id() -> String {
+    let mut raw = [0u8; 16];
+    fill_random(&mut raw);
+    hex_upper(&raw)
+}
+
+impl Engine {
+    pub(crate) fn new(
+        ids: Identities,
+        settings: Settings,
+        base_uri: String,
+        runtime: tokio::runtime::Handle,
+    ) -> Result<Engine, MockError> {
+        Ok(Engine {
+            keys: Keys::new(&ids)?,
+            ids,
+            settings,
+            base_uri,
+            nonces: Mutex::new(NonceCache::default()),
+            state: Mutex::new(State::default()),
+            faults: FaultHandle::default(),
+            requests: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
+            log: Mutex::new(VecDeque::new()),
+            deliveries: Arc::new(Mutex::new(Vec::new())),
+            runtime,
+        })
+    }
+
+    /// The key answers are signed with unless the request names another.
+    pub(crate) fn default_key(&self) -> &WechatKey {
+        match self.settings.signer {
+            ResponseSigner::PlatformCertificate if self.settings.platform_certificates => &self.keys.platform,
+            _ => &self.keys.public_key,
+        }
+    }
+
+    /// Runs `f` on the state after the time-based catch-up, then sends the callbacks it caused.
+    pub(crate) fn with_state<R>(&self, f: impl FnOnce(&mut State, i64) -> R) -> R {
+        let now = now_secs();
+        let (result, events) = {
+            let mut state = lock(&self.state);
+            state.catch_up(self.settings.auto_advance, Instant::now(), now);
+            let result = f(&mut state, now);
+            (result, std::mem::take(&mut state.events))
+        };
+        self.send_events(events);
+        result
+    }
+
+    pub(crate) fn received(&self) -> Vec<RawRequest> {
+        lock(&self.log).iter().cloned().collect()
+    }
+
+    pub(crate) fn deliveries(&self) -> Vec<DeliveryRecord> {
+        lock(&self.deliveries).clone()
+    }
+
+    /// Processes one request. `fault` is the fault drawn for it (delays are applied by the transport).
+    pub(crate) fn handle(&self, req: &RawRequest, fault: Option<&Fault>) -> (RawResponse, Delivery) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        {
+            let mut log = lock(&self.log);
+            if log.len() == LOG_CAPACITY {
+                log.pop_front();
+            }
+            log.push_back(req.clone());
+        }
+        let key = routes::header(&req.headers, "wechatpay-serial")
+            .and_then(|s| self.keys.wechat_key(s, self.settings.platform_certificates))
+            .unwrap_or_else(|| self.default_key());
+        match fault {
+            Some(Fault::DropConnection) => return (RawResponse::default(), Delivery::Drop),
+            Some(Fault::Status(code)) => {
+                let reply =
+                    Reply::error(*code, "SYSTEM_ERROR", "simulated server error (fault injection), retry later");
+                return (self.finish(reply, key, None), Delivery::Normal);
+            }
+            _ => {}
+        }
+        let reply = self.process(req);
+        let delivery = match fault {
+            Some(Fault::DropAfterProcessing) => Delivery::Drop,
+            Some(Fault::TruncatedBody) => Delivery::Truncate,
+            _ => Delivery::Normal,
+        };
+        (self.finish(reply, key, fault), delivery)
+    }
+
+    /// Signs (when the reply is signed) and adds the standard headers.
+    fn finish(&self, reply: Reply, key: &WechatKey, fault: Option<&Fault>) -> RawResponse {
+        let mut headers = vec![("Request-ID".to_owned(), request_id())];
+        if let Some(ct) = reply.content_type {
+            headers.push(("Content-Type".to_owned(), ct.to_owned()));
+        }
+        if reply.signed {
+            match crate::sign::signature_headers(key, &reply.body, fault) {
+                Ok(sig) => headers.extend(sig.into_iter().map(|(k, v)| (k.to_owned(), v))),
+                Err(_) => {
+                    return RawResponse {
+                        status: 500,
+                        headers,
+                        body: br#"{"code":"SYSTEM_ERROR","message":"signing the answer failed"}"#.to_vec(),
+                    };
+                }
+            }
+        }
+        RawResponse { status: reply.status, headers, body: reply.body }
+    }
+
+    fn process(&self, req: &RawRequest) -> Reply {
+        let (path, query) = match req.target.split_once('?') {
+            Some((p, q)) => (p, q),
+            None => (req.target.as_str(), ""),
+        };
+        let content_type = routes::header(&req.headers, "content-type").unwrap_or_default();
+        let parts = match multipart::boundary(content_type) {
+            Some(boundary) => match multipart::parse(&req.body, &boundary) {
+                Ok(parts) => Some(parts),
+                Err(e) => return Reply::param_error("body", "body", format!("bad multipart body: {e}")),
+            },
+            None => None,
+        };
+        let signed_body: &[u8] = match &parts {
+            Some(parts) => match parts.iter().find(|p| p.name == "meta") {
+                Some(meta) => &meta.data,
+                None => return Reply::missing("meta", "body"),
+            },
+            None => &req.body,
+        };
+        let now = now_secs();
+        let check = auth::check(
+            &self.keys,
+            &self.nonces,
+            self.settings.window,
+            now,
+            &SignedRequest {
+                method: &req.method,
+                target: &req.target,
+                authorization: routes::header(&req.headers, "authorization"),
+                signed_body,
+            },
+        );
+        if let Err(message) = check {
+            return Reply::error(401, "SIGN_ERROR", message);
+        }
+        let json = if parts.is_none() && !req.body.is_empty() {
+            match serde_json::from_slice::<Value>(&req.body) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    return Reply::param_error("body", "body", format!("the request body is not valid JSON: {e}"));
+                }
+            }
+        } else {
+            None
+        };
+        let (endpoint, params) = match routes::lookup_route(&req.method, path) {
+            Lookup::Found(endpoint, params) => (endpoint, params),
+            Lookup::WrongMethod => return method_not_allowed(&req.method, path),
+            Lookup::None => return routes::fallback::answer(&req.method, path, &parse_query(query), json.as_ref()),
+        };
+        let ctx = Ctx {
+            query: parse_query(query),
+            headers: &req.headers,
+            json,
+            parts,
+            params,
+            now,
+            keys: &self.keys,
+            platform_certificate: self.settings.platform_certificates.then_some(&self.ids.platform),
+            base_uri: &self.base_uri,
+        };
+        self.with_state(|state, _| state.dispatch(endpoint, &ctx))
+    }
+
+    /// Builds a signed, encrypted callback (signed by the default key, with an optional header fault).
+    pub(crate) fn notification(
+        &self,
+        event_type: &str,
+        summary: &str,
+        original_type: &str,
+        resource: &Value,
+        fault: Option<&Fault>,
+    ) -> Result<Notification, MockError> {
+        notify::build(self, event_type, summary, original_type, resource, fault)
+    }
+
+    /// The callback for an event, with its `notify_url`.
+    pub(crate) fn event_notification(&self, event: &Event) -> Result<(Notification, Option<String>), MockError> {
+        let (event_type, summary, original_type, resource, url) = {
+            let state = lock(&self.state);
+            match event {
+                Event::Transaction(no) => {
+                    let order = state.orders.get(no).ok_or_else(|| MockError::NotFound(format!("order {no}")))?;
+                    let (t, s) = match order.state {
+                        routes::pay::TradeState::Success | routes::pay::TradeState::Refund => {
+                            ("TRANSACTION.SUCCESS", "支付成功")
+                        }
+                        _ => ("TRANSACTION.CLOSED", "交易关闭"),
+                    };
+                    (t, s, "transaction", order.resource(), Some(order.notify_url.clone()))
+                }
+                Event::Refund(no) => {
+                    let refund = state.refunds.get(no).ok_or_else(|| MockError::NotFound(format!("refund {no}")))?;
+                    let (t, s) = match refund.status {
+                        routes::refunds::RefundStatus::Success => ("REFUND.SUCCESS", "退款成功"),
+                        routes::refunds::RefundStatus::Abnormal => ("REFUND.ABNORMAL", "退款异常"),
+                        routes::refunds::RefundStatus::Closed => ("REFUND.CLOSED", "退款关闭"),
+                        routes::refunds::RefundStatus::Processing => ("REFUND.PROCESSING", "退款处理中"),
+                    };
+                    (t, s, "refund", refund.notification_resource(), refund.notify_url.clone())
+                }
+                Event::Transfer(no) => {
+                    let bill =
+                        state.transfers.get(no).ok_or_else(|| MockError::NotFound(format!("transfer bill {no}")))?;
+                    (
+                        "MCHTRANSFER.BILL.FINISHED",
+                        "商家转账单据终态通知",
+                        "mch_payment",
+                        bill.notification_resource(),
+                        bill.notify_url.clone(),
+                    )
+                }
+            }
+        };
+        let n = self.notification(event_type, summary, original_type, &resource, None)?;
+        Ok((n, url))
+    }
+
+    /// With auto-notify on, posts the callbacks of `events` to their `http://` notify URLs in the background.
+    fn send_events(&self, events: Vec<Event>) {
+        if !self.settings.auto_notify || events.is_empty() {
+            return;
+        }
+        for event in events {
+            let Ok((notification, Some(url))) = self.event_notification(&event) else {
+                continue;
+            };
+            if !url.starts_with("http://") {
+                continue;
+            }
+            let deliveries = Arc::clone(&self.deliveries);
+            self.runtime.spawn(async move {
+                let result = notify::post(&url, &notification).await;
+                lock(&deliveries).push(DeliveryRecord {
+                    url,
+                    event_type: notification.event_type.clone(),
+                    notification_id: notification.id.clone(),
+                    result: result.map(|d| d.status).map_err(|e| e.to_string()),
+                });
+            });
+        }
+    }
+}
+
+fn method_not_allowed(method: &str, path: &str) -> Reply {
+    Reply::error(405, "METHOD_NOT_ALLOWED", format!("{path} exists but does not accept {method}"))
+}

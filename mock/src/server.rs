@@ -1,0 +1,601 @@
+//! The HTTP/1.1 transport on its own runtime thread, and the public [`Server`] handle.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Limited};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+
+use crate::MockError;
+use crate::engine::{Delivery, Engine, RawRequest, RawResponse, ResponseSigner, Settings};
+use crate::faults::{Fault, FaultHandle};
+use crate::identities::{Identities, StatePaths};
+use crate::notify::{self, Delivered, DeliveryRecord, Notification};
+use crate::routes::Event;
+use crate::routes::pay::TradeState;
+use crate::routes::refunds::RefundStatus;
+use crate::routes::transfers::TransferState;
+
+/// The largest request body accepted (uploads included).
+const MAX_BODY: usize = 32 * 1024 * 1024;
+
+/// Settings for a [`Server`]; start it with [`ServerBuilder::start`] or [`ServerBuilder::start_blocking`].
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), wechatpay_mock::MockError> {
+/// use std::time::Duration;
+/// use wechatpay_mock::{Identities, ResponseSigner, Server};
+/// let server = Server::builder()
+///     .identities(Identities::shared()?)
+///     .response_signer(ResponseSigner::PublicKey)
+///     .auto_advance(Some(Duration::from_millis(50)))
+///     .start()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ServerBuilder {
+    listen: SocketAddr,
+    state_dir: Option<PathBuf>,
+    identities: Option<Identities>,
+    signer: ResponseSigner,
+    auto_advance: Option<Duration>,
+    auto_notify: bool,
+    platform_certificates: bool,
+    window: Duration,
+}
+
+impl Default for ServerBuilder {
+    fn default() -> Self {
+        ServerBuilder {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            state_dir: None,
+            identities: None,
+            signer: ResponseSigner::PlatformCertificate,
+            auto_advance: None,
+            auto_notify: false,
+            platform_certificates: true,
+            window: Duration::from_secs(300),
+        }
+    }
+}
+
+impl ServerBuilder {
+    /// The address to listen on; default `127.0.0.1:0` (an ephemeral port).
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    /// Keep the identities in this directory: load them when it has a `manifest.json`, else generate and
+    /// save them there. With [`ServerBuilder::identities`] too, those identities are saved there.
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = Some(dir.into());
+        self
+    }
+
+    /// Use these identities instead of generating fresh ones (see [`Identities::shared`]).
+    pub fn identities(mut self, identities: Identities) -> Self {
+        self.identities = Some(identities);
+        self
+    }
+
+    /// Which key signs answers when the request's `Wechatpay-Serial` names neither; default the platform
+    /// certificate.
+    pub fn response_signer(mut self, signer: ResponseSigner) -> Self {
+        self.signer = signer;
+        self
+    }
+
+    /// Let transfers and refunds advance on their own, one state every `step` (evaluated lazily, whenever
+    /// the server is asked); `None` (the default) keeps them still until a test moves them.
+    pub fn auto_advance(mut self, step: Option<Duration>) -> Self {
+        self.auto_advance = step;
+        self
+    }
+
+    /// POST callbacks on their own to `http://` notify URLs when an order is paid, a refund or a transfer
+    /// ends (default off; `https://` URLs are never called). Outcomes show in [`Server::deliveries`].
+    pub fn auto_notify(mut self, on: bool) -> Self {
+        self.auto_notify = on;
+        self
+    }
+
+    /// Play a merchant that has no platform certificate (public-key mode only): `GET /v3/certificates`
+    /// answers 404 `RESOURCE_NOT_EXISTS` and every answer is signed with the WeChat Pay public key.
+    pub fn public_key_only(mut self) -> Self {
+        self.platform_certificates = false;
+        self.signer = ResponseSigner::PublicKey;
+        self
+    }
+
+    /// How far a request's timestamp may be from the server clock; default 300 s, as WeChat Pay.
+    pub fn timestamp_window(mut self, window: Duration) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// Starts the server on its own runtime thread, from async code (any executor). Key generation and
+    /// the bind happen off the caller's executor.
+    ///
+    /// # Errors
+    /// As [`ServerBuilder::start_blocking`].
+    pub async fn start(self) -> Result<Server, MockError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("wechatpay-mock-start".into())
+            .spawn(move || {
+                let _ = tx.send(self.start_blocking());
+            })
+            .map_err(|e| MockError::io("spawning the start thread", e))?;
+        rx.await.map_err(|_| MockError::Stopped)?
+    }
+
+    /// Starts the server on its own runtime thread, from blocking code (no runtime needed).
+    ///
+    /// # Errors
+    /// [`MockError::Io`] when the address cannot be bound or a thread cannot start; identity errors as
+    /// [`Identities::load_or_create`].
+    pub fn start_blocking(self) -> Result<Server, MockError> {
+        let (identities, state_paths) = match (self.identities, &self.state_dir) {
+            (Some(ids), Some(dir)) => {
+                let paths = ids.save(dir)?;
+                (ids, Some(paths))
+            }
+            (Some(ids), None) => (ids, None),
+            (None, Some(dir)) => (Identities::load_or_create(dir)?, Some(StatePaths::in_dir(dir))),
+            (None, None) => (Identities::generate()?, None),
+        };
+        let listener = std::net::TcpListener::bind(self.listen)
+            .map_err(|e| MockError::io(format!("binding {}", self.listen), e))?;
+        listener.set_nonblocking(true).map_err(|e| MockError::io("configuring the listener", e))?;
+        let addr = listener.local_addr().map_err(|e| MockError::io("reading the bound address", e))?;
+        let base_uri = format!("http://{addr}/");
+        let settings = Settings {
+            window: i64::try_from(self.window.as_secs()).unwrap_or(i64::MAX),
+            signer: self.signer,
+            platform_certificates: self.platform_certificates,
+            auto_advance: self.auto_advance,
+            auto_notify: self.auto_notify,
+        };
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let uri = base_uri.clone();
+        let thread = std::thread::Builder::new()
+            .name("wechatpay-mock".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .thread_name("wechatpay-mock-worker")
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(MockError::io("starting the runtime", e)));
+                        return;
+                    }
+                };
+                let engine = match Engine::new(identities, settings, uri, runtime.handle().clone()) {
+                    Ok(engine) => Arc::new(engine),
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = ready_tx.send(Ok(Arc::clone(&engine)));
+                runtime.block_on(serve(listener, engine, stop_rx));
+                runtime.shutdown_timeout(Duration::from_millis(200));
+            })
+            .map_err(|e| MockError::io("spawning the server thread", e))?;
+        let engine = match ready_rx.recv() {
+            Ok(Ok(engine)) => engine,
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(MockError::Stopped),
+        };
+        Ok(Server { engine, base_uri, addr, state_paths, stop: Some(stop_tx), thread: Some(thread) })
+    }
+}
+
+/// A running WeChat Pay simulator on loopback. It stops when dropped (from async or blocking code).
+///
+/// ```
+/// # fn main() -> Result<(), wechatpay_mock::MockError> {
+/// let server = wechatpay_mock::Server::builder()
+///     .identities(wechatpay_mock::Identities::shared()?)
+///     .start_blocking()?;
+/// assert!(server.base_uri().starts_with("http://127.0.0.1:"));
+/// assert!(server.base_uri().ends_with('/'));
+/// let mchid = &server.identities().mchid;
+/// # let _ = mchid;
+/// # Ok(()) }
+/// ```
+pub struct Server {
+    engine: Arc<Engine>,
+    base_uri: String,
+    addr: SocketAddr,
+    state_paths: Option<StatePaths>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("base_uri", &self.base_uri)
+            .field("mchid", &self.engine.ids.mchid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            // The thread only waits for the accept loop to see the stop signal and for the runtime's
+            // bounded shutdown: joining is short, and never panics (a panic in the thread is ignored).
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Server {
+    /// Starts a server with fresh identities on `127.0.0.1:0`, from async code.
+    ///
+    /// # Errors
+    /// As [`ServerBuilder::start_blocking`].
+    pub async fn start() -> Result<Server, MockError> {
+        ServerBuilder::default().start().await
+    }
+
+    /// Starts a server with fresh identities on `127.0.0.1:0`, from blocking code.
+    ///
+    /// # Errors
+    /// As [`ServerBuilder::start_blocking`].
+    pub fn start_blocking() -> Result<Server, MockError> {
+        ServerBuilder::default().start_blocking()
+    }
+
+    /// Settings for a server.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    /// `http://127.0.0.1:PORT/`, with the trailing slash.
+    pub fn base_uri(&self) -> &str {
+        &self.base_uri
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The identities the server plays with.
+    pub fn identities(&self) -> &Identities {
+        &self.engine.ids
+    }
+
+    /// Where the identities' files are, when the server was given a state directory.
+    pub fn state_paths(&self) -> Option<&StatePaths> {
+        self.state_paths.as_ref()
+    }
+
+    /// TCP connections accepted so far.
+    pub fn connections_accepted(&self) -> u64 {
+        self.engine.connections.load(Ordering::Relaxed)
+    }
+
+    /// Requests received so far (every request, also those that failed the checks or got a fault).
+    pub fn requests_served(&self) -> u64 {
+        self.engine.requests.load(Ordering::Relaxed)
+    }
+
+    /// Fault injection.
+    pub fn faults(&self) -> FaultHandle {
+        self.engine.faults.clone()
+    }
+
+    /// The most recent requests (up to 512), oldest first, exactly as received.
+    pub fn received_requests(&self) -> Vec<RawRequest> {
+        self.engine.received()
+    }
+
+    /// The last request received.
+    pub fn last_request(&self) -> Option<RawRequest> {
+        self.engine.received().pop()
+    }
+
+    /// Processes a request without the network and without fault injection (the checks, state and
+    /// signatures all apply): for benchmarks and for embedding in another HTTP stack.
+    pub fn dispatch(&self, request: &RawRequest) -> RawResponse {
+        self.engine.handle(request, None).0
+    }
+
+    // --- transfers -------------------------------------------------------------------------------
+
+    /// The state of a transfer bill (QQ wallet or merchant transfer), by `out_bill_no`.
+    pub fn transfer_state(&self, out_bill_no: &str) -> Option<TransferState> {
+        self.engine.with_state(|s, _| s.transfers.get(out_bill_no).map(|b| b.state))
+    }
+
+    /// Puts a transfer bill in any state (a test's shortcut; FAIL gets a `fail_reason`).
+    ///
+    /// # Errors
+    /// [`MockError::NotFound`] for an unknown bill.
+    pub fn set_transfer_state(&self, out_bill_no: &str, state: TransferState) -> Result<(), MockError> {
+        self.engine.with_state(|s, now| s.transfers.set_state(out_bill_no, state, now, &mut s.events))
+    }
+
+    /// Moves a transfer bill one step along [`TransferState::next`] and returns the new state.
+    ///
+    /// # Errors
+    /// [`MockError::NotFound`] for an unknown bill, [`MockError::InvalidState`] for a final one.
+    pub fn advance_transfer(&self, out_bill_no: &str) -> Result<TransferState, MockError> {
+        self.engine.with_state(|s, now| s.transfers.advance(out_bill_no, now, &mut s.events))
+    }
+
+    // --- payments --------------------------------------------------------------------------------
+
+    /// The payer pays a `NOTPAY` order: it becomes `SUCCESS` with a new `transaction_id` (returned).
+    ///
+    /// # Errors
+    /// [`MockError::NotFound`] for an unknown order, [`MockError::InvalidState`] when it is not payable.
+    pub fn pay_order(&self, out_trade_no: &str) -> Result<String, MockError> {
+        self.engine.with_state(|s, now| s.orders.pay(out_trade_no, now, &mut s.events))
+    }
+
+    /// The `trade_state` of an order.
+    pub fn trade_state(&self, out_trade_no: &str) -> Option<TradeState> {
+        self.engine.with_state(|s, _| s.orders.get(out_trade_no).map(|o| o.state))
+    }
+
+    /// Forces an order's `trade_state` (`SUCCESS` on an unpaid order pays it).
+    ///
+    /// # Errors
+    /// [`MockError::NotFound`] for an unknown order.
+    pub fn set_trade_state(&self, out_trade_no: &str, state: TradeState) -> Result<(), MockError> {
+        self.engine.with_state(|s, now| s.orders.set_state(out_trade_no, state, now))
+    }
+
+    // --- refunds ---------------------------------------------------------------------------------
+
+    /// The status of a refund.
+    pub fn refund_status(&self, out_refund_no: &str) -> Option<RefundStatus> {
+        self.engine.with_state(|s, _| s.refunds.get(out_refund_no).map(|r| r.status))
+    }
+
+    /// Puts a refund in any status.
+    ///
+    /// # Errors
+    /// [`MockError::NotFound`] for an unknown refund.
+    pub fn set_refund_status(&self, out_refund_no: &str, status: RefundStatus) -> Result<(), MockError> {
+        self.engine.with_state(|s, now| s.refunds.set_status(out_refund_no, status, now, &mut s.events))
+    }
+
+    // --- callbacks -------------------------------------------------------------------------------
+
+    /// The `TRANSACTION.SUCCESS` callback of a paid order (`TRANSACTION.CLOSED` otherwise).
+    ///
+    /// # Errors
+    /// [`MockError::NotFound`] for an unknown order.
+    pub fn transaction_notification(&self, out_trade_no: &str) -> Result<Notification, MockError> {
+        Ok(self.engine.event_notification(&Event::Transaction(out_trade_no.to_owned()))?.0)
+    }
+
+    /// The `REFUND.*` callback of a refund (after its status).
+    ///
+    /// # Errors
+    /// [`MockError::NotFound`] for an unknown refund.
+    pub fn refund_notification(&self, out_refund_no: &str) -> Result<Notification, MockError> {
+        Ok(self.engine.event_notification(&Event::Refund(out_refund_no.to_owned()))?.0)
+    }
+
+    /// The `MCHTRANSFER.BILL.FINISHED` callback of a transfer bill (its current state).
+    ///
+    /// # Errors
+    /// [`MockError::NotFound`] for an unknown bill.
+    pub fn transfer_notification(&self, out_bill_no: &str) -> Result<Notification, MockError> {
+        Ok(self.engine.event_notification(&Event::Transfer(out_bill_no.to_owned()))?.0)
+    }
+
+    /// Any callback: `resource` is encrypted with the APIv3 key (associated data = `original_type`).
+    ///
+    /// # Errors
+    /// [`MockError::Crypto`] when signing fails.
+    pub fn notification(
+        &self,
+        event_type: &str,
+        summary: &str,
+        original_type: &str,
+        resource: &Value,
+    ) -> Result<Notification, MockError> {
+        self.engine.notification(event_type, summary, original_type, resource, None)
+    }
+
+    /// The same callback body signed again, with a header fault applied ([`Fault::TamperedSignature`],
+    /// [`Fault::UnknownSerial`], [`Fault::StaleTimestamp`], [`Fault::MissingHeader`],
+    /// [`Fault::MissingSignatureHeaders`], [`Fault::SignTestProbe`]; other faults only re-sign).
+    ///
+    /// # Errors
+    /// [`MockError::Crypto`] when signing fails.
+    pub fn resign_notification(
+        &self,
+        notification: &Notification,
+        fault: Option<Fault>,
+    ) -> Result<Notification, MockError> {
+        let mut out = notification.clone();
+        out.headers = notify::sign_headers(&self.engine, &out.body, fault.as_ref())?;
+        Ok(out)
+    }
+
+    /// POSTs a callback to an `http://` URL (e.g. the test's own loopback listener) and returns the answer.
+    /// Works from any async executor: the exchange runs on the server's runtime.
+    ///
+    /// # Errors
+    /// [`MockError::Delivery`] for a bad URL, a refused connection or no answer within 10 s.
+    pub async fn deliver(&self, notification: &Notification, url: &str) -> Result<Delivered, MockError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (n, url) = (notification.clone(), url.to_owned());
+        self.engine.runtime.spawn(async move {
+            let _ = tx.send(notify::post(&url, &n).await);
+        });
+        rx.await.map_err(|_| MockError::Stopped)?
+    }
+
+    /// As [`Server::deliver`], from blocking code.
+    ///
+    /// # Errors
+    /// As [`Server::deliver`].
+    pub fn deliver_blocking(&self, notification: &Notification, url: &str) -> Result<Delivered, MockError> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (n, url) = (notification.clone(), url.to_owned());
+        self.engine.runtime.spawn(async move {
+            let _ = tx.send(notify::post(&url, &n).await);
+        });
+        rx.recv().map_err(|_| MockError::Stopped)?
+    }
+
+    /// Callbacks posted on their own (see [`ServerBuilder::auto_notify`]), in completion order.
+    pub fn deliveries(&self) -> Vec<DeliveryRecord> {
+        self.engine.deliveries()
+    }
+}
+
+async fn serve(listener: std::net::TcpListener, engine: Arc<Engine>, mut stop: tokio::sync::oneshot::Receiver<()>) {
+    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    engine.connections.fetch_add(1, Ordering::Relaxed);
+                    let _ = stream.set_nodelay(true);
+                    let engine = Arc::clone(&engine);
+                    tokio::spawn(async move {
+                        let service = service_fn(move |req| respond(Arc::clone(&engine), req));
+                        // A connection error (client gone, dropped by a fault) ends only this connection.
+                        let _ = http1::Builder::new()
+                            .title_case_headers(true)
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    });
+                }
+                // Out of file descriptors or similar: back off instead of spinning.
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    }
+}
+
+async fn respond(engine: Arc<Engine>, req: hyper::Request<Incoming>) -> Result<hyper::Response<Payload>, io::Error> {
+    let (parts, body) = req.into_parts();
+    let target =
+        parts.uri.path_and_query().map(|pq| pq.as_str().to_owned()).unwrap_or_else(|| parts.uri.path().to_owned());
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    let body = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(collected) => collected.to_bytes().to_vec(),
+        Err(_) => return Err(io::Error::other("request body unreadable or too large")),
+    };
+    let raw = RawRequest { method: parts.method.as_str().to_owned(), target, headers, body };
+    let path = raw.target.split('?').next().unwrap_or_default().to_owned();
+    let fault = engine.faults.take(&raw.method, &path);
+    if let Some(Fault::Delay(delay)) = &fault {
+        tokio::time::sleep(*delay).await;
+    }
+    // RSA work runs on the blocking pool so that the accept loop and other connections never wait on it.
+    let (response, delivery) =
+        tokio::task::spawn_blocking(move || engine.handle(&raw, fault.as_ref())).await.map_err(io::Error::other)?;
+    match delivery {
+        Delivery::Drop => Err(io::Error::other("connection dropped by fault injection")),
+        Delivery::Normal => Ok(to_hyper(response, false)),
+        Delivery::Truncate => Ok(to_hyper(response, true)),
+    }
+}
+
+fn to_hyper(response: RawResponse, truncate: bool) -> hyper::Response<Payload> {
+    let full_len = response.body.len();
+    let mut data = Bytes::from(response.body);
+    let mut builder = hyper::Response::builder().status(response.status);
+    for (name, value) in &response.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    let payload = if truncate {
+        builder = builder.header("Content-Length", full_len.to_string());
+        data.truncate(full_len / 2);
+        Payload { data: Some(data), cut: Some(Box::pin(tokio::time::sleep(Duration::from_millis(30)))) }
+    } else {
+        Payload { data: Some(data), cut: None }
+    };
+    let status = response.status;
+    builder.body(payload).unwrap_or_else(|_| {
+        // Only reachable with a status outside 100..=999 from a Status fault: answer 500 instead.
+        let mut r = hyper::Response::new(Payload {
+            data: Some(Bytes::from(format!(r#"{{"code":"SYSTEM_ERROR","message":"invalid status {status}"}}"#))),
+            cut: None,
+        });
+        *r.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+        r
+    })
+}
+
+/// A response body; for a truncated answer it sends the first half, waits a moment (so the bytes are
+/// flushed) and then fails, which makes hyper close the connection short of `Content-Length`.
+struct Payload {
+    data: Option<Bytes>,
+    cut: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Body for Payload {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        let this = self.get_mut();
+        if let Some(data) = this.data.take() {
+            if !data.is_empty() {
+                return Poll::Ready(Some(Ok(Frame::data(data))));
+            }
+        }
+        if let Some(cut) = this.cut.as_mut() {
+            if cut.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            this.cut = None;
+            return Poll::Ready(Some(Err(io::Error::other("body truncated by fault injection"))));
+        }
+        Poll::Ready(None)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.cut.is_none() && self.data.as_ref().is_none_or(Bytes::is_empty)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match (&self.cut, &self.data) {
+            (None, Some(d)) => SizeHint::with_exact(d.len() as u64),
+            (None, None) => SizeHint::with_exact(0),
+            _ => SizeHint::default(),
+        }
+    }
+}
