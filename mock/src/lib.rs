@@ -25,6 +25,7 @@
 #![warn(missing_docs)]
 
 mod auth;
+pub mod catalog;
 mod engine;
 mod error;
 mod faults;

@@ -117,13 +117,22 @@ async fn the_signature_covers_the_raw_body_and_the_query_as_sent() {
 
     let target = format!("/v3/pay/transactions/out-trade-no/x?mchid={}&b=%E4%B8%AD", c.ids.mchid);
     let sorted = format!("/v3/pay/transactions/out-trade-no/x?b=%E4%B8%AD&mchid={}", c.ids.mchid);
-    let ok = c.raw("GET", &target, &[("Authorization", c.authorization("GET", &target, b""))], Vec::new()).await.expect("answer");
+    let ok = c
+        .raw("GET", &target, &[("Authorization", c.authorization("GET", &target, b""))], Vec::new())
+        .await
+        .expect("answer");
     assert_eq!(ok.status, 404, "checked, then ORDER_NOT_EXIST: {}", ok.message());
     assert_eq!(ok.code(), "ORDER_NOT_EXIST");
-    let bad = c.raw("GET", &target, &[("Authorization", c.authorization("GET", &sorted, b""))], Vec::new()).await.expect("answer");
+    let bad = c
+        .raw("GET", &target, &[("Authorization", c.authorization("GET", &sorted, b""))], Vec::new())
+        .await
+        .expect("answer");
     assert_eq!(bad.status, 401);
     let decoded = target.replace("%E4%B8%AD", "中");
-    let bad = c.raw("GET", &target, &[("Authorization", c.authorization("GET", &decoded, b""))], Vec::new()).await.expect("answer");
+    let bad = c
+        .raw("GET", &target, &[("Authorization", c.authorization("GET", &decoded, b""))], Vec::new())
+        .await
+        .expect("answer");
     assert_eq!(bad.status, 401, "the percent-encoding as sent is what is signed");
 }
 

@@ -132,9 +132,7 @@ async fn sensitive_fields_are_decrypted_with_the_key_the_serial_names() {
     let no_serial = c.call_verified("POST", QQ, Some(&body)).await;
     assert_eq!((no_serial.status, no_serial.code().as_str()), (400, "PARAM_ERROR"));
     assert!(no_serial.message().contains("Wechatpay-Serial"));
-    let wrong = c
-        .call_with("POST", QQ, Some(&body), &[("Wechatpay-Serial", c.ids.public_key.id.clone())])
-        .await;
+    let wrong = c.call_with("POST", QQ, Some(&body), &[("Wechatpay-Serial", c.ids.public_key.id.clone())]).await;
     assert_eq!((wrong.status, wrong.code().as_str()), (400, "PARAM_ERROR"), "encrypted for another key");
     let unknown = c.call_with("POST", QQ, Some(&body), &[("Wechatpay-Serial", "ABCDEF".into())]).await;
     assert_eq!(unknown.status, 400);
@@ -149,9 +147,7 @@ async fn sensitive_fields_are_decrypted_with_the_key_the_serial_names() {
     // The public key works the same way.
     let mut body = qq_body("secret2");
     body["user_name"] = json!(oaep_encrypt(&pem_der(&c.ids.public_key.public_key_pem), "李四"));
-    let ok = c
-        .call_with("POST", QQ, Some(&body), &[("Wechatpay-Serial", c.ids.public_key.id.clone())])
-        .await;
+    let ok = c.call_with("POST", QQ, Some(&body), &[("Wechatpay-Serial", c.ids.public_key.id.clone())]).await;
     assert_eq!(ok.status, 200, "{}", ok.message());
 }
 
@@ -223,10 +219,8 @@ async fn payments_prepay_query_pay_close_and_refund() {
 
     let transaction_id = server.pay_order("T2").expect("payable");
     assert_eq!(server.trade_state("T2"), Some(TradeState::Success));
-    let q = c
-        .call_verified("GET", &format!("/v3/pay/transactions/id/{transaction_id}?mchid={mchid}"), None)
-        .await
-        .json();
+    let q =
+        c.call_verified("GET", &format!("/v3/pay/transactions/id/{transaction_id}?mchid={mchid}"), None).await.json();
     assert_eq!(q["trade_state"], "SUCCESS");
     assert_eq!(q["out_trade_no"], "T2");
     assert_eq!(q["amount"]["payer_total"], 100);
@@ -278,8 +272,10 @@ async fn bills_apply_and_download_with_the_right_hash() {
     let mchid = c.ids.mchid.clone();
     c.call_verified("POST", "/v3/pay/transactions/native", Some(&order("B1", &mchid))).await;
     server.pay_order("B1").expect("payable");
-    let today = c.call_verified("GET", &format!("/v3/pay/transactions/out-trade-no/B1?mchid={mchid}"), None).await.json()
-        ["success_time"]
+    let today = c
+        .call_verified("GET", &format!("/v3/pay/transactions/out-trade-no/B1?mchid={mchid}"), None)
+        .await
+        .json()["success_time"]
         .as_str()
         .unwrap_or_default()[..10]
         .to_owned();
@@ -317,7 +313,12 @@ async fn bills_apply_and_download_with_the_right_hash() {
 fn multipart(meta: &[u8], file: &[u8]) -> (String, Vec<u8>) {
     let boundary = "----mockboundary7MA4YWxkTrZu0gW";
     let mut body = Vec::new();
-    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"meta\"\r\nContent-Type: application/json\r\n\r\n").as_bytes());
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"meta\"\r\nContent-Type: application/json\r\n\r\n"
+        )
+        .as_bytes(),
+    );
     body.extend_from_slice(meta);
     body.extend_from_slice(format!("\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n").as_bytes());
     body.extend_from_slice(file);
@@ -336,18 +337,25 @@ async fn uploads_sign_meta_only_and_check_the_file_hash() {
     let (ct, body) = multipart(&meta, &file);
 
     let auth = c.authorization("POST", target, &meta);
-    let ok = c.raw("POST", target, &[("Authorization", auth), ("Content-Type", ct.clone())], body.clone()).await.expect("answer");
+    let ok = c
+        .raw("POST", target, &[("Authorization", auth), ("Content-Type", ct.clone())], body.clone())
+        .await
+        .expect("answer");
     assert_eq!(ok.status, 200, "{}", ok.message());
     common::verify(&c.ids, &ok.headers, &ok.body).expect("verifies");
     assert!(ok.json()["media_id"].as_str().is_some_and(|m| !m.is_empty()));
 
     // Signing the whole multipart body instead of meta fails.
     let auth = c.authorization("POST", target, &body);
-    let bad = c.raw("POST", target, &[("Authorization", auth), ("Content-Type", ct.clone())], body.clone()).await.expect("answer");
+    let bad = c
+        .raw("POST", target, &[("Authorization", auth), ("Content-Type", ct.clone())], body.clone())
+        .await
+        .expect("answer");
     assert_eq!(bad.status, 401);
 
     // A meta hash that does not match the file.
-    let wrong_meta = br#"{"filename":"a.png","sha256":"0000000000000000000000000000000000000000000000000000000000000000"}"#;
+    let wrong_meta =
+        br#"{"filename":"a.png","sha256":"0000000000000000000000000000000000000000000000000000000000000000"}"#;
     let (ct2, body2) = multipart(wrong_meta, &file);
     let auth = c.authorization("POST", target, wrong_meta);
     let a = c.raw("POST", target, &[("Authorization", auth), ("Content-Type", ct2)], body2).await.expect("answer");
@@ -355,9 +363,14 @@ async fn uploads_sign_meta_only_and_check_the_file_hash() {
     assert!(a.message().contains("sha256"));
 
     // Other upload endpoints answer their own field.
-    for (path, field) in [("/v3/merchant-service/images/upload", "media_id"), ("/v3/marketing/favor/media/image-upload", "media_url")] {
+    for (path, field) in
+        [("/v3/merchant-service/images/upload", "media_id"), ("/v3/marketing/favor/media/image-upload", "media_url")]
+    {
         let auth = c.authorization("POST", path, &meta);
-        let a = c.raw("POST", path, &[("Authorization", auth), ("Content-Type", ct.clone())], body.clone()).await.expect("answer");
+        let a = c
+            .raw("POST", path, &[("Authorization", auth), ("Content-Type", ct.clone())], body.clone())
+            .await
+            .expect("answer");
         assert_eq!(a.status, 200, "{path}: {}", a.message());
         assert!(a.json()[field].as_str().is_some(), "{path}");
     }

@@ -5,7 +5,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-use aws_lc_rs::rsa::{KeyPair, OAEP_SHA1_MGF1SHA1, OaepPrivateDecryptingKey, OaepPublicEncryptingKey, PrivateDecryptingKey, PublicEncryptingKey};
+use aws_lc_rs::rsa::{
+    KeyPair, OAEP_SHA1_MGF1SHA1, OaepPrivateDecryptingKey, OaepPublicEncryptingKey, PrivateDecryptingKey,
+    PublicEncryptingKey,
+};
 use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -32,13 +35,7 @@ pub fn pem_der(pem: &str) -> Vec<u8> {
 /// (serial upper hex, SPKI DER) of an X.509 PEM certificate.
 pub fn cert_info(pem: &str) -> (String, Vec<u8>) {
     let cert = x509_cert::Certificate::from_pem(pem.as_bytes()).expect("certificate parses");
-    let serial: String = cert
-        .tbs_certificate()
-        .serial_number()
-        .as_bytes()
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect();
+    let serial: String = cert.tbs_certificate().serial_number().as_bytes().iter().map(|b| format!("{b:02X}")).collect();
     let spki = cert.tbs_certificate().subject_public_key_info().to_der().expect("SPKI");
     (serial, spki)
 }
@@ -58,7 +55,8 @@ pub fn oaep_encrypt(spki_der: &[u8], plaintext: &str) -> String {
 }
 
 pub fn oaep_decrypt(pkcs8_pem: &str, b64: &str) -> String {
-    let key = OaepPrivateDecryptingKey::new(PrivateDecryptingKey::from_pkcs8(&pem_der(pkcs8_pem)).expect("key")).expect("oaep");
+    let key = OaepPrivateDecryptingKey::new(PrivateDecryptingKey::from_pkcs8(&pem_der(pkcs8_pem)).expect("key"))
+        .expect("oaep");
     let ct = B64.decode(b64).expect("base64");
     let mut out = vec![0u8; key.min_output_size()];
     String::from_utf8(key.decrypt(&OAEP_SHA1_MGF1SHA1, &ct, &mut out, None).expect("decrypt").to_vec()).expect("utf8")
@@ -182,7 +180,13 @@ impl Client {
     }
 
     /// Sends raw bytes with the given headers (no signing added).
-    pub async fn raw(&self, method: &str, target: &str, headers: &[(&str, String)], body: Vec<u8>) -> Result<Answer, reqwest::Error> {
+    pub async fn raw(
+        &self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Result<Answer, reqwest::Error> {
         let mut req = self
             .http
             .request(method.parse().expect("method"), format!("{}{target}", self.base))
@@ -207,7 +211,13 @@ impl Client {
         self.call_with(method, target, body, &[]).await
     }
 
-    pub async fn call_with(&self, method: &str, target: &str, body: Option<&Value>, extra: &[(&str, String)]) -> Answer {
+    pub async fn call_with(
+        &self,
+        method: &str,
+        target: &str,
+        body: Option<&Value>,
+        extra: &[(&str, String)],
+    ) -> Answer {
         let bytes = body.map(|b| serde_json::to_vec(b).expect("json")).unwrap_or_default();
         let mut headers = vec![("Authorization", self.authorization(method, target, &bytes))];
         if body.is_some() {
@@ -220,7 +230,8 @@ impl Client {
     /// A signed call whose answer must verify; returns it.
     pub async fn call_verified(&self, method: &str, target: &str, body: Option<&Value>) -> Answer {
         let answer = self.call(method, target, body).await;
-        verify(&self.ids, &answer.headers, &answer.body).unwrap_or_else(|e| panic!("{method} {target}: answer does not verify: {e}"));
+        verify(&self.ids, &answer.headers, &answer.body)
+            .unwrap_or_else(|e| panic!("{method} {target}: answer does not verify: {e}"));
         answer
     }
 }

@@ -1,0 +1,216 @@
+//! Callbacks: built signed and encrypted, handed to the test, and POSTed to a loopback listener.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Client, aes_gcm_decrypt, ids, server, verify};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use wechatpay_mock::{Fault, Notification, RefundStatus, Server, TransferState};
+
+/// A received callback: (request line, headers, body).
+type Received = (String, Vec<(String, String)>, Vec<u8>);
+
+/// A loopback HTTP listener answering each request with `status` and `body`; yields what it received.
+async fn listener(status: u16, body: &'static str) -> (String, mpsc::UnboundedReceiver<Received>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/notify/wechat?x=1", listener.local_addr().expect("addr"));
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let (head_end, content_length) = loop {
+                    let Ok(n) = stream.read(&mut chunk).await else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&buf[..i]).to_string();
+                        let len = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse().unwrap_or(0))
+                            })
+                            .unwrap_or(0usize);
+                        break (i + 4, len);
+                    }
+                };
+                while buf.len() < head_end + content_length {
+                    let Ok(n) = stream.read(&mut chunk).await else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+                let mut lines = head.lines();
+                let request_line = lines.next().unwrap_or_default().to_owned();
+                let headers = lines
+                    .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())))
+                    .collect();
+                let _ = tx.send((request_line, headers, buf[head_end..head_end + content_length].to_vec()));
+                let reason = if status < 300 { "OK" } else { "Error" };
+                let answer = format!(
+                    "HTTP/1.1 {status} {reason}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    (url, rx)
+}
+
+/// Checks a callback the way a merchant must and returns (event_type, decrypted resource).
+fn open(ids: &wechatpay_mock::Identities, headers: &[(String, String)], body: &[u8]) -> (String, Value) {
+    verify(ids, headers, body).expect("callback signature verifies over the raw body");
+    let envelope: Value = serde_json::from_slice(body).expect("json");
+    assert_eq!(envelope["resource_type"], "encrypt-resource");
+    assert_eq!(envelope["resource"]["algorithm"], "AEAD_AES_256_GCM");
+    let plain = aes_gcm_decrypt(&ids.apiv3_key, &envelope["resource"]);
+    (
+        envelope["event_type"].as_str().unwrap_or_default().to_owned(),
+        serde_json::from_slice(&plain).expect("resource json"),
+    )
+}
+
+fn order(mchid: &str, out_trade_no: &str, notify_url: &str) -> Value {
+    json!({
+        "appid": "wxd678efh567hg6787", "mchid": mchid, "description": "d", "out_trade_no": out_trade_no,
+        "notify_url": notify_url, "amount": { "total": 100 }, "payer": { "openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o" },
+    })
+}
+
+#[tokio::test]
+async fn transaction_callbacks_are_handed_over_and_delivered() {
+    let server = server().await;
+    let c = Client::new(&server);
+    c.call_verified(
+        "POST",
+        "/v3/pay/transactions/jsapi",
+        Some(&order(&c.ids.mchid, "N1", "https://example.invalid/n")),
+    )
+    .await;
+    let transaction_id = server.pay_order("N1").expect("payable");
+
+    let n: Notification = server.transaction_notification("N1").expect("notification");
+    assert_eq!(n.event_type, "TRANSACTION.SUCCESS");
+    let (event, resource) = open(&c.ids, &n.headers, &n.body);
+    assert_eq!(event, "TRANSACTION.SUCCESS");
+    assert_eq!(resource["transaction_id"], json!(transaction_id));
+    assert_eq!(resource["trade_state"], "SUCCESS");
+    assert_eq!(resource, n.resource);
+
+    let (url, mut rx) = listener(204, "").await;
+    let delivered = server.deliver(&n, &url).await.expect("delivered");
+    assert_eq!(delivered.status, 204);
+    assert!(delivered.acknowledged());
+    let (line, headers, body) = rx.recv().await.expect("received");
+    assert_eq!(line, "POST /notify/wechat?x=1 HTTP/1.1");
+    assert_eq!(body, n.body, "the exact bytes that were signed");
+    let (event, _) = open(&c.ids, &headers, &body);
+    assert_eq!(event, "TRANSACTION.SUCCESS");
+
+    // A merchant answering FAIL is reported as not acknowledged.
+    let (url, _rx) = listener(500, r#"{"code":"FAIL","message":"busy"}"#).await;
+    let delivered = server.deliver(&n, &url).await.expect("delivered");
+    assert_eq!(delivered.status, 500);
+    assert!(!delivered.acknowledged());
+    // Nobody listening.
+    assert!(server.deliver(&n, "http://127.0.0.1:1/").await.is_err());
+    assert!(server.deliver(&n, "https://example.invalid/").await.is_err());
+    assert!(server.transaction_notification("unknown").is_err());
+}
+
+#[tokio::test]
+async fn refund_and_transfer_callbacks_and_resigned_faulty_ones() {
+    let server = server().await;
+    let c = Client::new(&server);
+    c.call_verified(
+        "POST",
+        "/v3/pay/transactions/native",
+        Some(&order(&c.ids.mchid, "N2", "https://example.invalid/n")),
+    )
+    .await;
+    server.pay_order("N2").expect("payable");
+    let refund = json!({ "out_trade_no": "N2", "out_refund_no": "NR2", "amount": { "refund": 100, "total": 100, "currency": "CNY" } });
+    c.call_verified("POST", "/v3/refund/domestic/refunds", Some(&refund)).await;
+    server.set_refund_status("NR2", RefundStatus::Success).expect("refund");
+    let n = server.refund_notification("NR2").expect("notification");
+    let (event, resource) = open(&c.ids, &n.headers, &n.body);
+    assert_eq!(event, "REFUND.SUCCESS");
+    assert_eq!(resource["refund_status"], "SUCCESS");
+    assert_eq!(resource["out_refund_no"], "NR2");
+
+    let bill = json!({
+        "appid": "102022609", "out_bill_no": "NT1", "transfer_scene_id": "1401",
+        "transfer_scene_report_infos": [{ "info_type": "a", "info_content": "b" }],
+        "openid": "o-x", "transfer_amount": 100, "transfer_remark": "r",
+    });
+    c.call_verified("POST", "/v3/fund-app/mch-transfer/transfer-to-qq-wallet-bills", Some(&bill)).await;
+    server.set_transfer_state("NT1", TransferState::Success).expect("bill");
+    let n = server.transfer_notification("NT1").expect("notification");
+    let (event, resource) = open(&c.ids, &n.headers, &n.body);
+    assert_eq!(event, "MCHTRANSFER.BILL.FINISHED");
+    assert_eq!(resource["state"], "SUCCESS");
+
+    // Any callback, and the same callback with header faults.
+    let custom = server
+        .notification("PROFITSHARING.SUCCESS", "分账成功", "profitsharing", &json!({ "order_id": "1" }))
+        .expect("notification");
+    let (event, resource) = open(&c.ids, &custom.headers, &custom.body);
+    assert_eq!((event.as_str(), resource["order_id"].as_str()), ("PROFITSHARING.SUCCESS", Some("1")));
+    let tampered = server.resign_notification(&custom, Some(Fault::TamperedSignature)).expect("resigned");
+    assert_eq!(tampered.body, custom.body);
+    assert_eq!(verify(&c.ids, &tampered.headers, &tampered.body), Err("bad signature".into()));
+    let probe = server.resign_notification(&custom, Some(Fault::SignTestProbe)).expect("resigned");
+    assert!(probe.header("Wechatpay-Signature").is_some_and(|s| s.starts_with("WECHATPAY/SIGNTEST/")));
+    let clean = server.resign_notification(&tampered, None).expect("resigned");
+    verify(&c.ids, &clean.headers, &clean.body).expect("clean again");
+}
+
+#[tokio::test]
+async fn auto_notify_posts_to_http_notify_urls() {
+    let (url, mut rx) = listener(200, r#"{"code":"SUCCESS"}"#).await;
+    let server = Server::builder().identities(ids()).auto_notify(true).start().await.expect("server");
+    let c = Client::new(&server);
+    c.call_verified("POST", "/v3/pay/transactions/native", Some(&order(&c.ids.mchid, "A1", &url))).await;
+    server.pay_order("A1").expect("payable");
+    let (_, headers, body) =
+        tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("in time").expect("received");
+    let (event, resource) = open(&c.ids, &headers, &body);
+    assert_eq!((event.as_str(), resource["out_trade_no"].as_str()), ("TRANSACTION.SUCCESS", Some("A1")));
+    // The outcome is recorded once the exchange is over.
+    let mut records = server.deliveries();
+    for _ in 0..100 {
+        if !records.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        records = server.deliveries();
+    }
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].result, Ok(200));
+    assert_eq!(records[0].url, url);
+}
+
+#[test]
+fn delivery_works_from_blocking_code() {
+    let server = Server::builder().identities(ids()).start_blocking().expect("server");
+    let n = server.notification("TEST.EVENT", "test", "test", &json!({ "a": 1 })).expect("notification");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let (url, mut rx) = runtime.block_on(listener(204, ""));
+    let delivered = server.deliver_blocking(&n, &url).expect("delivered");
+    assert_eq!(delivered.status, 204);
+    let (_, _, body) = runtime.block_on(rx.recv()).expect("received");
+    assert_eq!(body, n.body);
+}
