@@ -4,6 +4,7 @@
 //! carries key material: a key that fails to load is described by its kind and shape, never by its content.
 
 use std::fmt;
+use std::time::Duration;
 
 /// A `Result` whose error is this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -50,6 +51,163 @@ pub enum Error {
         /// What was wrong and what is accepted.
         reason: String,
     },
+
+    /// The configuration given to [`Builder::factory`](crate::Builder::factory) is incomplete or inconsistent.
+    #[error("invalid configuration `{field}`: {reason}")]
+    Config {
+        /// The configuration key, as the PHP-shaped config names it (`mchid`, `serial`, `privateKey`, `certs`, ...).
+        field: String,
+        /// What is wrong and what to do.
+        reason: String,
+    },
+
+    /// The request options are wrong: an unknown key, a value of the wrong type, a body that does not serialise.
+    #[error("invalid request options: {reason}")]
+    Options {
+        /// What is wrong and what to do.
+        reason: String,
+    },
+
+    /// The URI template could not be expanded: a missing or unusable variable, or a malformed template.
+    #[error("cannot expand `{template}`: {reason}")]
+    Template {
+        /// The path template, e.g. `v3/pay/transactions/id/{transaction_id}`.
+        template: String,
+        /// What is wrong and what to do; a missing variable is named.
+        reason: String,
+    },
+
+    /// The request could not be sent or its answer not received (connection refused or reset, TLS, a truncated body).
+    #[error("{method} {url} failed: {reason}")]
+    Transport {
+        /// The HTTP method.
+        method: String,
+        /// The URL (no credentials are ever in it).
+        url: String,
+        /// What happened and what to do.
+        reason: String,
+        /// The underlying error.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+
+    /// No answer came in time. The request may still have reached WeChat Pay: query the resource before retrying
+    /// anything that moves money.
+    #[error("{method} {url} timed out{}: the request may have reached WeChat Pay, so query it before retrying", after_suffix(.after))]
+    Timeout {
+        /// The HTTP method.
+        method: String,
+        /// The URL.
+        url: String,
+        /// The timeout that ran out, when known.
+        after: Option<Duration>,
+    },
+
+    /// The answer did not pass signature verification: it must not be trusted.
+    #[error("the answer to {method} {path} failed verification: {failure}{}", request_id_suffix(.request_id))]
+    Verification {
+        /// The HTTP method.
+        method: String,
+        /// The request path.
+        path: String,
+        /// What failed.
+        failure: VerificationFailure,
+        /// The `Request-ID` header, if the answer had one: quote it to WeChat Pay support.
+        request_id: Option<String>,
+    },
+
+    /// WeChat Pay answered with a 4xx or 5xx status and (usually) a JSON body `{"code","message","detail"}`.
+    #[error("WeChat Pay answered {status} {code}: {message}{}", request_id_suffix(.request_id))]
+    Api {
+        /// The HTTP status.
+        status: u16,
+        /// The error code, e.g. `PARAM_ERROR`, `SIGN_ERROR`, `NOT_FOUND` (empty when the body had none).
+        code: String,
+        /// The error message.
+        message: String,
+        /// The `detail` object, when present.
+        detail: Option<serde_json::Value>,
+        /// The `Request-ID` header: quote it to WeChat Pay support.
+        request_id: Option<String>,
+        /// The raw body.
+        body: bytes::Bytes,
+    },
+
+    /// A response body could not be decoded as asked (for example [`Response::json`](crate::Response::json)).
+    #[error("cannot decode the answer as {what}: {reason}")]
+    Decode {
+        /// What was asked for, e.g. "JSON".
+        what: &'static str,
+        /// Why it failed.
+        reason: String,
+    },
+
+    /// The SDK's I/O runtime could not run the request, or a blocking call was made where it would deadlock.
+    #[error("{reason}")]
+    Runtime {
+        /// What happened and what to do.
+        reason: String,
+    },
+
+    /// Something this release does not do yet.
+    #[error("{what} is not supported yet: {hint}")]
+    Unsupported {
+        /// What was asked for.
+        what: String,
+        /// What to do instead.
+        hint: &'static str,
+    },
+}
+
+/// Why an answer failed verification. Each says what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerificationFailure {
+    /// A `Wechatpay-*` header is missing.
+    #[error("the {0} header is missing; answers from WeChat Pay always carry it, so this one is not from WeChat Pay or was altered on the way")]
+    MissingHeader(&'static str),
+    /// `Wechatpay-Timestamp` is not a number.
+    #[error("the Wechatpay-Timestamp header is not a Unix time")]
+    InvalidTimestamp,
+    /// The answer's timestamp is too far from this machine's clock.
+    #[error("the answer's timestamp {timestamp} is {} s away from this machine's clock {now} (at most {max_skew} s is accepted): check the clock (NTP) or suspect a replay", timestamp.abs_diff(*now))]
+    ClockSkew {
+        /// The `Wechatpay-Timestamp` value.
+        timestamp: i64,
+        /// This machine's time.
+        now: i64,
+        /// The accepted difference in seconds.
+        max_skew: u64,
+    },
+    /// The answer is signed by a key whose serial is not configured.
+    #[error("the answer is signed by key {0}, which is not among the configured certs: add that platform certificate (download it with `wechatpay certificates`) or the WeChat Pay public key with its PUB_KEY_ID")]
+    UnknownSerial(String),
+    /// `Wechatpay-Signature` starts with `WECHATPAY/SIGNTEST/`: a probe WeChat Pay sends to check that merchants verify.
+    #[error("the signature is a WECHATPAY/SIGNTEST/ probe, which WeChat Pay sends to check that you verify; it was rejected as it must be")]
+    Probe,
+    /// `Wechatpay-Signature` is not base64.
+    #[error("the Wechatpay-Signature header is not base64")]
+    MalformedSignature,
+    /// The signature does not match the answer.
+    #[error("the signature does not match the answer: it was altered, or signed by another key with the same serial")]
+    BadSignature,
+    /// An overseas statement's body does not match its `Wechatpay-Statement-Sha1` header.
+    #[error("the statement's SHA-1 does not match its Wechatpay-Statement-Sha1 header: the file was altered or truncated")]
+    DigestMismatch,
+}
+
+fn request_id_suffix(request_id: &Option<String>) -> String {
+    match request_id {
+        Some(id) => format!(" (Request-ID {id})"),
+        None => String::new(),
+    }
+}
+
+fn after_suffix(after: &Option<Duration>) -> String {
+    match after {
+        Some(after) => format!(" after {after:?}"),
+        None => String::new(),
+    }
 }
 
 fn hint_suffix(hint: &str) -> String {
@@ -63,6 +221,39 @@ impl Error {
 
     pub(crate) fn crypto(operation: &'static str, reason: impl fmt::Display) -> Self {
         Error::Crypto { operation, reason: reason.to_string() }
+    }
+
+    pub(crate) fn config(field: impl Into<String>, reason: impl fmt::Display) -> Self {
+        Error::Config { field: field.into(), reason: reason.to_string() }
+    }
+
+    pub(crate) fn options(reason: impl fmt::Display) -> Self {
+        Error::Options { reason: reason.to_string() }
+    }
+
+    pub(crate) fn template(template: impl Into<String>, reason: impl fmt::Display) -> Self {
+        Error::Template { template: template.into(), reason: reason.to_string() }
+    }
+
+    pub(crate) fn runtime(reason: impl fmt::Display) -> Self {
+        Error::Runtime { reason: reason.to_string() }
+    }
+
+    /// The `Request-ID` of the answer this error came from, when there was one.
+    ///
+    /// ```
+    /// let err = wechatpay::Error::Api {
+    ///     status: 404, code: "NOT_FOUND".into(), message: "no such bill".into(), detail: None,
+    ///     request_id: Some("08F0".into()), body: Default::default(),
+    /// };
+    /// assert_eq!(err.request_id(), Some("08F0"));
+    /// assert!(err.to_string().contains("Request-ID 08F0"));
+    /// ```
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Error::Api { request_id, .. } | Error::Verification { request_id, .. } => request_id.as_deref(),
+            _ => None,
+        }
     }
 
     pub(crate) fn invalid(name: &'static str, reason: impl fmt::Display) -> Self {

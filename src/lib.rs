@@ -23,10 +23,30 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod builder;
+mod client;
+mod config;
 pub mod crypto;
 mod error;
 mod formatter;
+mod media;
+mod options;
+mod response;
+mod runtime;
+mod signer;
+mod template;
 pub mod util;
+mod verifier;
 
-pub use crate::error::{Error, Result};
+pub use crate::builder::Builder;
+pub use crate::config::{BACKUP_BASE_URI, Config, ConfigBuilder, DEFAULT_BASE_URI, HK_BASE_URI, IntoConfig};
+pub use crate::error::{Error, Result, VerificationFailure};
 pub use crate::formatter::{AUTHORIZATION_SCHEME, FormValue, Formatter};
+pub use crate::media::MediaUpload;
+pub use crate::options::{IntoOptions, OPTION_KEYS, Options};
+pub use crate::response::Response;
+pub use crate::runtime::ResponseFuture;
+pub use crate::signer::{RsaSigner, SignFuture, Signer};
+pub use crate::template::UriTemplate;
+pub use crate::verifier::{PlatformKeys, Verifier};
+pub use reqwest::{Method, StatusCode, header};

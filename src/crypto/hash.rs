@@ -89,7 +89,8 @@ impl Hash {
     }
 }
 
-fn hex_lower(bytes: &[u8]) -> String {
+/// Lower-case hex.
+pub(crate) fn hex_lower(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut hex, b| {
         let _ = write!(hex, "{b:02x}");

@@ -30,5 +30,6 @@ pub use self::aes_gcm::AesGcm;
 pub use self::backend::Backend;
 pub use self::certificate::Certificate;
 pub use self::hash::Hash;
+pub(crate) use self::hash::hex_lower;
 pub use self::keys::{Key, KeyType, PrivateKey, PublicKey};
 pub use self::rsa::{Padding, Rsa, SIGNTEST_PREFIX};

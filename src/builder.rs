@@ -1,0 +1,299 @@
+//! The chain: [`Builder`], the PHP SDK's `BuilderChain`. Every node is a path template; accessors, [`chain`] and
+//! indexing append segments, and a verb sends the request.
+//!
+//! [`chain`]: Builder::chain
+
+mod accessors;
+
+use std::fmt;
+use std::ops::Index;
+use std::sync::{Arc, OnceLock};
+
+use elsa::sync::FrozenMap;
+use reqwest::Method;
+
+use crate::client::Core;
+use crate::config::IntoConfig;
+use crate::error::{Error, Result};
+use crate::options::IntoOptions;
+use crate::response::Response;
+use crate::runtime::ResponseFuture;
+use crate::template::UriTemplate;
+
+/// A node of the URI chain: the root made by [`Builder::factory`], or a path below it.
+///
+/// The three ways to reach an endpoint, as in PHP, all land on the same template:
+///
+/// ```no_run
+/// use serde_json::json;
+/// # fn demo(instance: wechatpay::Builder) -> wechatpay::Result<()> {
+/// // PHP: $instance->v3->fundApp->mchTransfer->transferToQqWalletBills->_out_bill_no_->cancel->post([...])
+/// let response = instance.v3().fund_app().mch_transfer().transfer_to_qq_wallet_bills()._out_bill_no_().cancel()
+///     .post(json!({"out_bill_no": "plfk2020042013"}))?;
+/// // PHP: $instance->chain('v3/fund-app/mch-transfer/transfer-to-qq-wallet-bills/{out_bill_no}/cancel')->post([...])
+/// let response = instance.chain("v3/fund-app/mch-transfer/transfer-to-qq-wallet-bills/{out_bill_no}/cancel")
+///     .post(json!({"out_bill_no": "plfk2020042013"}))?;
+/// // PHP: $instance['v3/fund-app/mch-transfer/transfer-to-qq-wallet-bills/{out_bill_no}/cancel']->post([...])
+/// let response = instance["v3/fund-app/mch-transfer/transfer-to-qq-wallet-bills/{out_bill_no}/cancel"]
+///     .post(json!({"out_bill_no": "plfk2020042013"}))?;
+/// // and each verb has an async twin: post_async(...).await
+/// # Ok(()) }
+/// ```
+///
+/// # Accessor names
+///
+/// Every literal segment and placeholder of WeChat Pay's ~1,000 endpoints has an accessor, generated from the
+/// catalog:
+/// - a literal segment is its snake_case form: `fund_app()` is `fund-app`, `video_upload()` is `video_upload`,
+///   `add_institutionsub()` is `addInstitutionsub`;
+/// - a placeholder `{name}` is `_name_()`, as in PHP: `_out_bill_no_()` is `{out_bill_no}`;
+/// - Rust keywords use the raw form: `r#return()`, `r#use()`, `r#try()`;
+/// - a trailing underscore marks a segment whose plain name is taken: by a verb (`delete_()` is the segment
+///   `delete`), or by a hyphenated twin (`policy_periods_()` is `policy_periods`, the sibling of `policy-periods`);
+/// - the plain name of such a twin (`policy_periods()`, `applyment_id()`, `business_code()`) is the hyphenated
+///   segment, except under a parent whose only such child is the underscored one
+///   (`v3/applyment4sub/applyment/applyment_id`);
+/// - `trailing_slash()` is the empty last segment of the paths that end in `/`.
+///
+/// # Caching
+///
+/// Accessors and `instance["..."]` return a reference to a child node cached in its parent, as PHP's ArrayAccess
+/// does: the same key gives the same node, and repeated use allocates nothing. [`chain`](Self::chain) returns a new
+/// node each time, so a path with a concrete id (better: use a placeholder) does not grow the cache.
+pub struct Builder {
+    core: Arc<Core>,
+    template: String,
+    parsed: OnceLock<std::result::Result<UriTemplate, String>>,
+    children: FrozenMap<String, Box<Builder>>,
+}
+
+impl Builder {
+    /// The root of a chain: checks the config (see [`Config`](crate::Config)) and parses the keys, once.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use wechatpay::Builder;
+    ///
+    /// let instance = Builder::factory(json!({
+    ///     "mchid": "1900000001",
+    ///     "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
+    ///     "privateKey": "file://tests/fixtures/merchant_private_key.pem",
+    ///     "certs": {"PUB_KEY_ID_0114232134912410000000000000000": "file://tests/fixtures/wechat_pay_public_key.pem"},
+    /// }))?;
+    /// assert_eq!(instance.v3().fund_app().template(), "v3/fund-app");
+    ///
+    /// let err = Builder::factory(json!({"mchid": "1900000001", "serial": "5F1C"})).unwrap_err();
+    /// assert!(err.to_string().contains("privateKey"));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn factory(config: impl IntoConfig) -> Result<Builder> {
+        let core = Arc::new(Core::new(config.into_config()?)?);
+        Ok(Builder::node(core, String::new()))
+    }
+
+    fn node(core: Arc<Core>, template: String) -> Builder {
+        Builder { core, template, parsed: OnceLock::new(), children: FrozenMap::new() }
+    }
+
+    /// The configuration this chain was made with.
+    pub fn config(&self) -> &crate::Config {
+        &self.core.config
+    }
+
+    /// The path template of this node, e.g. `v3/pay/transactions/id/{transaction_id}` (empty at the root).
+    pub fn template(&self) -> &str {
+        &self.template
+    }
+
+    /// A new node `key` below this one. `key` may hold several segments and placeholders (`{var}`, `{+var}`) and is
+    /// normalised as PHP does: a leading capital is lowered, every other capital `X` becomes `-x`, and a whole key
+    /// `_name_` becomes `{name}`. A leading `/` at the root is ignored.
+    ///
+    /// ```
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
+    /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
+    /// assert_eq!(instance.chain("v3/merchantService/ComplaintNotifications").template(), "v3/merchant-service/complaint-notifications");
+    /// assert_eq!(instance.v3().pay().chain("_transaction_id_").template(), "v3/pay/{transaction_id}");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn chain(&self, key: &str) -> Builder {
+        Builder::node(Arc::clone(&self.core), self.join(&normalize(key)))
+    }
+
+    fn join(&self, key: &str) -> String {
+        if self.template.is_empty() {
+            key.trim_start_matches('/').to_owned()
+        } else {
+            format!("{}/{key}", self.template)
+        }
+    }
+
+    /// The cached child for an exact (already normalised) segment.
+    fn segment(&self, segment: &str) -> &Builder {
+        if let Some(child) = self.children.get(segment) {
+            return child;
+        }
+        self.children.insert_with(segment.to_owned(), || Box::new(Builder::node(Arc::clone(&self.core), self.join(segment))))
+    }
+
+    /// A hyphen/underscore twin: the underscored segment where the catalog has only that one under this parent.
+    fn twin(&self, hyphenated: &str, underscored: &str) -> &Builder {
+        let only_underscored = accessors::ONLY_UNDERSCORED_TWIN
+            .iter()
+            .any(|(parent, segment)| *parent == self.template && *segment == underscored);
+        self.segment(if only_underscored { underscored } else { hyphenated })
+    }
+
+    /// Every generated accessor by name (`"fund_app"`, `"_out_bill_no_"`, `"delete_"`, ...), for tools that walk
+    /// the catalog.
+    ///
+    /// ```
+    /// let (name, _accessor) = wechatpay::Builder::accessors().iter().find(|(name, _)| *name == "fund_app").unwrap();
+    /// assert_eq!(*name, "fund_app");
+    /// ```
+    pub fn accessors() -> &'static [(&'static str, fn(&Builder) -> &Builder)] {
+        accessors::ACCESSORS
+    }
+
+    fn parsed(&self) -> Result<&UriTemplate> {
+        self.parsed
+            .get_or_init(|| UriTemplate::parse(&self.template).map_err(|err| err.to_string()))
+            .as_ref()
+            .map_err(|reason| Error::template(&self.template, reason))
+    }
+
+    /// Sends `method` to this node and waits: the general form of the blocking verbs.
+    pub fn request(&self, method: Method, options: impl IntoOptions) -> Result<Response> {
+        let prepared = self.core.prepare(method, self.parsed()?, options.into_options()?)?;
+        self.core.block(prepared)
+    }
+
+    /// Sends `method` to this node: the general form of the async verbs.
+    pub fn request_async(&self, method: Method, options: impl IntoOptions) -> ResponseFuture {
+        let prepared = self.parsed().and_then(|template| self.core.prepare(method, template, options.into_options()?));
+        match prepared {
+            Ok(prepared) => self.core.spawn(prepared),
+            Err(err) => ResponseFuture::failed(err),
+        }
+    }
+
+    /// `GET` this node and wait for the verified answer. Works from a plain `fn main()` and from inside an async
+    /// runtime (the request runs on the SDK's own I/O threads).
+    pub fn get(&self, options: impl IntoOptions) -> Result<Response> {
+        self.request(Method::GET, options)
+    }
+
+    /// `PUT`, blocking.
+    pub fn put(&self, options: impl IntoOptions) -> Result<Response> {
+        self.request(Method::PUT, options)
+    }
+
+    /// `POST`, blocking.
+    pub fn post(&self, options: impl IntoOptions) -> Result<Response> {
+        self.request(Method::POST, options)
+    }
+
+    /// `PATCH`, blocking.
+    pub fn patch(&self, options: impl IntoOptions) -> Result<Response> {
+        self.request(Method::PATCH, options)
+    }
+
+    /// `DELETE`, blocking. (The path segment `delete` is [`delete_`](Self::delete_).)
+    pub fn delete(&self, options: impl IntoOptions) -> Result<Response> {
+        self.request(Method::DELETE, options)
+    }
+
+    /// `GET`, as a `Send + 'static` future (it can be `tokio::spawn`ed, or awaited on any executor).
+    pub fn get_async(&self, options: impl IntoOptions) -> ResponseFuture {
+        self.request_async(Method::GET, options)
+    }
+
+    /// `PUT`, as a future.
+    pub fn put_async(&self, options: impl IntoOptions) -> ResponseFuture {
+        self.request_async(Method::PUT, options)
+    }
+
+    /// `POST`, as a future.
+    pub fn post_async(&self, options: impl IntoOptions) -> ResponseFuture {
+        self.request_async(Method::POST, options)
+    }
+
+    /// `PATCH`, as a future.
+    pub fn patch_async(&self, options: impl IntoOptions) -> ResponseFuture {
+        self.request_async(Method::PATCH, options)
+    }
+
+    /// `DELETE`, as a future.
+    pub fn delete_async(&self, options: impl IntoOptions) -> ResponseFuture {
+        self.request_async(Method::DELETE, options)
+    }
+}
+
+/// `instance["v3/pay/transactions/native"]`: the cached child node for `key`, normalised as [`Builder::chain`]
+/// normalises it.
+impl Index<&str> for Builder {
+    type Output = Builder;
+
+    fn index(&self, key: &str) -> &Builder {
+        match self.children.get(key) {
+            Some(child) => child,
+            None => self.segment(&normalize(key)),
+        }
+    }
+}
+
+impl Clone for Builder {
+    /// The same node, sharing the configuration and connection pool, with an empty child cache.
+    fn clone(&self) -> Self {
+        Builder::node(Arc::clone(&self.core), self.template.clone())
+    }
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("template", &self.template)
+            .field("mchid", &self.core.config.mchid)
+            .field("base_uri", &self.core.config.base_uri.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+/// PHP's key normalisation, exactly: lower a leading capital, turn every other capital `X` into `-x`, then turn a
+/// whole key `_name_` into `{name}`.
+fn normalize(key: &str) -> String {
+    let mut out = String::with_capacity(key.len() + 4);
+    for (i, c) in key.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('-');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    if out.len() >= 2 && out.starts_with('_') && out.ends_with('_') {
+        return format!("{{{}}}", &out[1..out.len() - 1]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize;
+
+    #[test]
+    fn normalisation_is_phps() {
+        assert_eq!(normalize("fundApp"), "fund-app");
+        assert_eq!(normalize("ComplaintNotifications"), "complaint-notifications");
+        assert_eq!(normalize("transferToQqWalletBills"), "transfer-to-qq-wallet-bills");
+        assert_eq!(normalize("_out_bill_no_"), "{out_bill_no}");
+        assert_eq!(normalize("video_upload"), "video_upload");
+        assert_eq!(normalize("v3/fund-app/{out_bill_no}/cancel"), "v3/fund-app/{out_bill_no}/cancel");
+        assert_eq!(normalize("{+myurl}"), "{+myurl}");
+        assert_eq!(normalize("_outBillNo_"), "{out-bill-no}");
+        assert_eq!(normalize("_"), "_");
+    }
+}

@@ -1,0 +1,342 @@
+//! The APIv3 request pipeline shared by every node of a chain: prepare (template, options, body), sign (§2), send
+//! over one keep-alive pool, verify (§3).
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use reqwest::Method;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use sha1::{Digest, Sha1};
+use url::Url;
+
+use crate::config::Config;
+use crate::error::{Error, Result, VerificationFailure};
+use crate::formatter::Formatter;
+use crate::options::{Body, OPTION_KEYS, Options};
+use crate::response::Response;
+use crate::runtime::{IoRuntime, ResponseFuture, on_io_thread};
+use crate::template::{UriTemplate, encode_component};
+
+/// The User-Agent: SDK and version, platform, as the official SDKs send.
+fn user_agent() -> String {
+    format!(
+        "wechatpay-sdk-rust/{} ({}; {}) reqwest/0.13",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
+}
+
+/// One per `Builder::factory`: the configuration, the HTTP pool and the I/O runtime, shared by every node.
+pub(crate) struct Core {
+    pub(crate) config: Config,
+    http: reqwest::Client,
+    io: OnceLock<std::result::Result<IoRuntime, String>>,
+}
+
+/// A request ready to be signed and sent.
+pub(crate) struct Prepared {
+    method: Method,
+    url: Url,
+    headers: HeaderMap,
+    body: Option<Bytes>,
+    /// What the signature covers: the body, or a multipart upload's `meta`.
+    signed_body: Bytes,
+    timeout: Option<Duration>,
+}
+
+impl Core {
+    pub(crate) fn new(config: Config) -> Result<Self> {
+        let mut http = reqwest::Client::builder()
+            .user_agent(user_agent())
+            // A signed request is valid for one path only: following a redirect would send it somewhere else.
+            .redirect(reqwest::redirect::Policy::none())
+            .tcp_nodelay(true)
+            .pool_idle_timeout(Duration::from_secs(50));
+        if let Some(timeout) = config.timeout {
+            http = http.timeout(timeout);
+        }
+        if let Some(timeout) = config.connect_timeout {
+            http = http.connect_timeout(timeout);
+        }
+        if is_loopback(&config.base_uri) {
+            // A simulator on loopback must never be reached through a proxy from the environment.
+            http = http.no_proxy();
+        }
+        let http = http.build().map_err(|err| Error::config("base_uri", format!("the HTTP client cannot be built: {err}")))?;
+        Ok(Core { config, http, io: OnceLock::new() })
+    }
+
+    fn io(&self) -> Result<&IoRuntime> {
+        self.io
+            .get_or_init(|| IoRuntime::new(self.config.io_threads).map_err(|err| err.to_string()))
+            .as_ref()
+            .map_err(|err| Error::runtime(format!("the SDK's I/O runtime could not start: {err}")))
+    }
+
+    /// Expands the path, checks the options and serialises the body, once.
+    pub(crate) fn prepare(&self, method: Method, template: &UriTemplate, options: Options) -> Result<Prepared> {
+        let path_template = template.as_str();
+        if path_template == "v2" || path_template.starts_with("v2/") {
+            return Err(Error::Unsupported {
+                what: format!("the APIv2 (XML) request {method} {path_template}"),
+                hint: "this release speaks APIv3; APIv2 support (XML, MD5/HMAC signatures, mutual TLS) is on the way",
+            });
+        }
+        for (key, _) in &options.vars {
+            if !template.variables().any(|name| name == key) {
+                let variables: Vec<&str> = template.variables().collect();
+                return Err(Error::options(format!(
+                    "`{key}` is neither an option ({}) nor a variable of {path_template} ({})",
+                    OPTION_KEYS.join(", "),
+                    if variables.is_empty() { "it has none".to_owned() } else { variables.join(", ") }
+                )));
+            }
+        }
+        for (name, given) in [("xml", options.xml.is_some()), ("security", options.security), ("nonceless", options.nonceless)] {
+            if given {
+                return Err(Error::options(format!("`{name}` is an APIv2 option, and {path_template} is an APIv3 path")));
+            }
+        }
+
+        let path = template.expand(|name| options.variable(name))?;
+        let mut target = format!("{}{}", self.config.base_uri, path.trim_start_matches('/'));
+        for (i, (name, value)) in options.query.iter().enumerate() {
+            target.push(if i == 0 && !target.contains('?') { '?' } else { '&' });
+            encode_component(&mut target, name);
+            target.push('=');
+            encode_component(&mut target, value);
+        }
+        let url = Url::parse(&target).map_err(|err| Error::template(path_template, format!("{target} is not a URL: {err}")))?;
+
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        let (body, signed_body) = match (options.json, options.body) {
+            (Some(_), Some(_)) => return Err(Error::options("give either `json` or `body`, not both")),
+            (Some(Err(reason)), None) => return Err(Error::options(format!("the json body does not serialise: {reason}"))),
+            (Some(Ok(json)), None) => {
+                let bytes = Bytes::from(serde_json::to_vec(&json).map_err(|err| Error::options(format!("the json body does not serialise: {err}")))?);
+                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                (Some(bytes.clone()), bytes)
+            }
+            (None, Some(Body::Raw(bytes))) => (Some(bytes.clone()), bytes),
+            (None, Some(Body::Media(media))) => {
+                let content_type = HeaderValue::from_str(&media.content_type())
+                    .map_err(|_| Error::options("the multipart boundary is not a valid header value"))?;
+                headers.insert(CONTENT_TYPE, content_type);
+                (Some(media.to_body()), Bytes::from(media.meta().to_owned()))
+            }
+            (None, None) => (None, Bytes::new()),
+        };
+        for (name, value) in &options.headers {
+            let header = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| Error::options(format!("`headers.{name}` is not a valid header name")))?;
+            if header == AUTHORIZATION {
+                return Err(Error::options("`headers.Authorization` is made by the SDK: do not set it"));
+            }
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| Error::options(format!("`headers.{name}` has a value that is not a valid header value")))?;
+            headers.insert(header, value);
+        }
+        Ok(Prepared { method, url, headers, body, signed_body, timeout: options.timeout })
+    }
+
+    /// Runs a prepared request on the I/O runtime and returns its future.
+    pub(crate) fn spawn(self: &Arc<Self>, prepared: Prepared) -> ResponseFuture {
+        let core = Arc::clone(self);
+        match self.io().map(|io| io.spawn(core.execute(prepared))) {
+            Ok(Some(handle)) => ResponseFuture::running(handle),
+            Ok(None) => ResponseFuture::failed(Error::runtime("the SDK's I/O runtime has shut down")),
+            Err(err) => ResponseFuture::failed(err),
+        }
+    }
+
+    /// Runs a prepared request on the I/O runtime and waits for it on this thread.
+    pub(crate) fn block(self: &Arc<Self>, prepared: Prepared) -> Result<Response> {
+        if on_io_thread() {
+            return Err(Error::runtime(
+                "a blocking verb was called on one of the SDK's own I/O threads (from a Signer or Verifier?), where it \
+                 would deadlock: use the _async verb there",
+            ));
+        }
+        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+        let core = Arc::clone(self);
+        let io = self.io()?;
+        // std's channel, not Tokio's: it may block inside any async runtime without Tokio's panic, and the work
+        // happens on the SDK's threads, so the caller's runtime cannot starve it.
+        io.spawn(async move {
+            let _ = sender.send(core.execute(prepared).await);
+        })
+        .ok_or_else(|| Error::runtime("the SDK's I/O runtime has shut down"))?;
+        receiver.recv().map_err(|_| Error::runtime("the SDK's I/O runtime shut down before the request finished"))?
+    }
+
+    /// Signs, sends, reads and verifies.
+    async fn execute(self: Arc<Self>, prepared: Prepared) -> Result<Response> {
+        let Prepared { method, url, mut headers, body, signed_body, timeout } = prepared;
+        let target = match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        };
+        let timestamp = Formatter::timestamp();
+        let nonce = Formatter::nonce32()?;
+        let message = Formatter::request_bytes(method.as_str(), &target, timestamp, &nonce, &signed_body);
+        let signature = STANDARD.encode(self.config.signer.sign(&message).await?);
+        let authorization =
+            Formatter::authorization(&self.config.mchid, &nonce, &signature, timestamp, &self.config.serial);
+        headers.insert(
+            AUTHORIZATION,
+            HeaderValue::from_str(&authorization)
+                .map_err(|_| Error::config("mchid", "it makes an invalid Authorization header"))?,
+        );
+
+        let mut request = self.http.request(method.clone(), url.clone()).headers(headers);
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout);
+        }
+        let transport = |err: reqwest::Error| self.transport_error(&method, &url, timeout, err);
+        let response = request.send().await.map_err(transport)?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(transport)?;
+
+        let request_id = headers.get("Request-ID").and_then(|value| value.to_str().ok()).map(str::to_owned);
+        if !status.is_success() {
+            return Err(api_error(status.as_u16(), request_id, body));
+        }
+        let verified_by = self.verify(&method, url.path(), &headers, &body).map_err(|failure| Error::Verification {
+            method: method.to_string(),
+            path: target.clone(),
+            failure,
+            request_id,
+        })?;
+        Ok(Response::new(status, headers, body, verified_by))
+    }
+
+    /// Protocol §3. Returns the serial that verified the answer, or `None` where WeChat Pay does not sign.
+    fn verify(&self, method: &Method, path: &str, headers: &HeaderMap, body: &[u8]) -> Result<Option<String>, VerificationFailure> {
+        if is_unsigned(method, path) {
+            return Ok(None);
+        }
+        let header = |name: &'static str| {
+            headers
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::trim)
+                .filter(|value| !value.is_empty())
+                .ok_or(VerificationFailure::MissingHeader(name))
+        };
+        let timestamp_text = header("Wechatpay-Timestamp")?;
+        let nonce = header("Wechatpay-Nonce")?;
+        let signature = header("Wechatpay-Signature")?;
+        let serial = header("Wechatpay-Serial")?;
+        if signature.starts_with(crate::crypto::SIGNTEST_PREFIX) {
+            return Err(VerificationFailure::Probe);
+        }
+        let timestamp: i64 = timestamp_text.parse().map_err(|_| VerificationFailure::InvalidTimestamp)?;
+        let now = Formatter::timestamp();
+        let max_skew = self.config.max_clock_skew.as_secs();
+        if timestamp.abs_diff(now) > max_skew {
+            return Err(VerificationFailure::ClockSkew { timestamp, now, max_skew });
+        }
+        let message = if is_statement(path) {
+            // Overseas statements sign a digest document instead of the (large) file; the file must match it.
+            let digest = header("Wechatpay-Statement-Sha1")?;
+            if !crate::crypto::hex_lower(&Sha1::digest(body)).eq_ignore_ascii_case(digest) {
+                return Err(VerificationFailure::DigestMismatch);
+            }
+            Formatter::response_bytes(timestamp_text, nonce, format!("{{\"sha1\":\"{digest}\"}}").as_bytes())
+        } else {
+            Formatter::response_bytes(timestamp_text, nonce, body)
+        };
+        self.config.verifier.verify(serial, &message, signature)?;
+        Ok(Some(serial.to_owned()))
+    }
+
+    fn transport_error(&self, method: &Method, url: &Url, timeout: Option<Duration>, err: reqwest::Error) -> Error {
+        let (method, shown) = (method.to_string(), url.as_str().to_owned());
+        if err.is_timeout() {
+            return Error::Timeout { method, url: shown, after: timeout.or(self.config.timeout) };
+        }
+        let reason = if err.is_connect() {
+            "could not connect: check base_uri, the network and any proxy".to_owned()
+        } else if err.is_body() || err.is_decode() {
+            "the connection ended before the whole answer arrived: the request may have reached WeChat Pay, so query it before retrying".to_owned()
+        } else if err.is_request() {
+            "the request could not be sent: the connection was reset or closed".to_owned()
+        } else {
+            "the HTTP exchange failed".to_owned()
+        };
+        Error::Transport { method, url: shown, reason, source: Some(Box::new(err)) }
+    }
+}
+
+/// WeChat Pay signs no bill file and no downloaded merchant-service image.
+fn is_unsigned(method: &Method, path: &str) -> bool {
+    method == Method::GET
+        && (path.ends_with("/v3/billdownload/file")
+            || (path.contains("/v3/merchant-service/images/") && !path.ends_with("/upload")))
+}
+
+fn is_statement(path: &str) -> bool {
+    path.ends_with("/hk/v3/statements") || path.ends_with("/v3/global/statements")
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// A 4xx/5xx answer as [`Error::Api`], reading WeChat Pay's `{"code","message","detail"}` when the body has it.
+fn api_error(status: u16, request_id: Option<String>, body: Bytes) -> Error {
+    #[derive(serde::Deserialize)]
+    struct ErrorBody {
+        #[serde(default)]
+        code: String,
+        #[serde(default)]
+        message: String,
+        detail: Option<serde_json::Value>,
+    }
+    let (code, message, detail) = match serde_json::from_slice::<ErrorBody>(&body) {
+        Ok(parsed) => (parsed.code, parsed.message, parsed.detail),
+        Err(_) => {
+            let text = String::from_utf8_lossy(&body);
+            let snippet: String = text.chars().take(200).collect();
+            (String::new(), if snippet.is_empty() { "(empty body)".to_owned() } else { snippet }, None)
+        }
+    };
+    Error::Api { status, code, message, detail, request_id, body }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skip_list_matches_only_the_unsigned_downloads() {
+        assert!(is_unsigned(&Method::GET, "/v3/billdownload/file"));
+        assert!(is_unsigned(&Method::GET, "/v3/merchant-service/images/abc"));
+        assert!(!is_unsigned(&Method::POST, "/v3/merchant-service/images/upload"));
+        assert!(!is_unsigned(&Method::GET, "/v3/merchant-service/images/upload"));
+        assert!(!is_unsigned(&Method::GET, "/v3/bill/tradebill"));
+        assert!(!is_unsigned(&Method::POST, "/v3/billdownload/file"));
+    }
+
+    #[test]
+    fn api_error_reads_wechat_error_bodies_and_survives_others() {
+        let err = api_error(400, Some("id".into()), Bytes::from_static(br#"{"code":"PARAM_ERROR","message":"bad","detail":{"field":"x"}}"#));
+        assert!(matches!(err, Error::Api { status: 400, ref code, ref detail, .. } if code == "PARAM_ERROR" && detail.is_some()));
+        let err = api_error(502, None, Bytes::from_static(b"<html>Bad Gateway</html>"));
+        assert!(matches!(err, Error::Api { ref code, ref message, .. } if code.is_empty() && message.contains("Bad Gateway")));
+    }
+}

@@ -1,0 +1,474 @@
+//! The configuration `Builder::factory` takes: the typed [`Config`] (via [`ConfigBuilder`]) or the PHP SDK's array,
+//! as a `serde_json::Value`.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use url::Url;
+use zeroize::Zeroizing;
+
+use crate::crypto::{Certificate, PrivateKey, PublicKey};
+use crate::error::{Error, Result};
+use crate::signer::{RsaSigner, Signer};
+use crate::verifier::{PlatformKeys, Verifier};
+
+/// WeChat Pay's main host.
+pub const DEFAULT_BASE_URI: &str = "https://api.mch.weixin.qq.com/";
+/// The official backup host, for failover.
+pub const BACKUP_BASE_URI: &str = "https://api2.mch.weixin.qq.com/";
+/// The overseas host (`/v3/global/*`).
+pub const HK_BASE_URI: &str = "https://apihk.mch.weixin.qq.com/";
+
+/// The keys the PHP-shaped config may have.
+const CONFIG_KEYS: [&str; 9] =
+    ["mchid", "serial", "privateKey", "certs", "secret", "merchant", "base_uri", "timeout", "connect_timeout"];
+
+/// Everything a [`Builder`](crate::Builder) needs: who the merchant is, how to sign, whom to trust, where to go.
+///
+/// Made by [`Config::builder`] or from the PHP SDK's config array with [`Config::from_value`]; keys are parsed
+/// once, here, never per request.
+///
+/// ```
+/// use wechatpay::Config;
+/// use wechatpay::crypto::{Certificate, PrivateKey};
+///
+/// let config = Config::builder()
+///     .mchid("1900000001")
+///     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+///     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+///     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?)
+///     .build()?;
+/// assert_eq!(config.mchid(), "1900000001");
+/// assert!(!format!("{config:?}").contains("PRIVATE"));
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Config {
+    pub(crate) mchid: String,
+    pub(crate) serial: String,
+    pub(crate) signer: Arc<dyn Signer>,
+    pub(crate) private_key: Option<PrivateKey>,
+    pub(crate) verifier: Arc<dyn Verifier>,
+    pub(crate) platform_keys: Option<PlatformKeys>,
+    pub(crate) secret: Option<Secret>,
+    pub(crate) merchant_tls: Option<(Certificate, PrivateKey)>,
+    pub(crate) base_uri: Url,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) connect_timeout: Option<Duration>,
+    pub(crate) io_threads: usize,
+    pub(crate) max_clock_skew: Duration,
+}
+
+impl Config {
+    /// Starts a typed configuration.
+    pub fn builder() -> ConfigBuilder {
+        ConfigBuilder::default()
+    }
+
+    /// Reads the PHP SDK's config array:
+    /// `{"mchid", "serial", "privateKey", "certs": {serial: key or certificate}, "secret"?, "merchant"?: {"cert", "key"},
+    /// "base_uri"?, "timeout"?, "connect_timeout"?}`. Keys and certificates follow [`Rsa::from`](crate::crypto::Rsa::from):
+    /// `file://` paths, PEM text or prefixed base64. Timeouts are seconds.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use wechatpay::Config;
+    ///
+    /// let config = Config::from_value(&json!({
+    ///     "mchid": "1900000001",
+    ///     "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
+    ///     "privateKey": "file://tests/fixtures/merchant_private_key.pem",
+    ///     "certs": {
+    ///         "440024045C4A427599D09BB4E3DE0279F2E813FD": "file://tests/fixtures/wechat_pay_certificate.pem",
+    ///         "PUB_KEY_ID_0114232134912410000000000000000": "file://tests/fixtures/wechat_pay_public_key.pem",
+    ///     },
+    ///     "timeout": 10,
+    /// }))?;
+    ///
+    /// let err = Config::from_value(&json!({"mchid": "1900000001"})).unwrap_err();
+    /// assert!(err.to_string().contains("serial"));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn from_value(value: &Value) -> Result<Config> {
+        let Value::Object(object) = value else {
+            return Err(Error::config("config", "it must be a JSON object with mchid, serial, privateKey and certs"));
+        };
+        if let Some(unknown) = object.keys().find(|key| !CONFIG_KEYS.contains(&key.as_str())) {
+            return Err(Error::config(
+                unknown.as_str(),
+                format!("not a config key; the keys are {}", CONFIG_KEYS.join(", ")),
+            ));
+        }
+        let text = |key: &'static str| -> Result<Option<&str>> {
+            match object.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(text)) => Ok(Some(text.as_str())),
+                Some(_) => Err(Error::config(key, "it must be a string")),
+            }
+        };
+        let seconds = |key: &'static str| -> Result<Option<Duration>> {
+            match object.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(value) => match value.as_f64() {
+                    Some(seconds) if seconds > 0.0 && seconds.is_finite() => Ok(Some(Duration::from_secs_f64(seconds))),
+                    _ => Err(Error::config(key, "it must be a positive number of seconds")),
+                },
+            }
+        };
+
+        let mut builder = Config::builder();
+        builder.mchid = text("mchid")?.map(str::to_owned);
+        builder.serial = text("serial")?.map(str::to_owned);
+        if let Some(key) = text("privateKey")? {
+            builder.private_key = Some(PrivateKey::load(key).map_err(|err| Error::config("privateKey", err))?);
+        }
+        match object.get("certs") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(certs)) => {
+                for (serial, thing) in certs {
+                    let Value::String(thing) = thing else {
+                        return Err(Error::config(format!("certs.{serial}"), "it must be a string: a key or certificate"));
+                    };
+                    builder = builder.cert_from(serial, thing)?;
+                }
+            }
+            Some(_) => return Err(Error::config("certs", "it must be an object of serial to key or certificate")),
+        }
+        if let Some(secret) = text("secret")? {
+            builder = builder.secret(secret);
+        }
+        match object.get("merchant") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(merchant)) => {
+                let field = |key: &str| {
+                    merchant.get(key).and_then(Value::as_str).ok_or_else(|| {
+                        Error::config(format!("merchant.{key}"), "it must be a string: a file:// path or PEM text")
+                    })
+                };
+                let certificate =
+                    Certificate::load(field("cert")?).map_err(|err| Error::config("merchant.cert", err))?;
+                let key = PrivateKey::load(field("key")?).map_err(|err| Error::config("merchant.key", err))?;
+                builder = builder.merchant_tls(certificate, key);
+            }
+            Some(_) => return Err(Error::config("merchant", "it must be an object with cert and key")),
+        }
+        if let Some(base_uri) = text("base_uri")? {
+            builder = builder.base_uri(base_uri);
+        }
+        builder.timeout = seconds("timeout")?;
+        builder.connect_timeout = seconds("connect_timeout")?;
+        builder.build()
+    }
+
+    /// The merchant id.
+    pub fn mchid(&self) -> &str {
+        &self.mchid
+    }
+
+    /// The merchant API certificate serial.
+    pub fn serial(&self) -> &str {
+        &self.serial
+    }
+
+    /// The base URI requests go to.
+    pub fn base_uri(&self) -> &str {
+        self.base_uri.as_str()
+    }
+
+    /// The merchant private key, when one was configured: it decrypts the sensitive fields of answers.
+    pub fn private_key(&self) -> Option<&PrivateKey> {
+        self.private_key.as_ref()
+    }
+
+    /// The configured platform keys (certificates and public keys by serial), unless a custom verifier replaced
+    /// them entirely: pick one of them to encrypt sensitive request fields.
+    pub fn platform_keys(&self) -> Option<&PlatformKeys> {
+        self.platform_keys.as_ref()
+    }
+
+    /// The merchant certificate for APIv2 mutual TLS, when configured.
+    pub fn merchant_certificate(&self) -> Option<&Certificate> {
+        self.merchant_tls.as_ref().map(|(certificate, _)| certificate)
+    }
+
+    /// Whether an APIv2 key (`secret`) is configured. The key itself is never shown.
+    pub fn has_apiv2_key(&self) -> bool {
+        self.secret.as_ref().is_some_and(|secret| !secret.0.is_empty())
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("mchid", &self.mchid)
+            .field("serial", &self.serial)
+            .field("certs", &self.platform_keys.as_ref().map(PlatformKeys::serials))
+            .field("secret", &self.secret)
+            .field("base_uri", &self.base_uri.as_str())
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A secret string (the APIv2 key): zeroized on drop, never shown.
+#[derive(Clone)]
+pub(crate) struct Secret(pub(crate) Zeroizing<String>);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// Builds a [`Config`]. `mchid`, `serial`, a private key (or [`signer`](Self::signer)) and at least one platform
+/// key (or [`verifier`](Self::verifier)) are required.
+#[derive(Default)]
+pub struct ConfigBuilder {
+    mchid: Option<String>,
+    serial: Option<String>,
+    private_key: Option<PrivateKey>,
+    signer: Option<Arc<dyn Signer>>,
+    keys: PlatformKeys,
+    verifier: Option<Arc<dyn Verifier>>,
+    secret: Option<Secret>,
+    merchant_tls: Option<(Certificate, PrivateKey)>,
+    base_uri: Option<String>,
+    timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
+    io_threads: Option<usize>,
+    max_clock_skew: Option<Duration>,
+}
+
+impl ConfigBuilder {
+    /// The merchant id (`mchid`).
+    pub fn mchid(mut self, mchid: impl Into<String>) -> Self {
+        self.mchid = Some(mchid.into());
+        self
+    }
+
+    /// The serial of the merchant API certificate (`apiclient_cert.pem`), upper-case hex.
+    pub fn serial(mut self, serial: impl Into<String>) -> Self {
+        self.serial = Some(serial.into());
+        self
+    }
+
+    /// The merchant API private key (`apiclient_key.pem`): signs requests and decrypts sensitive answers.
+    pub fn private_key(mut self, key: PrivateKey) -> Self {
+        self.private_key = Some(key);
+        self
+    }
+
+    /// Signs with something else than an in-process key (a KMS, an HSM). [`private_key`](Self::private_key) may
+    /// still be given for decryption.
+    pub fn signer(mut self, signer: impl Signer + 'static) -> Self {
+        self.signer = Some(Arc::new(signer));
+        self
+    }
+
+    /// Trusts `key` for answers signed with `serial`: a platform certificate serial or a `PUB_KEY_ID_...`.
+    pub fn cert(self, serial: impl Into<String>, key: PublicKey) -> Self {
+        self.keys.insert(serial, key);
+        self
+    }
+
+    /// Trusts a platform certificate, under its own serial.
+    pub fn platform_certificate(self, certificate: Certificate) -> Self {
+        self.keys.insert_certificate(&certificate);
+        self
+    }
+
+    /// Trusts the WeChat Pay public key with id `PUB_KEY_ID_...`.
+    pub fn public_key(self, id: impl Into<String>, key: PublicKey) -> Self {
+        self.cert(id, key)
+    }
+
+    /// Trusts a key or certificate given by [`Rsa::from`](crate::crypto::Rsa::from) rules; a certificate must carry
+    /// the serial it is filed under.
+    ///
+    /// ```
+    /// let err = wechatpay::Config::builder()
+    ///     .cert_from("ABCDEF", "file://tests/fixtures/wechat_pay_certificate.pem")
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("440024045C4A427599D09BB4E3DE0279F2E813FD"));
+    /// ```
+    pub fn cert_from(self, serial: &str, thing: &str) -> Result<Self> {
+        let field = || format!("certs.{serial}");
+        if let Ok(certificate) = Certificate::load(thing) {
+            if !certificate.serial_number().eq_ignore_ascii_case(serial.trim()) {
+                return Err(Error::config(
+                    field(),
+                    format!(
+                        "the certificate's serial is {}: file it under that serial",
+                        certificate.serial_number()
+                    ),
+                ));
+            }
+            return Ok(self.platform_certificate(certificate));
+        }
+        let key = PublicKey::load(thing).map_err(|err| Error::config(field(), err))?;
+        Ok(self.cert(serial, key))
+    }
+
+    /// Verifies answers with something else than the configured keys.
+    pub fn verifier(mut self, verifier: impl Verifier + 'static) -> Self {
+        self.verifier = Some(Arc::new(verifier));
+        self
+    }
+
+    /// The APIv2 key (`secret`), for APIv2 signatures and `req_info` decryption.
+    pub fn secret(mut self, secret: impl Into<String>) -> Self {
+        self.secret = Some(Secret(Zeroizing::new(secret.into())));
+        self
+    }
+
+    /// The merchant certificate and key for APIv2 mutual TLS (`merchant` in the PHP config).
+    pub fn merchant_tls(mut self, certificate: Certificate, key: PrivateKey) -> Self {
+        self.merchant_tls = Some((certificate, key));
+        self
+    }
+
+    /// Where requests go (default [`DEFAULT_BASE_URI`]); a path prefix such as `https://api.mch.weixin.qq.com/hk/`
+    /// is kept.
+    pub fn base_uri(mut self, base_uri: impl Into<String>) -> Self {
+        self.base_uri = Some(base_uri.into());
+        self
+    }
+
+    /// The whole-request timeout (default: none, as Guzzle's).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The connection timeout (default: none).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// How many threads the SDK's I/O runtime uses (default: the number of CPUs, at most 4). Signing and
+    /// verification run there, so more threads verify more answers at once.
+    pub fn io_threads(mut self, threads: usize) -> Self {
+        self.io_threads = Some(threads);
+        self
+    }
+
+    /// How far an answer's `Wechatpay-Timestamp` may be from this machine's clock (default and WeChat's rule: 300 s).
+    pub fn max_clock_skew(mut self, skew: Duration) -> Self {
+        self.max_clock_skew = Some(skew);
+        self
+    }
+
+    /// Checks the configuration as the PHP SDK does, and more.
+    pub fn build(self) -> Result<Config> {
+        let mchid = self.mchid.ok_or_else(|| Error::config("mchid", "it is required: your merchant id, e.g. \"1900000001\""))?;
+        if mchid.is_empty() || !mchid.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(Error::config("mchid", "it must be the merchant id: letters and digits only"));
+        }
+        let serial = self.serial.ok_or_else(|| {
+            Error::config("serial", "it is required: the serial of your merchant API certificate (apiclient_cert.pem)")
+        })?;
+        if serial.is_empty() || !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::config(
+                "serial",
+                "it must be the merchant certificate serial in hex (`openssl x509 -noout -serial -in apiclient_cert.pem`)",
+            ));
+        }
+        let signer: Arc<dyn Signer> = match (self.signer, &self.private_key) {
+            (Some(signer), _) => signer,
+            (None, Some(key)) => Arc::new(RsaSigner::new(key.clone())),
+            (None, None) => {
+                return Err(Error::config(
+                    "privateKey",
+                    "it is required: your merchant API private key (apiclient_key.pem), or a Signer",
+                ));
+            }
+        };
+        if self.keys.contains(&serial) {
+            return Err(Error::config(
+                "certs",
+                format!(
+                    "it holds the merchant serial {serial}: certs are WeChat Pay's platform certificates or public key, \
+                     never your own certificate"
+                ),
+            ));
+        }
+        let (verifier, platform_keys): (Arc<dyn Verifier>, Option<PlatformKeys>) = match self.verifier {
+            Some(verifier) => (verifier, (!self.keys.is_empty()).then_some(self.keys)),
+            None if self.keys.is_empty() => {
+                return Err(Error::config(
+                    "certs",
+                    "at least one is required: a platform certificate (serial -> certificate) or the WeChat Pay public \
+                     key (PUB_KEY_ID_... -> public key), to verify answers",
+                ));
+            }
+            None => (Arc::new(self.keys.clone()), Some(self.keys)),
+        };
+        let base = self.base_uri.as_deref().unwrap_or(DEFAULT_BASE_URI);
+        let mut base_uri = Url::parse(base).map_err(|err| Error::config("base_uri", format!("{base:?} is not a URL: {err}")))?;
+        if !matches!(base_uri.scheme(), "http" | "https") || base_uri.host().is_none() {
+            return Err(Error::config("base_uri", format!("{base:?} must be an http:// or https:// URL with a host")));
+        }
+        if base_uri.query().is_some() || base_uri.fragment().is_some() {
+            return Err(Error::config("base_uri", format!("{base:?} must not have a query or fragment")));
+        }
+        if !base_uri.path().ends_with('/') {
+            let path = format!("{}/", base_uri.path());
+            base_uri.set_path(&path);
+        }
+        let io_threads = match self.io_threads {
+            Some(0) => return Err(Error::config("io_threads", "it must be at least 1")),
+            Some(threads) => threads,
+            None => std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
+        };
+        Ok(Config {
+            mchid,
+            serial,
+            signer,
+            private_key: self.private_key,
+            verifier,
+            platform_keys,
+            secret: self.secret,
+            merchant_tls: self.merchant_tls,
+            base_uri,
+            timeout: self.timeout,
+            connect_timeout: self.connect_timeout,
+            io_threads,
+            max_clock_skew: self.max_clock_skew.unwrap_or(Duration::from_secs(300)),
+        })
+    }
+}
+
+/// What [`Builder::factory`](crate::Builder::factory) accepts: a [`Config`], a [`ConfigBuilder`], or the PHP config
+/// array as a `serde_json::Value`.
+pub trait IntoConfig {
+    /// Converts, validating.
+    fn into_config(self) -> Result<Config>;
+}
+
+impl IntoConfig for Config {
+    fn into_config(self) -> Result<Config> {
+        Ok(self)
+    }
+}
+
+impl IntoConfig for ConfigBuilder {
+    fn into_config(self) -> Result<Config> {
+        self.build()
+    }
+}
+
+impl IntoConfig for Value {
+    fn into_config(self) -> Result<Config> {
+        Config::from_value(&self)
+    }
+}
+
+impl IntoConfig for &Value {
+    fn into_config(self) -> Result<Config> {
+        Config::from_value(self)
+    }
+}

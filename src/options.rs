@@ -1,0 +1,282 @@
+//! Request options: the PHP SDK's Guzzle options array, as a `serde_json::Value` or the typed [`Options`].
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::media::MediaUpload;
+
+/// The keys that are options; any other top-level key is a URI template variable.
+pub const OPTION_KEYS: [&str; 8] = ["json", "query", "headers", "body", "xml", "security", "nonceless", "timeout"];
+
+/// What a request sends: the PHP options array, typed.
+///
+/// ```
+/// use serde_json::json;
+/// use wechatpay::Options;
+///
+/// // The same request, PHP-style and typed:
+/// let php = Options::from_value(&json!({
+///     "out_bill_no": "plfk2020042013",
+///     "query": {"offset": 0, "limit": 20},
+///     "headers": {"Wechatpay-Serial": "PUB_KEY_ID_0114232134912410000000000000000"},
+/// }))?;
+/// let typed = Options::new()
+///     .var("out_bill_no", "plfk2020042013")
+///     .query("offset", 0)
+///     .query("limit", 20)
+///     .header("Wechatpay-Serial", "PUB_KEY_ID_0114232134912410000000000000000");
+/// assert_eq!(format!("{php:?}"), format!("{typed:?}"));
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub(crate) json: Option<std::result::Result<Value, String>>,
+    pub(crate) query: Vec<(String, String)>,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Option<Body>,
+    pub(crate) xml: Option<Map<String, Value>>,
+    pub(crate) security: bool,
+    pub(crate) nonceless: bool,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) vars: Vec<(String, String)>,
+}
+
+/// A request body other than JSON.
+#[derive(Clone)]
+pub(crate) enum Body {
+    /// Raw bytes, sent and signed as they are.
+    Raw(Bytes),
+    /// A multipart upload: the whole form is sent, only its `meta` JSON is signed.
+    Media(MediaUpload),
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Body::Raw(bytes) => write!(f, "Raw({} bytes)", bytes.len()),
+            Body::Media(media) => write!(f, "Media({media:?})"),
+        }
+    }
+}
+
+impl Options {
+    /// No body, no query, no variables.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The JSON body (PHP's `json` option), serialised once; the bytes signed are the bytes sent. Top-level fields
+    /// of the body also fill path placeholders that no [`var`](Self::var) gives.
+    ///
+    /// ```
+    /// use wechatpay::Options;
+    ///
+    /// #[derive(serde::Serialize)]
+    /// struct Close { mchid: String }
+    /// let options = Options::new().json(&Close { mchid: "1900000001".into() });
+    /// ```
+    pub fn json<T: Serialize + ?Sized>(mut self, body: &T) -> Self {
+        self.json = Some(serde_json::to_value(body).map_err(|err| err.to_string()));
+        self
+    }
+
+    /// Appends a query parameter (PHP's `query` option); parameters are sent in the order given, RFC 3986-encoded.
+    pub fn query(mut self, name: impl Into<String>, value: impl ToString) -> Self {
+        self.query.push((name.into(), value.to_string()));
+        self
+    }
+
+    /// Adds a request header (PHP's `headers` option), e.g. `Wechatpay-Serial` for sensitive fields.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// A raw body (PHP's `body` option), sent and signed as is. Set a `Content-Type` header to go with it.
+    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = Some(Body::Raw(body.into()));
+        self
+    }
+
+    /// A multipart media upload: the form is sent, its `meta` part is what gets signed.
+    ///
+    /// ```
+    /// use wechatpay::{MediaUpload, Options};
+    ///
+    /// let media = MediaUpload::new("logo.png", b"\x89PNG...".to_vec());
+    /// let options = Options::new().media(media);
+    /// ```
+    pub fn media(mut self, media: MediaUpload) -> Self {
+        self.body = Some(Body::Media(media));
+        self
+    }
+
+    /// A URI template variable: `{name}` in the path takes `value`, percent-encoded, never case-mangled.
+    pub fn var(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.vars.push((name.into(), value.into()));
+        self
+    }
+
+    /// A timeout for this request alone, overriding the configured one.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// APIv2: the XML payload as flat key/value pairs.
+    pub fn xml(mut self, xml: Map<String, Value>) -> Self {
+        self.xml = Some(xml);
+        self
+    }
+
+    /// APIv2: use the merchant's client certificate (mutual TLS).
+    pub fn security(mut self, security: bool) -> Self {
+        self.security = security;
+        self
+    }
+
+    /// APIv2: do not add `nonce_str`.
+    pub fn nonceless(mut self, nonceless: bool) -> Self {
+        self.nonceless = nonceless;
+        self
+    }
+
+    /// Reads the PHP options array: the keys of [`OPTION_KEYS`] are options, any other key is a URI template
+    /// variable (whether it is one of this path is checked when the request is made).
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use wechatpay::Options;
+    ///
+    /// assert!(Options::from_value(&json!({"json": {"appid": "wx"}, "timeout": 2.5})).is_ok());
+    /// let err = Options::from_value(&json!({"query": "offset=0"})).unwrap_err();
+    /// assert!(err.to_string().contains("query"));
+    /// ```
+    pub fn from_value(value: &Value) -> Result<Self> {
+        let object = match value {
+            Value::Object(object) => object,
+            Value::Null => return Ok(Self::new()),
+            other => return Err(Error::options(format!("options must be a JSON object, not {}", kind(other)))),
+        };
+        let mut options = Self::new();
+        for (key, value) in object {
+            match key.as_str() {
+                "json" => options.json = Some(Ok(value.clone())),
+                "query" => options.query = pairs("query", value)?,
+                "headers" => options.headers = pairs("headers", value)?,
+                "body" => match value {
+                    Value::String(text) => options.body = Some(Body::Raw(Bytes::from(text.clone()))),
+                    other => return Err(Error::options(format!("`body` must be a string, not {}", kind(other)))),
+                },
+                "xml" => match value {
+                    Value::Object(xml) => options.xml = Some(xml.clone()),
+                    other => return Err(Error::options(format!("`xml` must be an object, not {}", kind(other)))),
+                },
+                "security" => options.security = flag("security", value)?,
+                "nonceless" => options.nonceless = flag("nonceless", value)?,
+                "timeout" => match value.as_f64() {
+                    Some(seconds) if seconds > 0.0 && seconds.is_finite() => {
+                        options.timeout = Some(Duration::from_secs_f64(seconds))
+                    }
+                    _ => return Err(Error::options("`timeout` must be a positive number of seconds")),
+                },
+                variable => match scalar(value) {
+                    Some(text) => options.vars.push((variable.to_owned(), text.into_owned())),
+                    None => {
+                        return Err(Error::options(format!(
+                            "`{variable}` is not an option ({}), so it is a path variable, and those must be strings or numbers, not {}",
+                            OPTION_KEYS.join(", "),
+                            kind(value)
+                        )));
+                    }
+                },
+            }
+        }
+        Ok(options)
+    }
+
+    /// The value of template variable `name`: a [`var`](Self::var), else a top-level string or number of the json
+    /// body.
+    pub(crate) fn variable(&self, name: &str) -> Option<Cow<'_, str>> {
+        if let Some((_, value)) = self.vars.iter().rev().find(|(key, _)| key == name) {
+            return Some(Cow::Borrowed(value));
+        }
+        match &self.json {
+            Some(Ok(Value::Object(body))) => body.get(name).and_then(scalar),
+            _ => None,
+        }
+    }
+}
+
+/// What the verbs accept as options: [`Options`], a PHP-style `serde_json::Value`, or `()` for none.
+pub trait IntoOptions {
+    /// Converts into [`Options`], or says what is wrong.
+    fn into_options(self) -> Result<Options>;
+}
+
+impl IntoOptions for Options {
+    fn into_options(self) -> Result<Options> {
+        Ok(self)
+    }
+}
+
+impl IntoOptions for Value {
+    fn into_options(self) -> Result<Options> {
+        Options::from_value(&self)
+    }
+}
+
+impl IntoOptions for &Value {
+    fn into_options(self) -> Result<Options> {
+        Options::from_value(self)
+    }
+}
+
+impl IntoOptions for () {
+    fn into_options(self) -> Result<Options> {
+        Ok(Options::new())
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn scalar(value: &Value) -> Option<Cow<'_, str>> {
+    match value {
+        Value::String(text) => Some(Cow::Borrowed(text)),
+        Value::Number(number) => Some(Cow::Owned(number.to_string())),
+        _ => None,
+    }
+}
+
+fn flag(name: &str, value: &Value) -> Result<bool> {
+    value.as_bool().ok_or_else(|| Error::options(format!("`{name}` must be true or false, not {}", kind(value))))
+}
+
+fn pairs(name: &str, value: &Value) -> Result<Vec<(String, String)>> {
+    let Value::Object(object) = value else {
+        return Err(Error::options(format!("`{name}` must be an object of names to values, not {}", kind(value))));
+    };
+    object
+        .iter()
+        .map(|(key, value)| match value {
+            Value::Bool(flag) => Ok((key.clone(), flag.to_string())),
+            other => scalar(other).map(|text| (key.clone(), text.into_owned())).ok_or_else(|| {
+                Error::options(format!("`{name}.{key}` must be a string, number or boolean, not {}", kind(other)))
+            }),
+        })
+        .collect()
+}

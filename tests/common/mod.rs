@@ -1,0 +1,72 @@
+//! Shared set-up for the client's integration tests: a wechatpay-mock on loopback and a Builder pointed at it.
+#![allow(dead_code)]
+
+use serde_json::{Value, json};
+use wechatpay::crypto::{Certificate, PrivateKey, PublicKey};
+use wechatpay::{Builder, Config, ConfigBuilder};
+use wechatpay_mock::{Identities, Server};
+
+/// A simulator with the process-wide shared identities (key generation happens once per test binary).
+pub fn mock() -> Server {
+    Server::builder().identities(Identities::shared().expect("identities")).start_blocking().expect("mock starts")
+}
+
+/// The config a merchant would write for this simulator: merchant key and serial, platform certificate and public key.
+pub fn config(server: &Server) -> ConfigBuilder {
+    let ids = server.identities();
+    Config::builder()
+        .mchid(&ids.mchid)
+        .serial(&ids.merchant.serial)
+        .private_key(PrivateKey::from_pem(&ids.merchant.private_key_pem).expect("merchant key"))
+        .platform_certificate(Certificate::from_pem(&ids.platform.certificate_pem).expect("platform certificate"))
+        .public_key(&ids.public_key.id, PublicKey::from_pem(&ids.public_key.public_key_pem).expect("public key"))
+        .base_uri(server.base_uri())
+}
+
+pub fn client(server: &Server) -> Builder {
+    Builder::factory(config(server)).expect("factory")
+}
+
+/// The PHP-shaped config for the simulator.
+pub fn php_config(server: &Server) -> Value {
+    let ids = server.identities();
+    json!({
+        "mchid": ids.mchid,
+        "serial": ids.merchant.serial,
+        "privateKey": ids.merchant.private_key_pem,
+        "certs": {
+            ids.platform.serial.clone(): ids.platform.certificate_pem,
+            ids.public_key.id.clone(): ids.public_key.public_key_pem,
+        },
+        "base_uri": server.base_uri(),
+    })
+}
+
+/// The body of a QQ-wallet transfer creation, as the catalog's schema requires it.
+pub fn transfer_request(out_bill_no: &str) -> Value {
+    json!({
+        "appid": "102022609",
+        "out_bill_no": out_bill_no,
+        "transfer_scene_id": "1401",
+        "transfer_scene_report_infos": [{"info_type": "活动名称", "info_content": "注册会员有礼"}],
+        "openid": "o-MYE42l80oelYMDE34nYD456Xoy",
+        "transfer_amount": 400,
+        "transfer_remark": "2020年4月报销",
+    })
+}
+
+/// Creates a QQ-wallet transfer and returns the answer.
+pub fn create_transfer(instance: &Builder, out_bill_no: &str) -> Value {
+    instance["v3/fund-app/mch-transfer/transfer-to-qq-wallet-bills"]
+        .post(json!({ "json": transfer_request(out_bill_no) }))
+        .expect("transfer created")
+        .json()
+        .expect("JSON answer")
+}
+
+/// A unique out_bill_no per call, so tests sharing a simulator never collide.
+pub fn bill_no(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    format!("{prefix}{}", COUNTER.fetch_add(1, Ordering::Relaxed))
+}
