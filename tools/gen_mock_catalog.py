@@ -65,7 +65,7 @@ TABLE_VERSION = 1
 # to the declared schema type.
 # --------------------------------------------------------------------------------------------
 class FactLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-    """SafeLoader with YAML 1.2-core-like implicit typing limited to null and true/false."""
+    """Safe loader (libyaml-backed when available) that only resolves null and true/false implicitly."""
 
 
 FactLoader.yaml_implicit_resolvers = {}
@@ -215,13 +215,20 @@ class Normaliser:
         req = [str(x) for x in req] if isinstance(req, list) else []
         enum = node.get("enum") if isinstance(node.get("enum"), list) else None
         mn = node.get("minimum")
+        ex = node.get("example")
+        if isinstance(ex, str) and ex.strip() and ex.strip() in (str(node.get("description", "")).strip(),
+                                                                 str(node.get("title", "")).strip()):
+            # An "example" that repeats the field's own description is a label, not a value:
+            # leave it out so that no prose reaches the table.
+            self.problems.note("example equal to its description dropped")
+            ex = None
         return {
             "t": t,
             "props": props,
             "req": req,
             "items": items,
             "enum": enum,
-            "ex": node.get("example"),
+            "ex": ex,
             "fmt": fmt,
             "min": mn,
         }
