@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::auth::{self, NonceCache, SignedRequest};
+use crate::catalog::Catalog;
 use crate::faults::{Fault, FaultHandle};
 use crate::identities::Identities;
 use crate::keys::{Keys, WechatKey};
 use crate::notify::{self, DeliveryRecord, Notification};
-use crate::routes::{self, Ctx, Event, Lookup, Reply, State};
+use crate::routes::{self, Ctx, Event, Lookup, Reply, Signing, State};
 use crate::util::{fill_random, hex_upper, now_secs, parse_query};
 use crate::{MockError, multipart};
 
@@ -194,8 +195,14 @@ impl Engine {
         if let Some(ct) = reply.content_type {
             headers.push(("Content-Type".to_owned(), ct.to_owned()));
         }
-        if reply.signed {
-            match crate::sign::signature_headers(key, &reply.body, fault) {
+        headers.extend(reply.extra_headers.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+        let signed_bytes = match &reply.signing {
+            Signing::Body => Some(reply.body.as_slice()),
+            Signing::Over(bytes) => Some(bytes.as_slice()),
+            Signing::Unsigned => None,
+        };
+        if let Some(bytes) = signed_bytes {
+            match crate::sign::signature_headers(key, bytes, fault) {
                 Ok(sig) => headers.extend(sig.into_iter().map(|(k, v)| (k.to_owned(), v))),
                 Err(_) => {
                     return RawResponse {
@@ -255,13 +262,32 @@ impl Engine {
         } else {
             None
         };
+        let query = parse_query(query);
+        let catalog = Catalog::load();
+        let route = catalog.route(&req.method, path);
+        if let Some(route) = &route {
+            // For uploads the schema describes the meta part.
+            let meta = parts.is_some().then(|| serde_json::from_slice::<Value>(signed_body).ok()).flatten();
+            if let Err(e) = route.validate(&query, json.as_ref().or(meta.as_ref())) {
+                let in_query = query.iter().any(|(k, _)| *k == e.field) || e.message.contains("query parameter");
+                return Reply::param_error(&e.field, if in_query { "query" } else { "body" }, e.message);
+            }
+        }
         let (endpoint, params) = match routes::lookup_route(&req.method, path) {
             Lookup::Found(endpoint, params) => (endpoint, params),
             Lookup::WrongMethod => return method_not_allowed(&req.method, path),
-            Lookup::None => return routes::fallback::answer(&req.method, path, &parse_query(query), json.as_ref()),
+            Lookup::None => {
+                return match route {
+                    Some(route) => routes::fallback::answer(&route, path, &self.keys.mchid),
+                    None if catalog.knows_path(path) => method_not_allowed(&req.method, path),
+                    None => {
+                        Reply::error(404, "NOT_FOUND", format!("{} {path} is not a WeChat Pay endpoint", req.method))
+                    }
+                };
+            }
         };
         let ctx = Ctx {
-            query: parse_query(query),
+            query,
             headers: &req.headers,
             json,
             parts,

@@ -144,6 +144,12 @@ impl Bills {
         } else {
             (bill.content.clone(), "text/plain; charset=utf-8")
         };
-        Ok(Reply { status: 200, body, content_type: Some(content_type), signed: false })
+        Ok(Reply {
+            status: 200,
+            body,
+            content_type: Some(content_type),
+            signing: super::Signing::Unsigned,
+            extra_headers: Vec::new(),
+        })
     }
 }

@@ -23,8 +23,21 @@ pub(crate) struct Reply {
     pub(crate) status: u16,
     pub(crate) body: Vec<u8>,
     pub(crate) content_type: Option<&'static str>,
-    /// WeChat Pay signs almost every answer; bill files are the exception.
-    pub(crate) signed: bool,
+    /// WeChat Pay signs almost every answer; bill files and image downloads are the exceptions.
+    pub(crate) signing: Signing,
+    /// Headers besides the standard ones.
+    pub(crate) extra_headers: Vec<(&'static str, String)>,
+}
+
+/// What the answer's signature covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Signing {
+    /// The body bytes (almost every answer).
+    Body,
+    /// Other bytes than the body (overseas statements: `{"sha1":"..."}`).
+    Over(Vec<u8>),
+    /// No signature headers at all (bill files, image downloads).
+    Unsigned,
 }
 
 impl Reply {
@@ -33,7 +46,8 @@ impl Reply {
             status,
             body: serde_json::to_vec(value).unwrap_or_default(),
             content_type: Some("application/json; charset=utf-8"),
-            signed: true,
+            signing: Signing::Body,
+            extra_headers: Vec::new(),
         }
     }
 
@@ -42,7 +56,7 @@ impl Reply {
     }
 
     pub(crate) fn no_content() -> Reply {
-        Reply { status: 204, body: Vec::new(), content_type: None, signed: true }
+        Reply { status: 204, body: Vec::new(), content_type: None, signing: Signing::Body, extra_headers: Vec::new() }
     }
 
     /// A WeChat-style error: `{"code":..., "message":...}`.
