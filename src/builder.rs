@@ -121,6 +121,21 @@ impl Builder {
         Builder::node(Arc::clone(&self.core), self.join(&normalize(key)))
     }
 
+    /// A new node `path` below this one, exactly as written: no PHP normalisation. For the few segments with
+    /// capitals (APIv2's `secapi/mch/addInstitutionsub`), which [`chain`](Self::chain) would turn into `-x`.
+    ///
+    /// ```
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
+    /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
+    /// assert_eq!(instance.verbatim("v2/secapi/mch/addInstitutionsub").template(), "v2/secapi/mch/addInstitutionsub");
+    /// assert_eq!(instance.chain("v2/secapi/mch/addInstitutionsub").template(), "v2/secapi/mch/add-institutionsub");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn verbatim(&self, path: &str) -> Builder {
+        Builder::node(Arc::clone(&self.core), self.join(path))
+    }
+
     fn join(&self, key: &str) -> String {
         if self.template.is_empty() {
             key.trim_start_matches('/').to_owned()
@@ -134,7 +149,8 @@ impl Builder {
         if let Some(child) = self.children.get(segment) {
             return child;
         }
-        self.children.insert_with(segment.to_owned(), || Box::new(Builder::node(Arc::clone(&self.core), self.join(segment))))
+        self.children
+            .insert_with(segment.to_owned(), || Box::new(Builder::node(Arc::clone(&self.core), self.join(segment))))
     }
 
     /// A hyphen/underscore twin: the underscored segment where the catalog has only that one under this parent.
@@ -161,6 +177,22 @@ impl Builder {
             .get_or_init(|| UriTemplate::parse(&self.template).map_err(|err| err.to_string()))
             .as_ref()
             .map_err(|reason| Error::template(&self.template, reason))
+    }
+
+    /// The URL a request with these options would go to, without sending it: the template expanded, the query
+    /// appended. Useful to check a path before sending, and in tests.
+    ///
+    /// ```
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
+    /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
+    /// let url = instance.v3().pay().transactions().out_trade_no()._out_trade_no_()
+    ///     .url(serde_json::json!({"out_trade_no": "1217752501201407033233368018", "query": {"mchid": "1230000109"}}))?;
+    /// assert_eq!(url, "https://api.mch.weixin.qq.com/v3/pay/transactions/out-trade-no/1217752501201407033233368018?mchid=1230000109");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn url(&self, options: impl IntoOptions) -> Result<String> {
+        Ok(self.core.prepare(Method::GET, self.parsed()?, options.into_options()?)?.url().to_owned())
     }
 
     /// Sends `method` to this node and waits: the general form of the blocking verbs.

@@ -48,6 +48,12 @@ pub(crate) struct Prepared {
     timeout: Option<Duration>,
 }
 
+impl Prepared {
+    pub(crate) fn url(&self) -> &str {
+        self.url.as_str()
+    }
+}
+
 impl Core {
     pub(crate) fn new(config: Config) -> Result<Self> {
         let mut http = reqwest::Client::builder()
@@ -66,7 +72,8 @@ impl Core {
             // A simulator on loopback must never be reached through a proxy from the environment.
             http = http.no_proxy();
         }
-        let http = http.build().map_err(|err| Error::config("base_uri", format!("the HTTP client cannot be built: {err}")))?;
+        let http =
+            http.build().map_err(|err| Error::config("base_uri", format!("the HTTP client cannot be built: {err}")))?;
         Ok(Core { config, http, io: OnceLock::new() })
     }
 
@@ -86,19 +93,26 @@ impl Core {
                 hint: "this release speaks APIv3; APIv2 support (XML, MD5/HMAC signatures, mutual TLS) is on the way",
             });
         }
-        for (key, _) in &options.vars {
-            if !template.variables().any(|name| name == key) {
-                let variables: Vec<&str> = template.variables().collect();
-                return Err(Error::options(format!(
-                    "`{key}` is neither an option ({}) nor a variable of {path_template} ({})",
-                    OPTION_KEYS.join(", "),
-                    if variables.is_empty() { "it has none".to_owned() } else { variables.join(", ") }
-                )));
-            }
+        let is_variable = |key: &str| template.variables().any(|name| name == key);
+        let given = options.vars.iter().map(|(key, _)| key).chain(options.unusable.iter().map(|(key, _)| key));
+        if let Some(key) = given.into_iter().find(|key| !is_variable(key)) {
+            let variables: Vec<&str> = template.variables().collect();
+            return Err(Error::options(format!(
+                "`{key}` is neither an option ({}) nor a variable of {path_template} ({})",
+                OPTION_KEYS.join(", "),
+                if variables.is_empty() { "it has none".to_owned() } else { variables.join(", ") }
+            )));
         }
-        for (name, given) in [("xml", options.xml.is_some()), ("security", options.security), ("nonceless", options.nonceless)] {
+        if let Some((key, kind)) = options.unusable.first() {
+            return Err(Error::options(format!("the path variable `{key}` must be a string or a number, not {kind}")));
+        }
+        for (name, given) in
+            [("xml", options.xml.is_some()), ("security", options.security), ("nonceless", options.nonceless)]
+        {
             if given {
-                return Err(Error::options(format!("`{name}` is an APIv2 option, and {path_template} is an APIv3 path")));
+                return Err(Error::options(format!(
+                    "`{name}` is an APIv2 option, and {path_template} is an APIv3 path"
+                )));
             }
         }
 
@@ -110,15 +124,21 @@ impl Core {
             target.push('=');
             encode_component(&mut target, value);
         }
-        let url = Url::parse(&target).map_err(|err| Error::template(path_template, format!("{target} is not a URL: {err}")))?;
+        let url = Url::parse(&target)
+            .map_err(|err| Error::template(path_template, format!("{target} is not a URL: {err}")))?;
 
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         let (body, signed_body) = match (options.json, options.body) {
             (Some(_), Some(_)) => return Err(Error::options("give either `json` or `body`, not both")),
-            (Some(Err(reason)), None) => return Err(Error::options(format!("the json body does not serialise: {reason}"))),
+            (Some(Err(reason)), None) => {
+                return Err(Error::options(format!("the json body does not serialise: {reason}")));
+            }
             (Some(Ok(json)), None) => {
-                let bytes = Bytes::from(serde_json::to_vec(&json).map_err(|err| Error::options(format!("the json body does not serialise: {err}")))?);
+                let bytes = Bytes::from(
+                    serde_json::to_vec(&json)
+                        .map_err(|err| Error::options(format!("the json body does not serialise: {err}")))?,
+                );
                 headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
                 (Some(bytes.clone()), bytes)
             }
@@ -137,8 +157,9 @@ impl Core {
             if header == AUTHORIZATION {
                 return Err(Error::options("`headers.Authorization` is made by the SDK: do not set it"));
             }
-            let value = HeaderValue::from_str(value)
-                .map_err(|_| Error::options(format!("`headers.{name}` has a value that is not a valid header value")))?;
+            let value = HeaderValue::from_str(value).map_err(|_| {
+                Error::options(format!("`headers.{name}` has a value that is not a valid header value"))
+            })?;
             headers.insert(header, value);
         }
         Ok(Prepared { method, url, headers, body, signed_body, timeout: options.timeout })
@@ -220,7 +241,13 @@ impl Core {
     }
 
     /// Protocol §3. Returns the serial that verified the answer, or `None` where WeChat Pay does not sign.
-    fn verify(&self, method: &Method, path: &str, headers: &HeaderMap, body: &[u8]) -> Result<Option<String>, VerificationFailure> {
+    fn verify(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Option<String>, VerificationFailure> {
         if is_unsigned(method, path) {
             return Ok(None);
         }
@@ -334,9 +361,17 @@ mod tests {
 
     #[test]
     fn api_error_reads_wechat_error_bodies_and_survives_others() {
-        let err = api_error(400, Some("id".into()), Bytes::from_static(br#"{"code":"PARAM_ERROR","message":"bad","detail":{"field":"x"}}"#));
-        assert!(matches!(err, Error::Api { status: 400, ref code, ref detail, .. } if code == "PARAM_ERROR" && detail.is_some()));
+        let err = api_error(
+            400,
+            Some("id".into()),
+            Bytes::from_static(br#"{"code":"PARAM_ERROR","message":"bad","detail":{"field":"x"}}"#),
+        );
+        assert!(
+            matches!(err, Error::Api { status: 400, ref code, ref detail, .. } if code == "PARAM_ERROR" && detail.is_some())
+        );
         let err = api_error(502, None, Bytes::from_static(b"<html>Bad Gateway</html>"));
-        assert!(matches!(err, Error::Api { ref code, ref message, .. } if code.is_empty() && message.contains("Bad Gateway")));
+        assert!(
+            matches!(err, Error::Api { ref code, ref message, .. } if code.is_empty() && message.contains("Bad Gateway"))
+        );
     }
 }

@@ -129,7 +129,10 @@ impl Config {
             Some(Value::Object(certs)) => {
                 for (serial, thing) in certs {
                     let Value::String(thing) = thing else {
-                        return Err(Error::config(format!("certs.{serial}"), "it must be a string: a key or certificate"));
+                        return Err(Error::config(
+                            format!("certs.{serial}"),
+                            "it must be a string: a key or certificate",
+                        ));
                     };
                     builder = builder.cert_from(serial, thing)?;
                 }
@@ -300,10 +303,7 @@ impl ConfigBuilder {
             if !certificate.serial_number().eq_ignore_ascii_case(serial.trim()) {
                 return Err(Error::config(
                     field(),
-                    format!(
-                        "the certificate's serial is {}: file it under that serial",
-                        certificate.serial_number()
-                    ),
+                    format!("the certificate's serial is {}: file it under that serial", certificate.serial_number()),
                 ));
             }
             return Ok(self.platform_certificate(certificate));
@@ -364,7 +364,9 @@ impl ConfigBuilder {
 
     /// Checks the configuration as the PHP SDK does, and more.
     pub fn build(self) -> Result<Config> {
-        let mchid = self.mchid.ok_or_else(|| Error::config("mchid", "it is required: your merchant id, e.g. \"1900000001\""))?;
+        let mchid = self
+            .mchid
+            .ok_or_else(|| Error::config("mchid", "it is required: your merchant id, e.g. \"1900000001\""))?;
         if mchid.is_empty() || !mchid.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(Error::config("mchid", "it must be the merchant id: letters and digits only"));
         }
@@ -408,7 +410,8 @@ impl ConfigBuilder {
             None => (Arc::new(self.keys.clone()), Some(self.keys)),
         };
         let base = self.base_uri.as_deref().unwrap_or(DEFAULT_BASE_URI);
-        let mut base_uri = Url::parse(base).map_err(|err| Error::config("base_uri", format!("{base:?} is not a URL: {err}")))?;
+        let mut base_uri =
+            Url::parse(base).map_err(|err| Error::config("base_uri", format!("{base:?} is not a URL: {err}")))?;
         if !matches!(base_uri.scheme(), "http" | "https") || base_uri.host().is_none() {
             return Err(Error::config("base_uri", format!("{base:?} must be an http:// or https:// URL with a host")));
         }

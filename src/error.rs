@@ -164,7 +164,9 @@ pub enum Error {
 #[non_exhaustive]
 pub enum VerificationFailure {
     /// A `Wechatpay-*` header is missing.
-    #[error("the {0} header is missing; answers from WeChat Pay always carry it, so this one is not from WeChat Pay or was altered on the way")]
+    #[error(
+        "the {0} header is missing; answers from WeChat Pay always carry it, so this one is not from WeChat Pay or was altered on the way"
+    )]
     MissingHeader(&'static str),
     /// `Wechatpay-Timestamp` is not a number.
     #[error("the Wechatpay-Timestamp header is not a Unix time")]
@@ -180,10 +182,14 @@ pub enum VerificationFailure {
         max_skew: u64,
     },
     /// The answer is signed by a key whose serial is not configured.
-    #[error("the answer is signed by key {0}, which is not among the configured certs: add that platform certificate (download it with `wechatpay certificates`) or the WeChat Pay public key with its PUB_KEY_ID")]
+    #[error(
+        "the answer is signed by key {0}, which is not among the configured certs: add that platform certificate (download it with `wechatpay certificates`) or the WeChat Pay public key with its PUB_KEY_ID"
+    )]
     UnknownSerial(String),
     /// `Wechatpay-Signature` starts with `WECHATPAY/SIGNTEST/`: a probe WeChat Pay sends to check that merchants verify.
-    #[error("the signature is a WECHATPAY/SIGNTEST/ probe, which WeChat Pay sends to check that you verify; it was rejected as it must be")]
+    #[error(
+        "the signature is a WECHATPAY/SIGNTEST/ probe, which WeChat Pay sends to check that you verify; it was rejected as it must be"
+    )]
     Probe,
     /// `Wechatpay-Signature` is not base64.
     #[error("the Wechatpay-Signature header is not base64")]
@@ -192,7 +198,9 @@ pub enum VerificationFailure {
     #[error("the signature does not match the answer: it was altered, or signed by another key with the same serial")]
     BadSignature,
     /// An overseas statement's body does not match its `Wechatpay-Statement-Sha1` header.
-    #[error("the statement's SHA-1 does not match its Wechatpay-Statement-Sha1 header: the file was altered or truncated")]
+    #[error(
+        "the statement's SHA-1 does not match its Wechatpay-Statement-Sha1 header: the file was altered or truncated"
+    )]
     DigestMismatch,
 }
 

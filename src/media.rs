@@ -143,4 +143,3 @@ fn file_content_type(filename: &str) -> &'static str {
         _ => "application/octet-stream",
     }
 }
-

@@ -44,6 +44,9 @@ pub struct Options {
     pub(crate) nonceless: bool,
     pub(crate) timeout: Option<Duration>,
     pub(crate) vars: Vec<(String, String)>,
+    /// Top-level keys whose values cannot be path variables (objects, arrays, ...), with the kind found: an error
+    /// once the path's variables are known, either "not an option nor a variable" or "a variable of the wrong type".
+    pub(crate) unusable: Vec<(String, &'static str)>,
 }
 
 /// A request body other than JSON.
@@ -187,13 +190,7 @@ impl Options {
                 },
                 variable => match scalar(value) {
                     Some(text) => options.vars.push((variable.to_owned(), text.into_owned())),
-                    None => {
-                        return Err(Error::options(format!(
-                            "`{variable}` is not an option ({}), so it is a path variable, and those must be strings or numbers, not {}",
-                            OPTION_KEYS.join(", "),
-                            kind(value)
-                        )));
-                    }
+                    None => options.unusable.push((variable.to_owned(), kind(value))),
                 },
             }
         }

@@ -86,8 +86,12 @@ impl<T> Future for ResponseFuture<T> {
                 .unwrap_or_else(|| Error::runtime("this request's future was polled again after it completed")))),
             State::Running(handle) => Pin::new(handle).poll(cx).map(|joined| match joined {
                 Ok(result) => result,
-                Err(err) if err.is_cancelled() => Err(Error::runtime("the SDK's I/O runtime shut down before the request finished")),
-                Err(_) => Err(Error::runtime("the request's task panicked in the SDK's I/O runtime; this is a bug, please report it")),
+                Err(err) if err.is_cancelled() => {
+                    Err(Error::runtime("the SDK's I/O runtime shut down before the request finished"))
+                }
+                Err(_) => Err(Error::runtime(
+                    "the request's task panicked in the SDK's I/O runtime; this is a bug, please report it",
+                )),
             }),
         }
     }

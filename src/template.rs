@@ -63,7 +63,9 @@ impl UriTemplate {
             if let Some(operator) = name.chars().next().filter(|c| "#./;?&=,!@|".contains(*c)) {
                 return Err(Error::template(
                     source,
-                    format!("the operator `{operator}` in `{{{expression}}}` is not supported: use {{name}} or {{+name}}"),
+                    format!(
+                        "the operator `{operator}` in `{{{expression}}}` is not supported: use {{name}} or {{+name}}"
+                    ),
                 ));
             }
             if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.') {
@@ -144,7 +146,26 @@ fn is_unreserved(byte: u8) -> bool {
 }
 
 fn is_reserved(byte: u8) -> bool {
-    matches!(byte, b':' | b'/' | b'?' | b'#' | b'[' | b']' | b'@' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=')
+    matches!(
+        byte,
+        b':' | b'/'
+            | b'?'
+            | b'#'
+            | b'['
+            | b']'
+            | b'@'
+            | b'!'
+            | b'$'
+            | b'&'
+            | b'\''
+            | b'('
+            | b')'
+            | b'*'
+            | b'+'
+            | b','
+            | b';'
+            | b'='
+    )
 }
 
 fn encode_into(out: &mut String, value: &str, reserved: bool) {
@@ -152,9 +173,10 @@ fn encode_into(out: &mut String, value: &str, reserved: bool) {
     let mut i = 0;
     while i < bytes.len() {
         let byte = bytes[i];
-        let keeps_triplet =
-            reserved && byte == b'%' && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
-                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
+        let keeps_triplet = reserved
+            && byte == b'%'
+            && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+            && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
         if is_unreserved(byte) || (reserved && is_reserved(byte)) || keeps_triplet {
             out.push(char::from(byte));
         } else {

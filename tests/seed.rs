@@ -82,7 +82,8 @@ async fn chain_async() {
     let instance = common::client(&server);
     let no = common::bill_no("plfkchainAsync");
     let created = common::create_transfer(&instance, &no);
-    let answer: Value = instance.chain(TEMPLATE).post_async(json!({ "out_bill_no": no })).await.unwrap().json().unwrap();
+    let answer: Value =
+        instance.chain(TEMPLATE).post_async(json!({ "out_bill_no": no })).await.unwrap().json().unwrap();
     assert_cancelled(&answer, &created);
 }
 

@@ -25,7 +25,7 @@ from collections import defaultdict
 BUILDER_METHODS = {
     "factory", "chain", "template", "get", "put", "post", "patch", "delete",
     "get_async", "put_async", "post_async", "patch_async", "delete_async",
-    "request", "request_async", "clone", "fmt", "index", "segment", "twin",
+    "request", "request_async", "verbatim", "url", "config", "accessors", "clone", "fmt", "index", "segment", "twin",
 }
 RAW_KEYWORDS = {
     "as", "break", "const", "continue", "else", "enum", "extern", "false", "fn", "for", "if", "impl", "in",

@@ -1,0 +1,120 @@
+//! Builder::factory's configuration checks, PHP-shaped and typed.
+
+use serde_json::{Value, json};
+use wechatpay::crypto::{Certificate, PrivateKey};
+use wechatpay::{Builder, Config, Error};
+
+fn php() -> Value {
+    json!({
+        "mchid": "1900000001",
+        "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
+        "privateKey": "file://tests/fixtures/merchant_private_key.pem",
+        "certs": {
+            "440024045C4A427599D09BB4E3DE0279F2E813FD": "file://tests/fixtures/wechat_pay_certificate.pem",
+            "PUB_KEY_ID_0114232134912410000000000000000": "file://tests/fixtures/wechat_pay_public_key.pem",
+        },
+    })
+}
+
+fn config_error(config: Value) -> (String, String) {
+    match Builder::factory(config) {
+        Err(Error::Config { field, reason }) => (field, reason),
+        other => panic!("expected a config error, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_php_shape_builds_with_defaults() {
+    let instance = Builder::factory(php()).unwrap();
+    let config = instance.config();
+    assert_eq!(config.base_uri(), "https://api.mch.weixin.qq.com/");
+    assert_eq!(config.platform_keys().unwrap().len(), 2);
+    assert!(config.private_key().is_some());
+    assert!(!config.has_apiv2_key());
+}
+
+#[test]
+fn each_mandatory_key_is_named_when_missing() {
+    for key in ["mchid", "serial", "privateKey", "certs"] {
+        let mut config = php();
+        config.as_object_mut().unwrap().remove(key);
+        let (field, reason) = config_error(config);
+        assert_eq!(field, key, "{reason}");
+        assert!(reason.contains("required"), "{reason}");
+    }
+    let mut empty_certs = php();
+    empty_certs["certs"] = json!({});
+    assert_eq!(config_error(empty_certs).0, "certs");
+}
+
+#[test]
+fn the_merchant_serial_must_not_be_among_certs() {
+    let mut config = php();
+    config["certs"]["5f1c72e2a8931b72a2e13af8dee92471eb397115"] =
+        json!("file://tests/fixtures/wechat_pay_public_key.pem");
+    let (field, reason) = config_error(config);
+    assert_eq!(field, "certs");
+    assert!(reason.contains("merchant serial"), "{reason}");
+}
+
+#[test]
+fn bad_values_are_explained() {
+    let cases = [
+        ("privateKey", json!("file://tests/fixtures/wechat_pay_certificate.pem"), "CERTIFICATE"),
+        ("privateKey", json!(42), "string"),
+        ("serial", json!("not hex!"), "hex"),
+        ("mchid", json!("19 00"), "digits"),
+        ("base_uri", json!("ftp://example.com/"), "http"),
+        ("base_uri", json!("not a url"), "not a URL"),
+        ("timeout", json!(-1), "positive"),
+        ("certs", json!(["x"]), "object"),
+    ];
+    for (key, value, needle) in cases {
+        let mut config = php();
+        config[key] = value;
+        let (field, reason) = config_error(config);
+        assert_eq!(field, key);
+        assert!(reason.contains(needle), "{key}: {reason}");
+    }
+    let mut config = php();
+    config["certs"]["ABCDEF"] = json!("file://tests/fixtures/wechat_pay_certificate.pem");
+    let (field, reason) = config_error(config);
+    assert_eq!(field, "certs.ABCDEF");
+    assert!(reason.contains("440024045C4A427599D09BB4E3DE0279F2E813FD"), "{reason}");
+    let mut config = php();
+    config["proxy"] = json!("http://127.0.0.1:3128");
+    let (field, reason) = config_error(config);
+    assert_eq!(field, "proxy");
+    assert!(reason.contains("mchid, serial, privateKey"), "{reason}");
+}
+
+#[test]
+fn secrets_never_show() {
+    let mut config = php();
+    config["secret"] = json!("192006250b4c09247ec02edce69f6a2d");
+    config["merchant"] = json!({"cert": "file://tests/fixtures/merchant_certificate.pem", "key": "file://tests/fixtures/merchant_private_key.pem"});
+    let instance = Builder::factory(config).unwrap();
+    let shown = format!("{:?} {:?}", instance.config(), instance);
+    assert!(!shown.contains("192006250b4c09247ec02edce69f6a2d"), "{shown}");
+    assert!(!shown.contains("PRIVATE KEY"), "{shown}");
+    assert!(instance.config().has_apiv2_key());
+    assert!(instance.config().merchant_certificate().is_some());
+}
+
+#[test]
+fn typed_and_php_configs_agree() {
+    let typed = Config::builder()
+        .mchid("1900000001")
+        .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+        .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem").unwrap())
+        .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem").unwrap())
+        .public_key(
+            "PUB_KEY_ID_0114232134912410000000000000000",
+            wechatpay::crypto::PublicKey::load("file://tests/fixtures/wechat_pay_public_key.pem").unwrap(),
+        )
+        .build()
+        .unwrap();
+    let php = Config::from_value(&php()).unwrap();
+    assert_eq!(typed.platform_keys().unwrap().serials(), php.platform_keys().unwrap().serials());
+    assert_eq!(format!("{typed:?}"), format!("{php:?}"));
+}
