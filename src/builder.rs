@@ -20,6 +20,9 @@ use crate::response::Response;
 use crate::runtime::ResponseFuture;
 use crate::template::UriTemplate;
 
+/// A generated accessor, as [`Builder::accessors`] lists them.
+pub type Accessor = fn(&Builder) -> &Builder;
+
 /// A node of the URI chain: the root made by [`Builder::factory`], or a path below it.
 ///
 /// The three ways to reach an endpoint, as in PHP, all land on the same template:
@@ -168,7 +171,7 @@ impl Builder {
     /// let (name, _accessor) = wechatpay::Builder::accessors().iter().find(|(name, _)| *name == "fund_app").unwrap();
     /// assert_eq!(*name, "fund_app");
     /// ```
-    pub fn accessors() -> &'static [(&'static str, fn(&Builder) -> &Builder)] {
+    pub fn accessors() -> &'static [(&'static str, Accessor)] {
         accessors::ACCESSORS
     }
 

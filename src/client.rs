@@ -332,7 +332,7 @@ fn api_error(status: u16, request_id: Option<String>, body: Bytes) -> Error {
         code: String,
         #[serde(default)]
         message: String,
-        detail: Option<serde_json::Value>,
+        detail: Option<Box<serde_json::Value>>,
     }
     let (code, message, detail) = match serde_json::from_slice::<ErrorBody>(&body) {
         Ok(parsed) => (parsed.code, parsed.message, parsed.detail),

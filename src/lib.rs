@@ -38,7 +38,7 @@ mod template;
 pub mod util;
 mod verifier;
 
-pub use crate::builder::Builder;
+pub use crate::builder::{Accessor, Builder};
 pub use crate::config::{BACKUP_BASE_URI, Config, ConfigBuilder, DEFAULT_BASE_URI, HK_BASE_URI, IntoConfig};
 pub use crate::error::{Error, Result, VerificationFailure};
 pub use crate::formatter::{AUTHORIZATION_SCHEME, FormValue, Formatter};

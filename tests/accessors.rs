@@ -73,7 +73,7 @@ fn accessor_name(segment: &str, siblings: &HashSet<String>, hyphenated_twins: &H
 #[test]
 fn every_endpoint_is_reachable_by_accessors() {
     let instance = offline();
-    let accessors: HashMap<&str, fn(&Builder) -> &Builder> = Builder::accessors().iter().copied().collect();
+    let accessors: HashMap<&str, wechatpay::Accessor> = Builder::accessors().iter().copied().collect();
     let endpoints = endpoints();
     let mut children: HashMap<String, HashSet<String>> = HashMap::new();
     let mut hyphenated_twins = HashSet::new();

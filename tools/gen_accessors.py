@@ -121,7 +121,7 @@ def main():
     out.append(f"// {len(literals) - ('' in literals)} literal segments, {len(placeholders)} placeholders, "
                f"{len(paths)} endpoint paths.")
     out.append("")
-    out.append("use super::Builder;")
+    out.append("use super::{Accessor, Builder};")
     out.append("")
     out.append("/// Accessors for every path segment of the catalog (see the naming rule on [`Builder`]).")
     out.append("impl Builder {")
@@ -140,7 +140,7 @@ def main():
     out.append("];")
     out.append("")
     out.append("/// Every accessor by name, for tools and tests: `(name, accessor)`.")
-    out.append("pub(super) const ACCESSORS: &[(&str, fn(&Builder) -> &Builder)] = &[")
+    out.append("pub(super) const ACCESSORS: &[(&str, Accessor)] = &[")
     for rust, plain, _doc, _body in methods:
         out.append(f'    ("{plain}", Builder::{rust}),')
     out.append("];")
