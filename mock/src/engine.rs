@@ -81,6 +81,9 @@ pub(crate) struct Settings {
 /// How many received requests [`Engine::received`] keeps.
 const LOG_CAPACITY: usize = 512;
 
+/// Bodies longer than this are kept truncated in the request log (uploads can be large).
+const LOG_BODY_LIMIT: usize = 1024 * 1024;
+
 pub(crate) struct Engine {
     pub(crate) ids: Identities,
     pub(crate) keys: Keys,
@@ -166,7 +169,9 @@ impl Engine {
             if log.len() == LOG_CAPACITY {
                 log.pop_front();
             }
-            log.push_back(req.clone());
+            let mut logged = req.clone();
+            logged.body.truncate(LOG_BODY_LIMIT);
+            log.push_back(logged);
         }
         let key = routes::header(&req.headers, "wechatpay-serial")
             .and_then(|s| self.keys.wechat_key(s, self.settings.platform_certificates))

@@ -310,7 +310,7 @@ impl Server {
         self.engine.faults.clone()
     }
 
-    /// The most recent requests (up to 512), oldest first, exactly as received.
+    /// The most recent requests (up to 512), oldest first, as received (bodies past 1 MiB are cut there).
     pub fn received_requests(&self) -> Vec<RawRequest> {
         self.engine.received()
     }
@@ -369,7 +369,7 @@ impl Server {
     /// # Errors
     /// [`MockError::NotFound`] for an unknown order.
     pub fn set_trade_state(&self, out_trade_no: &str, state: TradeState) -> Result<(), MockError> {
-        self.engine.with_state(|s, now| s.orders.set_state(out_trade_no, state, now))
+        self.engine.with_state(|s, now| s.orders.set_state(out_trade_no, state, now, &mut s.events))
     }
 
     // --- refunds ---------------------------------------------------------------------------------

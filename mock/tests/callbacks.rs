@@ -214,3 +214,29 @@ fn delivery_works_from_blocking_code() {
     let (_, _, body) = runtime.block_on(rx.recv()).expect("received");
     assert_eq!(body, n.body);
 }
+
+#[tokio::test]
+async fn transfers_that_finish_on_their_own_notify_their_url() {
+    let (url, mut rx) = listener(204, "").await;
+    let server = Server::builder()
+        .identities(ids())
+        .auto_advance(Some(Duration::ZERO))
+        .auto_notify(true)
+        .start()
+        .await
+        .expect("server");
+    let c = Client::new(&server);
+    let bill = json!({
+        "appid": "102022609", "out_bill_no": "AUTO1", "transfer_scene_id": "1401",
+        "transfer_scene_report_infos": [{ "info_type": "a", "info_content": "b" }],
+        "openid": "o-x", "transfer_amount": 100, "transfer_remark": "r", "notify_url": url,
+    });
+    c.call_verified("POST", "/v3/fund-app/mch-transfer/transfer-to-qq-wallet-bills", Some(&bill)).await;
+    // The next look at the bill finds it SUCCESS (zero step) and sends the callback.
+    assert_eq!(server.transfer_state("AUTO1"), Some(TransferState::Success));
+    let (_, headers, body) =
+        tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("in time").expect("received");
+    let (event, resource) = open(&c.ids, &headers, &body);
+    assert_eq!(event, "MCHTRANSFER.BILL.FINISHED");
+    assert_eq!((resource["out_bill_no"].as_str(), resource["state"].as_str()), (Some("AUTO1"), Some("SUCCESS")));
+}

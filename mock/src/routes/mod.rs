@@ -333,10 +333,10 @@ impl State {
     pub(crate) fn dispatch(&mut self, endpoint: Endpoint, ctx: &Ctx<'_>) -> Reply {
         let result = match endpoint {
             Endpoint::Certificates => Ok(certificates::list(ctx)),
-            Endpoint::QqCreate => self.transfers.create(ctx, transfers::TransferKind::QqWallet, &mut self.events),
+            Endpoint::QqCreate => self.transfers.create(ctx, transfers::TransferKind::QqWallet),
             Endpoint::QqQuery => self.transfers.query_qq(ctx),
             Endpoint::QqCancel => self.transfers.cancel(ctx, transfers::TransferKind::QqWallet),
-            Endpoint::MchCreate => self.transfers.create(ctx, transfers::TransferKind::MchTransfer, &mut self.events),
+            Endpoint::MchCreate => self.transfers.create(ctx, transfers::TransferKind::MchTransfer),
             Endpoint::MchQueryByOutBillNo => self.transfers.query_mch(ctx, false),
             Endpoint::MchQueryByBillNo => self.transfers.query_mch(ctx, true),
             Endpoint::MchCancel => self.transfers.cancel(ctx, transfers::TransferKind::MchTransfer),

@@ -218,11 +218,17 @@ impl Orders {
     }
 
     /// Test control: force a state.
-    pub(crate) fn set_state(&mut self, out_trade_no: &str, state: TradeState, now: i64) -> Result<(), MockError> {
+    pub(crate) fn set_state(
+        &mut self,
+        out_trade_no: &str,
+        state: TradeState,
+        now: i64,
+        events: &mut Vec<Event>,
+    ) -> Result<(), MockError> {
         if state == TradeState::Success
             && self.by_out_trade_no.get(out_trade_no).is_some_and(|o| o.transaction_id.is_none())
         {
-            return self.pay(out_trade_no, now, &mut Vec::new()).map(|_| ());
+            return self.pay(out_trade_no, now, events).map(|_| ());
         }
         let order = self
             .by_out_trade_no
