@@ -19,6 +19,7 @@ Naming rule (documented on `Builder`):
 """
 import os
 import re
+import subprocess
 import sys
 from collections import defaultdict
 
@@ -147,6 +148,9 @@ def main():
     target = os.path.join(os.path.dirname(__file__), "..", "src", "builder", "accessors.rs")
     with open(target, "w") as f:
         f.write("\n".join(out) + "\n")
+    # Format as `cargo fmt` would, so that CI's `cargo fmt --check` agrees with the generated file.
+    root = os.path.join(os.path.dirname(__file__), "..")
+    subprocess.run(["rustfmt", "--edition", "2024", "--config-path", os.path.join(root, "rustfmt.toml"), target], check=True)
     print(f"wrote {len(methods)} accessors, {len(only_underscored)} twin exceptions to {os.path.normpath(target)}")
 
 

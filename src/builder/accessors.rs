@@ -4247,10 +4247,8 @@ impl Builder {
 }
 
 /// (parent template, segment): where a plain twin name means the underscored segment.
-pub(super) const ONLY_UNDERSCORED_TWIN: &[(&str, &str)] = &[
-    ("v3/applyment4sub/applyment", "applyment_id"),
-    ("v3/applyment4sub/applyment", "business_code"),
-];
+pub(super) const ONLY_UNDERSCORED_TWIN: &[(&str, &str)] =
+    &[("v3/applyment4sub/applyment", "applyment_id"), ("v3/applyment4sub/applyment", "business_code")];
 
 /// Every accessor by name, for tools and tests: `(name, accessor)`.
 pub(super) const ACCESSORS: &[(&str, Accessor)] = &[
