@@ -97,6 +97,8 @@ pub(crate) struct Engine {
     log: Mutex<VecDeque<RawRequest>>,
     deliveries: Arc<Mutex<Vec<DeliveryRecord>>>,
     pub(crate) runtime: tokio::runtime::Handle,
+    /// What APIv2's `/risk/getpublickey` answers (the platform key, PKCS#1 PEM).
+    v2_public_key_pem: String,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -116,8 +118,10 @@ impl Engine {
         base_uri: String,
         runtime: tokio::runtime::Handle,
     ) -> Result<Engine, MockError> {
+        let keys = Keys::new(&ids)?;
         Ok(Engine {
-            keys: Keys::new(&ids)?,
+            v2_public_key_pem: keys.platform.public_pkcs1_pem(),
+            keys,
             ids,
             settings,
             base_uri,
@@ -226,6 +230,15 @@ impl Engine {
             Some((p, q)) => (p, q),
             None => (req.target.as_str(), ""),
         };
+        if req.method == "POST" && crate::v2_endpoints::lookup(path).is_some() {
+            let account = crate::v2::Account {
+                mchid: &self.keys.mchid,
+                apiv2_key: &self.ids.apiv2_key,
+                rsa_public_key_pem: &self.v2_public_key_pem,
+                now: now_secs(),
+            };
+            return crate::v2::handle(path, &req.body, &account);
+        }
         let content_type = routes::header(&req.headers, "content-type").unwrap_or_default();
         let parts = match multipart::boundary(content_type) {
             Some(boundary) => match multipart::parse(&req.body, &boundary) {

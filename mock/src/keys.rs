@@ -36,6 +36,11 @@ impl WechatKey {
         Ok(WechatKey { serial: serial.to_owned(), signer, decrypter })
     }
 
+    /// The public key as PKCS#1 PEM (`-----BEGIN RSA PUBLIC KEY-----`), as APIv2's `/risk/getpublickey` hands out.
+    pub(crate) fn public_pkcs1_pem(&self) -> String {
+        crate::util::pem_encode("RSA PUBLIC KEY", self.signer.public_key().as_ref())
+    }
+
     /// RSA PKCS#1 v1.5 SHA-256 signature of `message`, base64.
     pub(crate) fn sign_base64(&self, message: &[u8]) -> Result<String, MockError> {
         let mut sig = vec![0u8; self.signer.public_modulus_len()];

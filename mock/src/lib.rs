@@ -37,6 +37,8 @@ mod routes;
 mod server;
 mod sign;
 mod util;
+mod v2;
+mod v2_endpoints;
 
 pub use engine::{RawRequest, RawResponse, ResponseSigner};
 pub use error::MockError;
