@@ -4,7 +4,9 @@
 //! certificate serial, the timestamp window, nonce replay, the RSA signature over the bytes received),
 //! answers signed like WeChat Pay (platform certificate or WeChat Pay public key), keeps real in-memory
 //! state for the common flows (payments, refunds, transfers, bills, uploads, certificates), posts signed
-//! and encrypted callbacks, and injects faults on demand.
+//! and encrypted callbacks, and injects faults on demand. Every other endpoint of the public catalog is
+//! checked against its schema ([`catalog`]) and answered with a schema-valid example; APIv2 XML endpoints
+//! check the MD5 / HMAC-SHA256 `sign` and answer signed XML (plain HTTP: there is no mutual-TLS listener).
 //!
 //! It shares no code with the `wechatpay` client crate on purpose: it is the independent check on it.
 //!
