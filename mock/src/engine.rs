@@ -318,18 +318,6 @@ impl Engine {
         self.with_state(|state, _| state.dispatch(endpoint, &ctx))
     }
 
-    /// Builds a signed, encrypted callback (signed by the default key, with an optional header fault).
-    pub(crate) fn notification(
-        &self,
-        event_type: &str,
-        summary: &str,
-        original_type: &str,
-        resource: &Value,
-        fault: Option<&Fault>,
-    ) -> Result<Notification, MockError> {
-        notify::build(self, event_type, summary, original_type, resource, fault)
-    }
-
     /// The callback for an event, with its `notify_url`.
     pub(crate) fn event_notification(&self, event: &Event) -> Result<(Notification, Option<String>), MockError> {
         let (event_type, summary, original_type, resource, url) = {
@@ -368,7 +356,7 @@ impl Engine {
                 }
             }
         };
-        let n = self.notification(event_type, summary, original_type, &resource, None)?;
+        let n = notify::build(self, event_type, summary, original_type, &resource, None)?;
         Ok((n, url))
     }
 

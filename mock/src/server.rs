@@ -424,7 +424,7 @@ impl Server {
         original_type: &str,
         resource: &Value,
     ) -> Result<Notification, MockError> {
-        self.engine.notification(event_type, summary, original_type, resource, None)
+        notify::build(&self.engine, event_type, summary, original_type, resource, None)
     }
 
     /// The same callback body signed again, with a header fault applied ([`Fault::TamperedSignature`],
