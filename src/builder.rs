@@ -21,6 +21,15 @@ use crate::runtime::ResponseFuture;
 use crate::template::UriTemplate;
 
 /// A generated accessor, as [`Builder::accessors`] lists them.
+///
+/// ```
+/// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+/// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
+/// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
+/// let fund_app: wechatpay::Accessor = wechatpay::Builder::fund_app;
+/// assert_eq!(fund_app(instance.v3()).template(), "v3/fund-app");
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 pub type Accessor = fn(&Builder) -> &Builder;
 
 /// A node of the URI chain: the root made by [`Builder::factory`], or a path below it.
@@ -99,11 +108,28 @@ impl Builder {
     }
 
     /// The configuration this chain was made with.
+    ///
+    /// ```
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
+    /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
+    /// assert_eq!(instance.v3().pay().config().mchid(), "1");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn config(&self) -> &crate::Config {
         &self.core.config
     }
 
     /// The path template of this node, e.g. `v3/pay/transactions/id/{transaction_id}` (empty at the root).
+    ///
+    /// ```
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
+    /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
+    /// assert_eq!(instance.template(), "");
+    /// assert_eq!(instance.v3().pay().transactions().template(), "v3/pay/transactions");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn template(&self) -> &str {
         &self.template
     }
@@ -116,7 +142,11 @@ impl Builder {
     /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
     /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
     /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
-    /// assert_eq!(instance.chain("v3/merchantService/ComplaintNotifications").template(), "v3/merchant-service/complaint-notifications");
+    /// let notifications = instance.chain("v3/merchantService/complaintNotifications");
+    /// assert_eq!(notifications.template(), "v3/merchant-service/complaint-notifications");
+    /// // Only the key's first character is "leading": a capital after a `/` gets its `-`, as in PHP.
+    /// assert_eq!(instance.v3().chain("MerchantService").template(), "v3/merchant-service");
+    /// assert_eq!(instance.chain("v3/MerchantService").template(), "v3/-merchant-service");
     /// assert_eq!(instance.v3().pay().chain("_transaction_id_").template(), "v3/pay/{transaction_id}");
     /// # Ok::<(), wechatpay::Error>(())
     /// ```
@@ -199,12 +229,40 @@ impl Builder {
     }
 
     /// Sends `method` to this node and waits: the general form of the blocking verbs.
+    ///
+    /// ```
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({
+    /// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+    /// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+    /// # }))?;
+    /// let response = instance.v3().certificates().request(wechatpay::Method::GET, ())?;
+    /// assert_eq!(response.status(), 200);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn request(&self, method: Method, options: impl IntoOptions) -> Result<Response> {
         let prepared = self.core.prepare(method, self.parsed()?, options.into_options()?)?;
         self.core.block(prepared)
     }
 
     /// Sends `method` to this node: the general form of the async verbs.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay::Result<()> {
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({
+    /// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+    /// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+    /// # }))?;
+    /// let response = instance.v3().certificates().request_async(wechatpay::Method::GET, ()).await?;
+    /// assert_eq!(response.status(), 200);
+    /// # Ok(()) }
+    /// ```
     pub fn request_async(&self, method: Method, options: impl IntoOptions) -> ResponseFuture {
         let prepared = self.parsed().and_then(|template| self.core.prepare(method, template, options.into_options()?));
         match prepared {
@@ -215,51 +273,205 @@ impl Builder {
 
     /// `GET` this node and wait for the verified answer. Works from a plain `fn main()` and from inside an async
     /// runtime (the request runs on the SDK's own I/O threads).
+    ///
+    /// ```
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({
+    /// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+    /// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+    /// # }))?;
+    /// let response = instance.v3().certificates().get(serde_json::json!({"query": {"algorithm_type": "RSA"}}))?;
+    /// assert_eq!(response.json::<serde_json::Value>()?["data"][0]["serial_no"], ids.platform.serial.as_str());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn get(&self, options: impl IntoOptions) -> Result<Response> {
         self.request(Method::GET, options)
     }
 
     /// `PUT`, blocking.
+    ///
+    /// ```
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({
+    /// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+    /// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+    /// # }))?;
+    /// let response = instance.v3().merchant_service().complaint_notifications()
+    ///     .put(serde_json::json!({"json": {"url": "https://example.com/complaints"}}))?;
+    /// assert_eq!(response.status(), 200);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn put(&self, options: impl IntoOptions) -> Result<Response> {
         self.request(Method::PUT, options)
     }
 
     /// `POST`, blocking.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({
+    /// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+    /// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+    /// # }))?;
+    /// let notifications = instance.v3().merchant_service().complaint_notifications();
+    /// assert_eq!(notifications.post(json!({"json": {"url": "https://example.com/complaints"}}))?.status(), 200);
+    /// // A 4xx answer is an error, not a Response.
+    /// let err = notifications.post(json!({"json": {}})).unwrap_err();
+    /// assert!(matches!(err, wechatpay::Error::Api { status: 400, .. }));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn post(&self, options: impl IntoOptions) -> Result<Response> {
         self.request(Method::POST, options)
     }
 
     /// `PATCH`, blocking.
+    ///
+    /// ```
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({
+    /// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+    /// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+    /// # }))?;
+    /// let response = instance.v3().goldplan().merchants().open_advertising_show()
+    ///     .patch(serde_json::json!({"json": {"sub_mchid": "1900000109"}}))?;
+    /// assert_eq!(response.status(), 204);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn patch(&self, options: impl IntoOptions) -> Result<Response> {
         self.request(Method::PATCH, options)
     }
 
     /// `DELETE`, blocking. (The path segment `delete` is [`delete_`](Self::delete_).)
+    ///
+    /// ```
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({
+    /// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+    /// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+    /// # }))?;
+    /// let response = instance.v3().merchant_service().complaint_notifications().delete(())?;
+    /// assert_eq!(response.status(), 204);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn delete(&self, options: impl IntoOptions) -> Result<Response> {
         self.request(Method::DELETE, options)
     }
 
     /// `GET`, as a `Send + 'static` future (it can be `tokio::spawn`ed, or awaited on any executor).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay::Result<()> {
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({
+    /// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+    /// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+    /// # }))?;
+    /// // The future owns everything it needs, so it can be spawned.
+    /// let future = instance.v3().certificates().get_async(());
+    /// let response = tokio::spawn(future).await.expect("not cancelled")?;
+    /// assert_eq!(response.verified_by(), Some(ids.platform.serial.as_str()));
+    /// # Ok(()) }
+    /// ```
     pub fn get_async(&self, options: impl IntoOptions) -> ResponseFuture {
         self.request_async(Method::GET, options)
     }
 
     /// `PUT`, as a future.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay::Result<()> {
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({
+    /// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+    /// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+    /// # }))?;
+    /// let response = instance.v3().merchant_service().complaint_notifications()
+    ///     .put_async(serde_json::json!({"json": {"url": "https://example.com/complaints"}}))
+    ///     .await?;
+    /// assert_eq!(response.status(), 200);
+    /// # Ok(()) }
+    /// ```
     pub fn put_async(&self, options: impl IntoOptions) -> ResponseFuture {
         self.request_async(Method::PUT, options)
     }
 
     /// `POST`, as a future.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay::Result<()> {
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({
+    /// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+    /// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+    /// # }))?;
+    /// let response = instance.v3().merchant_service().complaint_notifications()
+    ///     .post_async(serde_json::json!({"json": {"url": "https://example.com/complaints"}}))
+    ///     .await?;
+    /// assert_eq!(response.status(), 200);
+    /// # Ok(()) }
+    /// ```
     pub fn post_async(&self, options: impl IntoOptions) -> ResponseFuture {
         self.request_async(Method::POST, options)
     }
 
     /// `PATCH`, as a future.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay::Result<()> {
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({
+    /// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+    /// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+    /// # }))?;
+    /// let response = instance.v3().goldplan().merchants().open_advertising_show()
+    ///     .patch_async(serde_json::json!({"json": {"sub_mchid": "1900000109"}}))
+    ///     .await?;
+    /// assert_eq!(response.status(), 204);
+    /// # Ok(()) }
+    /// ```
     pub fn patch_async(&self, options: impl IntoOptions) -> ResponseFuture {
         self.request_async(Method::PATCH, options)
     }
 
     /// `DELETE`, as a future.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay::Result<()> {
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({
+    /// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+    /// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+    /// # }))?;
+    /// let response = instance.v3().merchant_service().complaint_notifications().delete_async(()).await?;
+    /// assert_eq!(response.status(), 204);
+    /// # Ok(()) }
+    /// ```
     pub fn delete_async(&self, options: impl IntoOptions) -> ResponseFuture {
         self.request_async(Method::DELETE, options)
     }
@@ -267,6 +479,17 @@ impl Builder {
 
 /// `instance["v3/pay/transactions/native"]`: the cached child node for `key`, normalised as [`Builder::chain`]
 /// normalises it.
+///
+/// ```
+/// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+/// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
+/// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
+/// let node = &instance["v3/pay/transactions/outTradeNo/{out_trade_no}"];
+/// assert_eq!(node.template(), "v3/pay/transactions/out-trade-no/{out_trade_no}");
+/// // The same key gives the same cached node.
+/// assert!(std::ptr::eq(node, &instance["v3/pay/transactions/outTradeNo/{out_trade_no}"]));
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 impl Index<&str> for Builder {
     type Output = Builder;
 

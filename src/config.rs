@@ -15,10 +15,44 @@ use crate::signer::{RsaSigner, Signer};
 use crate::verifier::{PlatformKeys, Verifier};
 
 /// WeChat Pay's main host.
+///
+/// ```
+/// # use wechatpay::crypto::{Certificate, PrivateKey};
+/// # let builder = wechatpay::Config::builder().mchid("1900000001")
+/// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+/// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+/// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
+/// assert_eq!(builder.build()?.base_uri(), wechatpay::DEFAULT_BASE_URI);
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 pub const DEFAULT_BASE_URI: &str = "https://api.mch.weixin.qq.com/";
 /// The official backup host, for failover.
+///
+/// ```
+/// # use wechatpay::crypto::{Certificate, PrivateKey};
+/// # let builder = wechatpay::Config::builder().mchid("1900000001")
+/// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+/// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+/// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
+/// // Same keys, other host: fail over by building a second client.
+/// let backup = wechatpay::Builder::factory(builder.base_uri(wechatpay::BACKUP_BASE_URI))?;
+/// assert_eq!(backup.config().base_uri(), "https://api2.mch.weixin.qq.com/");
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 pub const BACKUP_BASE_URI: &str = "https://api2.mch.weixin.qq.com/";
 /// The overseas host (`/v3/global/*`).
+///
+/// ```
+/// # use wechatpay::crypto::{Certificate, PrivateKey};
+/// # let builder = wechatpay::Config::builder().mchid("1900000001")
+/// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+/// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+/// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
+/// let overseas = wechatpay::Builder::factory(builder.base_uri(wechatpay::HK_BASE_URI))?;
+/// let url = overseas.v3().global().transactions().url(())?;
+/// assert_eq!(url, "https://apihk.mch.weixin.qq.com/v3/global/transactions");
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 pub const HK_BASE_URI: &str = "https://apihk.mch.weixin.qq.com/";
 
 /// The keys the PHP-shaped config may have.
@@ -63,6 +97,11 @@ pub struct Config {
 
 impl Config {
     /// Starts a typed configuration.
+    ///
+    /// ```
+    /// let err = wechatpay::Config::builder().mchid("1900000001").build().unwrap_err();
+    /// assert!(err.to_string().contains("serial"));
+    /// ```
     pub fn builder() -> ConfigBuilder {
         ConfigBuilder::default()
     }
@@ -166,37 +205,123 @@ impl Config {
     }
 
     /// The merchant id.
+    ///
+    /// ```
+    /// # use wechatpay::crypto::{Certificate, PrivateKey};
+    /// # let builder = wechatpay::Config::builder().mchid("1900000001")
+    /// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    /// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+    /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
+    /// assert_eq!(builder.build()?.mchid(), "1900000001");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn mchid(&self) -> &str {
         &self.mchid
     }
 
     /// The merchant API certificate serial.
+    ///
+    /// ```
+    /// # use wechatpay::crypto::{Certificate, PrivateKey};
+    /// # let builder = wechatpay::Config::builder().mchid("1900000001")
+    /// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    /// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+    /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
+    /// assert_eq!(builder.build()?.serial(), "5F1C72E2A8931B72A2E13AF8DEE92471EB397115");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn serial(&self) -> &str {
         &self.serial
     }
 
     /// The base URI requests go to.
+    ///
+    /// ```
+    /// # use wechatpay::crypto::{Certificate, PrivateKey};
+    /// # let builder = wechatpay::Config::builder().mchid("1900000001")
+    /// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    /// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+    /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
+    /// let config = builder.base_uri("https://api.mch.weixin.qq.com/hk").build()?;
+    /// assert_eq!(config.base_uri(), "https://api.mch.weixin.qq.com/hk/");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn base_uri(&self) -> &str {
         self.base_uri.as_str()
     }
 
     /// The merchant private key, when one was configured: it decrypts the sensitive fields of answers.
+    ///
+    /// ```
+    /// # use wechatpay::crypto::{Certificate, PrivateKey};
+    /// # let builder = wechatpay::Config::builder().mchid("1900000001")
+    /// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    /// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+    /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
+    /// let config = builder.build()?;
+    /// let key = config.private_key().expect("configured");
+    /// // What a sensitive answer field would hold, encrypted with the merchant's public key.
+    /// let ciphertext = wechatpay::crypto::Rsa::encrypt("张三", &key.public_key()?)?;
+    /// assert_eq!(wechatpay::crypto::Rsa::decrypt(&ciphertext, key)?, "张三");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn private_key(&self) -> Option<&PrivateKey> {
         self.private_key.as_ref()
     }
 
     /// The configured platform keys (certificates and public keys by serial), unless a custom verifier replaced
     /// them entirely: pick one of them to encrypt sensitive request fields.
+    ///
+    /// ```
+    /// # use wechatpay::crypto::{Certificate, PrivateKey};
+    /// # let builder = wechatpay::Config::builder().mchid("1900000001")
+    /// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    /// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+    /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
+    /// let config = builder.build()?;
+    /// let keys = config.platform_keys().expect("configured");
+    /// assert_eq!(keys.serials(), ["440024045C4A427599D09BB4E3DE0279F2E813FD"]);
+    /// // Encrypt a sensitive request field, then send that serial in the Wechatpay-Serial header.
+    /// let key = keys.get("440024045C4A427599D09BB4E3DE0279F2E813FD").expect("known serial");
+    /// let name = wechatpay::crypto::Rsa::encrypt("张三", &key)?;
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn platform_keys(&self) -> Option<&PlatformKeys> {
         self.platform_keys.as_ref()
     }
 
     /// The merchant certificate for APIv2 mutual TLS, when configured.
+    ///
+    /// ```
+    /// # use wechatpay::crypto::{Certificate, PrivateKey};
+    /// # let builder = wechatpay::Config::builder().mchid("1900000001")
+    /// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    /// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+    /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
+    /// let certificate = Certificate::load("file://tests/fixtures/merchant_certificate.pem")?;
+    /// let key = PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?;
+    /// let config = builder.merchant_tls(certificate, key).build()?;
+    /// let serial = config.merchant_certificate().map(Certificate::serial_number);
+    /// assert_eq!(serial, Some("5F1C72E2A8931B72A2E13AF8DEE92471EB397115"));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn merchant_certificate(&self) -> Option<&Certificate> {
         self.merchant_tls.as_ref().map(|(certificate, _)| certificate)
     }
 
     /// Whether an APIv2 key (`secret`) is configured. The key itself is never shown.
+    ///
+    /// ```
+    /// # use wechatpay::crypto::{Certificate, PrivateKey};
+    /// # let builder = wechatpay::Config::builder().mchid("1900000001")
+    /// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    /// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+    /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
+    /// let config = builder.secret("192006250b4c09247ec02edce69f6a2d").build()?;
+    /// assert!(config.has_apiv2_key());
+    /// assert!(!format!("{config:?}").contains("192006250b4c09247ec02edce69f6a2d"));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn has_apiv2_key(&self) -> bool {
         self.secret.as_ref().is_some_and(|secret| !secret.0.is_empty())
     }
@@ -228,6 +353,18 @@ impl fmt::Debug for Secret {
 
 /// Builds a [`Config`]. `mchid`, `serial`, a private key (or [`signer`](Self::signer)) and at least one platform
 /// key (or [`verifier`](Self::verifier)) are required.
+///
+/// ```
+/// use wechatpay::crypto::PrivateKey;
+///
+/// let builder = wechatpay::Config::builder()
+///     .mchid("1900000001")
+///     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+///     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?);
+/// // No platform key yet: answers could not be verified, so this is refused.
+/// assert!(builder.build().unwrap_err().to_string().contains("certs"));
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 #[derive(Default)]
 pub struct ConfigBuilder {
     mchid: Option<String>,
@@ -247,18 +384,55 @@ pub struct ConfigBuilder {
 
 impl ConfigBuilder {
     /// The merchant id (`mchid`).
+    ///
+    /// ```
+    /// # use wechatpay::crypto::{Certificate, PrivateKey};
+    /// # let builder = wechatpay::Config::builder().mchid("1900000001")
+    /// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    /// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+    /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
+    /// let err = builder.mchid("1900 0001").build().unwrap_err();
+    /// assert!(err.to_string().contains("letters and digits"));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn mchid(mut self, mchid: impl Into<String>) -> Self {
         self.mchid = Some(mchid.into());
         self
     }
 
     /// The serial of the merchant API certificate (`apiclient_cert.pem`), upper-case hex.
+    ///
+    /// ```
+    /// # use wechatpay::crypto::{Certificate, PrivateKey};
+    /// # let builder = wechatpay::Config::builder().mchid("1900000001")
+    /// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    /// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+    /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
+    /// let err = builder.serial("apiclient_cert.pem").build().unwrap_err();
+    /// assert!(err.to_string().contains("hex"));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn serial(mut self, serial: impl Into<String>) -> Self {
         self.serial = Some(serial.into());
         self
     }
 
     /// The merchant API private key (`apiclient_key.pem`): signs requests and decrypts sensitive answers.
+    ///
+    /// ```
+    /// use wechatpay::Config;
+    /// use wechatpay::crypto::{Certificate, PrivateKey};
+    ///
+    /// let key = PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?;
+    /// let config = Config::builder()
+    ///     .mchid("1900000001")
+    ///     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    ///     .private_key(key.clone())
+    /// #   .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?)
+    ///     .build()?;
+    /// assert_eq!(config.private_key().map(PrivateKey::bits), Some(2048));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn private_key(mut self, key: PrivateKey) -> Self {
         self.private_key = Some(key);
         self
@@ -266,24 +440,82 @@ impl ConfigBuilder {
 
     /// Signs with something else than an in-process key (a KMS, an HSM). [`private_key`](Self::private_key) may
     /// still be given for decryption.
+    ///
+    /// ```
+    /// use wechatpay::{Config, RsaSigner};
+    /// use wechatpay::crypto::{Certificate, PrivateKey};
+    ///
+    /// # let kms = RsaSigner::new(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?);
+    /// let config = Config::builder()
+    ///     .mchid("1900000001")
+    ///     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    ///     .signer(kms)
+    ///     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?)
+    ///     .build()?;
+    /// // The key stays in the KMS: nothing here can decrypt sensitive answers.
+    /// assert!(config.private_key().is_none());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn signer(mut self, signer: impl Signer + 'static) -> Self {
         self.signer = Some(Arc::new(signer));
         self
     }
 
     /// Trusts `key` for answers signed with `serial`: a platform certificate serial or a `PUB_KEY_ID_...`.
+    ///
+    /// ```
+    /// # use wechatpay::crypto::{Certificate, PrivateKey};
+    /// # let builder = wechatpay::Config::builder().mchid("1900000001")
+    /// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    /// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+    /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
+    /// let key = wechatpay::crypto::PublicKey::load("file://tests/fixtures/wechat_pay_public_key.pem")?;
+    /// let config = builder.cert("PUB_KEY_ID_0114232134912410000000000000000", key).build()?;
+    /// assert_eq!(config.platform_keys().map(|keys| keys.len()), Some(2));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn cert(self, serial: impl Into<String>, key: PublicKey) -> Self {
         self.keys.insert(serial, key);
         self
     }
 
     /// Trusts a platform certificate, under its own serial.
+    ///
+    /// ```
+    /// # use wechatpay::crypto::{Certificate, PrivateKey};
+    /// # let builder = wechatpay::Config::builder().mchid("1900000001")
+    /// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    /// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+    /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
+    /// // The merchant's own certificate is no platform certificate: refused.
+    /// let own = Certificate::load("file://tests/fixtures/merchant_certificate.pem")?;
+    /// let err = builder.platform_certificate(own).build().unwrap_err();
+    /// assert!(err.to_string().contains("never your own certificate"));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn platform_certificate(self, certificate: Certificate) -> Self {
         self.keys.insert_certificate(&certificate);
         self
     }
 
     /// Trusts the WeChat Pay public key with id `PUB_KEY_ID_...`.
+    ///
+    /// ```
+    /// use wechatpay::Config;
+    /// use wechatpay::crypto::{PrivateKey, PublicKey};
+    ///
+    /// let config = Config::builder()
+    ///     .mchid("1900000001")
+    ///     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    ///     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+    ///     .public_key(
+    ///         "PUB_KEY_ID_0114232134912410000000000000000",
+    ///         PublicKey::load("file://tests/fixtures/wechat_pay_public_key.pem")?,
+    ///     )
+    ///     .build()?;
+    /// assert!(config.platform_keys().unwrap().contains("PUB_KEY_ID_0114232134912410000000000000000"));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn public_key(self, id: impl Into<String>, key: PublicKey) -> Self {
         self.cert(id, key)
     }
@@ -294,7 +526,8 @@ impl ConfigBuilder {
     /// ```
     /// let err = wechatpay::Config::builder()
     ///     .cert_from("ABCDEF", "file://tests/fixtures/wechat_pay_certificate.pem")
-    ///     .unwrap_err();
+    ///     .err()
+    ///     .unwrap();
     /// assert!(err.to_string().contains("440024045C4A427599D09BB4E3DE0279F2E813FD"));
     /// ```
     pub fn cert_from(self, serial: &str, thing: &str) -> Result<Self> {
@@ -313,18 +546,62 @@ impl ConfigBuilder {
     }
 
     /// Verifies answers with something else than the configured keys.
+    ///
+    /// ```
+    /// use wechatpay::{Config, PlatformKeys};
+    /// use wechatpay::crypto::{Certificate, PrivateKey};
+    ///
+    /// // A key store shared with (and refreshed by) other parts of the program.
+    /// let shared = PlatformKeys::new();
+    /// shared.insert_certificate(&Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
+    /// let config = Config::builder()
+    ///     .mchid("1900000001")
+    ///     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    ///     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+    ///     .verifier(shared)
+    ///     .build()?;
+    /// assert!(config.platform_keys().is_none());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn verifier(mut self, verifier: impl Verifier + 'static) -> Self {
         self.verifier = Some(Arc::new(verifier));
         self
     }
 
     /// The APIv2 key (`secret`), for APIv2 signatures and `req_info` decryption.
+    ///
+    /// ```
+    /// # use wechatpay::crypto::{Certificate, PrivateKey};
+    /// # let builder = wechatpay::Config::builder().mchid("1900000001")
+    /// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    /// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+    /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
+    /// assert!(builder.secret("192006250b4c09247ec02edce69f6a2d").build()?.has_apiv2_key());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn secret(mut self, secret: impl Into<String>) -> Self {
         self.secret = Some(Secret(Zeroizing::new(secret.into())));
         self
     }
 
     /// The merchant certificate and key for APIv2 mutual TLS (`merchant` in the PHP config).
+    ///
+    /// ```
+    /// use wechatpay::crypto::{Certificate, PrivateKey};
+    /// # let builder = wechatpay::Config::builder().mchid("1900000001")
+    /// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    /// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+    /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
+    ///
+    /// let config = builder
+    ///     .merchant_tls(
+    ///         Certificate::load("file://tests/fixtures/merchant_certificate.pem")?,
+    ///         PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?,
+    ///     )
+    ///     .build()?;
+    /// assert!(config.merchant_certificate().is_some());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn merchant_tls(mut self, certificate: Certificate, key: PrivateKey) -> Self {
         self.merchant_tls = Some((certificate, key));
         self
@@ -332,18 +609,57 @@ impl ConfigBuilder {
 
     /// Where requests go (default [`DEFAULT_BASE_URI`]); a path prefix such as `https://api.mch.weixin.qq.com/hk/`
     /// is kept.
+    ///
+    /// ```
+    /// # use wechatpay::crypto::{Certificate, PrivateKey};
+    /// # let builder = wechatpay::Config::builder().mchid("1900000001")
+    /// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    /// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+    /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
+    /// let instance = wechatpay::Builder::factory(builder.base_uri("https://api.mch.weixin.qq.com/hk"))?;
+    /// assert_eq!(instance.v3().certificates().url(())?, "https://api.mch.weixin.qq.com/hk/v3/certificates");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn base_uri(mut self, base_uri: impl Into<String>) -> Self {
         self.base_uri = Some(base_uri.into());
         self
     }
 
     /// The whole-request timeout (default: none, as Guzzle's).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let config = || wechatpay::Config::builder().mchid(&ids.mchid).serial(&ids.merchant.serial)
+    /// #     .private_key(wechatpay::crypto::PrivateKey::from_pem(&ids.merchant.private_key_pem).unwrap())
+    /// #     .platform_certificate(wechatpay::crypto::Certificate::from_pem(&ids.platform.certificate_pem).unwrap())
+    /// #     .base_uri(server.base_uri());
+    /// let impatient = wechatpay::Builder::factory(config().timeout(Duration::from_millis(200)))?;
+    /// server.faults().next(wechatpay_mock::Fault::Delay(Duration::from_secs(1)));
+    /// let err = impatient.v3().certificates().get(()).unwrap_err();
+    /// assert!(matches!(err, wechatpay::Error::Timeout { .. }));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
     }
 
     /// The connection timeout (default: none).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # use wechatpay::crypto::{Certificate, PrivateKey};
+    /// # let builder = wechatpay::Config::builder().mchid("1900000001")
+    /// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    /// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+    /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
+    /// let config = builder.connect_timeout(Duration::from_secs(3)).build()?;
+    /// assert!(format!("{config:?}").contains("connect_timeout: Some(3s)"));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = Some(timeout);
         self
@@ -351,18 +667,60 @@ impl ConfigBuilder {
 
     /// How many threads the SDK's I/O runtime uses (default: the number of CPUs, at most 4). Signing and
     /// verification run there, so more threads verify more answers at once.
+    ///
+    /// ```
+    /// # use wechatpay::crypto::{Certificate, PrivateKey};
+    /// # let builder = wechatpay::Config::builder().mchid("1900000001")
+    /// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    /// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+    /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
+    /// let err = builder.io_threads(0).build().unwrap_err();
+    /// assert!(err.to_string().contains("io_threads"));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn io_threads(mut self, threads: usize) -> Self {
         self.io_threads = Some(threads);
         self
     }
 
     /// How far an answer's `Wechatpay-Timestamp` may be from this machine's clock (default and WeChat's rule: 300 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wechatpay_mock::Fault;
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let config = || wechatpay::Config::builder().mchid(&ids.mchid).serial(&ids.merchant.serial)
+    /// #     .private_key(wechatpay::crypto::PrivateKey::from_pem(&ids.merchant.private_key_pem).unwrap())
+    /// #     .platform_certificate(wechatpay::crypto::Certificate::from_pem(&ids.platform.certificate_pem).unwrap())
+    /// #     .base_uri(server.base_uri());
+    /// // The simulator's stale answers are ten minutes old.
+    /// let strict = wechatpay::Builder::factory(config())?;
+    /// let lenient = wechatpay::Builder::factory(config().max_clock_skew(Duration::from_secs(15 * 60)))?;
+    /// server.faults().next_n(2, Fault::StaleTimestamp);
+    /// assert!(strict.v3().certificates().get(()).is_err());
+    /// assert!(lenient.v3().certificates().get(()).is_ok());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn max_clock_skew(mut self, skew: Duration) -> Self {
         self.max_clock_skew = Some(skew);
         self
     }
 
     /// Checks the configuration as the PHP SDK does, and more.
+    ///
+    /// ```
+    /// # use wechatpay::crypto::{Certificate, PrivateKey};
+    /// # let builder = wechatpay::Config::builder().mchid("1900000001")
+    /// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    /// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+    /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
+    /// let config = builder.build()?;
+    /// assert_eq!(config.mchid(), "1900000001");
+    /// assert_eq!(config.base_uri(), "https://api.mch.weixin.qq.com/");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn build(self) -> Result<Config> {
         let mchid = self
             .mchid
@@ -447,8 +805,32 @@ impl ConfigBuilder {
 
 /// What [`Builder::factory`](crate::Builder::factory) accepts: a [`Config`], a [`ConfigBuilder`], or the PHP config
 /// array as a `serde_json::Value`.
+///
+/// ```
+/// use serde_json::json;
+/// use wechatpay::IntoConfig;
+///
+/// fn mchid_of(config: impl IntoConfig) -> wechatpay::Result<String> {
+///     Ok(config.into_config()?.mchid().to_owned())
+/// }
+/// let php = json!({
+///     "mchid": "1900000001",
+///     "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
+///     "privateKey": "file://tests/fixtures/merchant_private_key.pem",
+///     "certs": {"PUB_KEY_ID_0114232134912410000000000000000": "file://tests/fixtures/wechat_pay_public_key.pem"},
+/// });
+/// assert_eq!(mchid_of(&php)?, "1900000001");
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 pub trait IntoConfig {
     /// Converts, validating.
+    ///
+    /// ```
+    /// use wechatpay::IntoConfig;
+    ///
+    /// let err = serde_json::json!({"mchid": "1900000001", "sreial": "5F1C"}).into_config().unwrap_err();
+    /// assert!(err.to_string().contains("sreial"));
+    /// ```
     fn into_config(self) -> Result<Config>;
 }
 

@@ -7,6 +7,16 @@ use std::fmt;
 use std::time::Duration;
 
 /// A `Result` whose error is this crate's [`Error`].
+///
+/// ```
+/// use wechatpay::crypto::PrivateKey;
+///
+/// fn merchant_key() -> wechatpay::Result<PrivateKey> {
+///     PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")
+/// }
+/// assert_eq!(merchant_key()?.bits(), 2048);
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong in this crate.
@@ -160,6 +170,23 @@ pub enum Error {
 }
 
 /// Why an answer failed verification. Each says what to do.
+///
+/// ```
+/// use wechatpay::{Error, VerificationFailure};
+/// # let server = wechatpay_mock::Server::builder()
+/// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+/// # let ids = server.identities();
+/// # let instance = wechatpay::Builder::factory(serde_json::json!({
+/// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+/// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+/// # }))?;
+/// server.faults().next(wechatpay_mock::Fault::TamperedSignature);
+/// match instance.v3().certificates().get(()) {
+///     Err(Error::Verification { failure, .. }) => assert_eq!(failure, VerificationFailure::BadSignature),
+///     other => panic!("expected a verification failure, got {other:?}"),
+/// }
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum VerificationFailure {

@@ -8,6 +8,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::error::{Error, Result};
 
 /// The `Authorization` scheme of APIv3.
+///
+/// ```
+/// use wechatpay::{AUTHORIZATION_SCHEME, Formatter};
+///
+/// let serial = "5F1C72E2A8931B72A2E13AF8DEE92471EB397115";
+/// let header = Formatter::authorization("1900000001", "N", "c2ln", 1554208460, serial);
+/// assert_eq!(header.split_once(' ').map(|(scheme, _)| scheme), Some(AUTHORIZATION_SCHEME));
+/// ```
 pub const AUTHORIZATION_SCHEME: &str = "WECHATPAY2-SHA256-RSA2048";
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -103,6 +111,13 @@ impl Formatter {
 
     /// The APIv3 request signing message: `METHOD\nURI\nTIMESTAMP\nNONCE\nBODY\n`, where URI is the path and query
     /// exactly as sent.
+    ///
+    /// ```
+    /// use wechatpay::Formatter;
+    ///
+    /// let message = Formatter::request("GET", "/v3/certificates", 1554208460, "593BEC0C930BF1AFEB40B4A08C8FB242", "");
+    /// assert_eq!(message, "GET\n/v3/certificates\n1554208460\n593BEC0C930BF1AFEB40B4A08C8FB242\n\n");
+    /// ```
     pub fn request(method: &str, uri: &str, timestamp: impl fmt::Display, nonce: &str, body: &str) -> String {
         Self::joined_by_line_feed(&[method, uri, &timestamp.to_string(), nonce, body])
     }
@@ -132,6 +147,11 @@ impl Formatter {
     }
 
     /// [`Formatter::response`] over a body of raw bytes.
+    ///
+    /// ```
+    /// let message = wechatpay::Formatter::response_bytes(1554208460, "N", b"{\"code\":\"SUCCESS\"}");
+    /// assert_eq!(message, b"1554208460\nN\n{\"code\":\"SUCCESS\"}\n");
+    /// ```
     pub fn response_bytes(timestamp: impl fmt::Display, nonce: &str, body: &[u8]) -> Vec<u8> {
         let head = format!("{timestamp}\n{nonce}\n");
         let mut message = Vec::with_capacity(head.len() + body.len() + 1);
@@ -202,8 +222,36 @@ impl Formatter {
 
 /// A value that can stand in an APIv2 `k=v` pair: text, numbers, booleans, JSON values and `Option`s of them.
 /// `None` and JSON `null` are left out.
+///
+/// ```
+/// use std::borrow::Cow;
+/// use wechatpay::{FormValue, Formatter};
+///
+/// enum SignType { Md5, HmacSha256 }
+///
+/// impl FormValue for SignType {
+///     fn form_value(&self) -> Option<Cow<'_, str>> {
+///         Some(Cow::Borrowed(match self {
+///             SignType::Md5 => "MD5",
+///             SignType::HmacSha256 => "HMAC-SHA256",
+///         }))
+///     }
+/// }
+///
+/// let pairs = [("sign_type", SignType::HmacSha256), ("x", SignType::Md5)];
+/// assert_eq!(Formatter::query_string_like(pairs), "sign_type=HMAC-SHA256&x=MD5");
+/// ```
 pub trait FormValue {
     /// The value as text, or `None` to leave the pair out.
+    ///
+    /// ```
+    /// use wechatpay::FormValue;
+    ///
+    /// assert_eq!(1.form_value().as_deref(), Some("1"));
+    /// assert_eq!(Some(true).form_value().as_deref(), Some("true"));
+    /// assert_eq!(None::<&str>.form_value(), None);
+    /// assert_eq!(serde_json::Value::Null.form_value(), None);
+    /// ```
     fn form_value(&self) -> Option<Cow<'_, str>>;
 }
 

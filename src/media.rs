@@ -34,6 +34,13 @@ pub struct MediaUpload {
 
 impl MediaUpload {
     /// An upload of `content` named `filename`, with the default meta.
+    ///
+    /// ```
+    /// use wechatpay::MediaUpload;
+    ///
+    /// let media = MediaUpload::new("logo.png", &b"\x89PNG\r\n"[..]);
+    /// assert!(media.meta().contains(r#""filename":"logo.png""#));
+    /// ```
     pub fn new(filename: impl Into<String>, content: impl Into<Bytes>) -> Self {
         let filename = filename.into();
         let content = content.into();
@@ -78,21 +85,52 @@ impl MediaUpload {
     }
 
     /// The `meta` JSON: the part that is signed.
+    ///
+    /// ```
+    /// let media = wechatpay::MediaUpload::new("a.jpg", &b"abc"[..]);
+    /// assert_eq!(
+    ///     media.meta(),
+    ///     r#"{"filename":"a.jpg","sha256":"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"}"#,
+    /// );
+    /// ```
     pub fn meta(&self) -> &str {
         &self.meta
     }
 
     /// The lower-case hex SHA-256 of the content.
+    ///
+    /// ```
+    /// let media = wechatpay::MediaUpload::new("a.jpg", &b"abc"[..]);
+    /// assert_eq!(media.sha256_hex(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    /// ```
     pub fn sha256_hex(&self) -> String {
         hex_lower(&Sha256::digest(&self.content))
     }
 
     /// The `Content-Type` header for the form.
+    ///
+    /// ```
+    /// use wechatpay::MediaUpload;
+    ///
+    /// // Every upload draws its own random boundary.
+    /// let (a, b) = (MediaUpload::new("a.jpg", vec![1]), MediaUpload::new("a.jpg", vec![1]));
+    /// assert!(a.content_type().starts_with("multipart/form-data; boundary="));
+    /// assert_ne!(a.content_type(), b.content_type());
+    /// ```
     pub fn content_type(&self) -> String {
         format!("multipart/form-data; boundary={}", self.boundary)
     }
 
     /// The whole form, as sent.
+    ///
+    /// ```
+    /// let media = wechatpay::MediaUpload::new("logo.png", &b"PNGDATA"[..]);
+    /// let boundary = media.content_type().rsplit_once("boundary=").unwrap().1.to_owned();
+    /// let body = String::from_utf8(media.to_body().to_vec()).unwrap();
+    /// assert!(body.starts_with(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"meta\"")));
+    /// assert!(body.contains("filename=\"logo.png\"\r\nContent-Type: image/png\r\n\r\nPNGDATA\r\n"));
+    /// assert!(body.ends_with(&format!("--{boundary}--\r\n")));
+    /// ```
     pub fn to_body(&self) -> Bytes {
         let filename = self.filename.replace('"', "%22").replace(['\r', '\n'], "");
         let mut body = Vec::with_capacity(self.content.len() + self.meta.len() + 400);

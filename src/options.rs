@@ -11,6 +11,18 @@ use crate::error::{Error, Result};
 use crate::media::MediaUpload;
 
 /// The keys that are options; any other top-level key is a URI template variable.
+///
+/// ```
+/// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+/// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
+/// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
+/// // `query` is an option; `out_trade_no` is not, so it fills the path.
+/// assert!(wechatpay::OPTION_KEYS.contains(&"query"));
+/// let url = instance.v3().pay().transactions().out_trade_no()._out_trade_no_()
+///     .url(serde_json::json!({"query": {"mchid": "1230000109"}, "out_trade_no": "T1"}))?;
+/// assert!(url.ends_with("/v3/pay/transactions/out-trade-no/T1?mchid=1230000109"));
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 pub const OPTION_KEYS: [&str; 8] = ["json", "query", "headers", "body", "xml", "security", "nonceless", "timeout"];
 
 /// What a request sends: the PHP options array, typed.
@@ -69,6 +81,16 @@ impl std::fmt::Debug for Body {
 
 impl Options {
     /// No body, no query, no variables.
+    ///
+    /// ```
+    /// use wechatpay::Options;
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
+    /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
+    /// let certificates = instance.v3().certificates();
+    /// assert_eq!(certificates.url(Options::new())?, certificates.url(())?);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
@@ -89,18 +111,58 @@ impl Options {
     }
 
     /// Appends a query parameter (PHP's `query` option); parameters are sent in the order given, RFC 3986-encoded.
+    ///
+    /// ```
+    /// use wechatpay::Options;
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
+    /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
+    /// let options = Options::new().query("algorithm_type", "RSA").query("note", "a b&c");
+    /// let url = instance.v3().certificates().url(options)?;
+    /// assert!(url.ends_with("/v3/certificates?algorithm_type=RSA&note=a%20b%26c"));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn query(mut self, name: impl Into<String>, value: impl ToString) -> Self {
         self.query.push((name.into(), value.to_string()));
         self
     }
 
     /// Adds a request header (PHP's `headers` option), e.g. `Wechatpay-Serial` for sensitive fields.
+    ///
+    /// ```
+    /// use wechatpay::Options;
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
+    /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
+    /// let certificates = instance.v3().certificates();
+    /// let serial = "PUB_KEY_ID_0114232134912410000000000000000";
+    /// assert!(certificates.url(Options::new().header("Wechatpay-Serial", serial)).is_ok());
+    /// // The SDK signs every request itself.
+    /// assert!(certificates.url(Options::new().header("Authorization", "WECHATPAY2-SHA256-RSA2048 ...")).is_err());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
     }
 
     /// A raw body (PHP's `body` option), sent and signed as is. Set a `Content-Type` header to go with it.
+    ///
+    /// ```
+    /// use wechatpay::Options;
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({
+    /// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+    /// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+    /// # }))?;
+    /// let body = r#"{"url":"https://example.com/complaints"}"#;
+    /// let options = Options::new().body(body).header("Content-Type", "application/json");
+    /// assert_eq!(instance.v3().merchant_service().complaint_notifications().post(options)?.status(), 200);
+    /// assert_eq!(server.last_request().unwrap().body, body.as_bytes());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn body(mut self, body: impl Into<Bytes>) -> Self {
         self.body = Some(Body::Raw(body.into()));
         self
@@ -120,30 +182,92 @@ impl Options {
     }
 
     /// A URI template variable: `{name}` in the path takes `value`, percent-encoded, never case-mangled.
+    ///
+    /// ```
+    /// use wechatpay::Options;
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
+    /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
+    /// let refund = instance.v3().refund().domestic().refunds()._out_refund_no_();
+    /// let url = refund.url(Options::new().var("out_refund_no", "R 1/2"))?;
+    /// assert!(url.ends_with("/v3/refund/domestic/refunds/R%201%2F2"));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn var(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.vars.push((name.into(), value.into()));
         self
     }
 
     /// A timeout for this request alone, overriding the configured one.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wechatpay::Options;
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({
+    /// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+    /// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+    /// # }))?;
+    /// server.faults().next(wechatpay_mock::Fault::Delay(Duration::from_secs(1)));
+    /// let options = Options::new().timeout(Duration::from_millis(200));
+    /// let err = instance.v3().certificates().get(options).unwrap_err();
+    /// assert!(matches!(err, wechatpay::Error::Timeout { after: Some(_), .. }));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
     }
 
     /// APIv2: the XML payload as flat key/value pairs.
+    ///
+    /// ```
+    /// use wechatpay::Options;
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
+    /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
+    /// let mut xml = serde_json::Map::new();
+    /// xml.insert("appid".into(), "wxd930ea5d5a258f4f".into());
+    /// // An APIv2 payload on an APIv3 path is refused before anything is sent.
+    /// let err = instance.v3().certificates().url(Options::new().xml(xml)).unwrap_err();
+    /// assert!(err.to_string().contains("APIv2"));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn xml(mut self, xml: Map<String, Value>) -> Self {
         self.xml = Some(xml);
         self
     }
 
     /// APIv2: use the merchant's client certificate (mutual TLS).
+    ///
+    /// ```
+    /// use wechatpay::Options;
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
+    /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
+    /// // APIv3 has no client certificate: the option is refused there.
+    /// let err = instance.v3().certificates().url(Options::new().security(true)).unwrap_err();
+    /// assert!(err.to_string().contains("security"));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn security(mut self, security: bool) -> Self {
         self.security = security;
         self
     }
 
     /// APIv2: do not add `nonce_str`.
+    ///
+    /// ```
+    /// use wechatpay::Options;
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
+    /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
+    /// let err = instance.v3().certificates().url(Options::new().nonceless(true)).unwrap_err();
+    /// assert!(err.to_string().contains("nonceless"));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn nonceless(mut self, nonceless: bool) -> Self {
         self.nonceless = nonceless;
         self
@@ -211,8 +335,31 @@ impl Options {
 }
 
 /// What the verbs accept as options: [`Options`], a PHP-style `serde_json::Value`, or `()` for none.
+///
+/// ```
+/// use wechatpay::{Builder, IntoOptions, Options};
+/// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+/// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
+/// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
+///
+/// fn bill_url(instance: &Builder, options: impl IntoOptions) -> wechatpay::Result<String> {
+///     instance["v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}"].url(options)
+/// }
+/// let typed = bill_url(&instance, Options::new().var("out_bill_no", "plfk2020042013"))?;
+/// let php = bill_url(&instance, serde_json::json!({"out_bill_no": "plfk2020042013"}))?;
+/// assert_eq!(typed, php);
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 pub trait IntoOptions {
     /// Converts into [`Options`], or says what is wrong.
+    ///
+    /// ```
+    /// use wechatpay::{IntoOptions, Options};
+    ///
+    /// assert_eq!(format!("{:?}", ().into_options()?), format!("{:?}", Options::new()));
+    /// assert!(serde_json::json!(["query"]).into_options().is_err());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     fn into_options(self) -> Result<Options>;
 }
 

@@ -37,46 +37,174 @@ impl Response {
     }
 
     /// The HTTP status.
+    ///
+    /// ```
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({
+    /// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+    /// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+    /// # }))?;
+    /// let response = instance.v3().merchant_service().complaint_notifications().delete(())?;
+    /// assert_eq!(response.status(), wechatpay::StatusCode::NO_CONTENT);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn status(&self) -> StatusCode {
         self.status
     }
 
     /// The headers.
+    ///
+    /// ```
+    /// use wechatpay::header::CONTENT_TYPE;
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({
+    /// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+    /// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+    /// # }))?;
+    /// let response = instance.v3().certificates().get(())?;
+    /// assert!(response.headers()[CONTENT_TYPE].to_str().unwrap().starts_with("application/json"));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn headers(&self) -> &HeaderMap {
         &self.headers
     }
 
     /// One header as text, if present and visible ASCII.
+    ///
+    /// ```
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({
+    /// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+    /// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+    /// # }))?;
+    /// let response = instance.v3().certificates().get(())?;
+    /// // Header names are case-insensitive.
+    /// assert_eq!(response.header("wechatpay-serial"), Some(ids.platform.serial.as_str()));
+    /// assert_eq!(response.header("X-Not-Sent"), None);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|value| value.to_str().ok())
     }
 
     /// The `Request-ID` header: quote it to WeChat Pay support.
+    ///
+    /// ```
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({
+    /// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+    /// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+    /// # }))?;
+    /// let response = instance.v3().certificates().get(())?;
+    /// assert!(response.request_id().is_some_and(|id| !id.is_empty()));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn request_id(&self) -> Option<&str> {
         self.header("Request-ID")
     }
 
     /// The serial of the key that verified this answer; `None` for answers WeChat Pay does not sign.
+    ///
+    /// ```
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({
+    /// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+    /// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+    /// # }))?;
+    /// let response = instance.v3().certificates().get(())?;
+    /// assert_eq!(response.verified_by(), Some(ids.platform.serial.as_str()));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn verified_by(&self) -> Option<&str> {
         self.verified_by.as_deref()
     }
 
     /// The body bytes.
+    ///
+    /// ```
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({
+    /// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+    /// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+    /// # }))?;
+    /// let response = instance.v3().certificates().get(())?;
+    /// assert!(response.bytes().starts_with(b"{"));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn bytes(&self) -> &Bytes {
         &self.body
     }
 
     /// The body bytes, by value.
+    ///
+    /// ```
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({
+    /// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+    /// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+    /// # }))?;
+    /// let response = instance.v3().merchant_service().complaint_notifications().delete(())?;
+    /// // A 204 has no body.
+    /// assert!(response.into_bytes().is_empty());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn into_bytes(self) -> Bytes {
         self.body
     }
 
     /// The body as text.
+    ///
+    /// ```
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({
+    /// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+    /// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+    /// # }))?;
+    /// let response = instance.v3().certificates().get(())?;
+    /// assert!(response.text()?.contains(&ids.platform.serial));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn text(&self) -> Result<&str> {
         std::str::from_utf8(&self.body).map_err(|err| Error::Decode { what: "UTF-8 text", reason: err.to_string() })
     }
 
     /// The body decoded from JSON.
+    ///
+    /// ```
+    /// #[derive(serde::Deserialize)]
+    /// struct Certificates { data: Vec<Entry> }
+    /// #[derive(serde::Deserialize)]
+    /// struct Entry { serial_no: String }
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({
+    /// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+    /// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+    /// # }))?;
+    ///
+    /// let response = instance.v3().certificates().get(())?;
+    /// let certificates: Certificates = response.json()?;
+    /// assert_eq!(certificates.data[0].serial_no, ids.platform.serial);
+    /// assert!(matches!(response.json::<Vec<u8>>(), Err(wechatpay::Error::Decode { .. })));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
         serde_json::from_slice(&self.body).map_err(|err| Error::Decode { what: "JSON", reason: err.to_string() })
     }

@@ -56,6 +56,26 @@ impl Drop for IoRuntime {
 
 /// The future of an `..._async` verb: `Send + 'static`, pollable from any executor. Dropping it cancels the
 /// request, as with reqwest.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> wechatpay::Result<()> {
+/// # let server = wechatpay_mock::Server::builder()
+/// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+/// # let ids = server.identities();
+/// # let instance = wechatpay::Builder::factory(serde_json::json!({
+/// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+/// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+/// # }))?;
+/// // Both requests run at once on the SDK's I/O threads.
+/// let (certificates, notifications) = tokio::join!(
+///     instance.v3().certificates().get_async(()),
+///     instance.v3().merchant_service().complaint_notifications().get_async(()),
+/// );
+/// assert_eq!(certificates?.status(), 200);
+/// assert_eq!(notifications?.status(), 200);
+/// # Ok(()) }
+/// ```
 #[must_use = "a request does nothing unless its future is awaited"]
 pub struct ResponseFuture<T = crate::Response> {
     state: State<T>,

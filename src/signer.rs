@@ -9,6 +9,18 @@ use crate::crypto::PrivateKey;
 use crate::error::Result;
 
 /// The future a [`Signer`] returns: the raw signature bytes.
+///
+/// ```
+/// use wechatpay::{Error, SignFuture};
+///
+/// // What a remote signer returns while its service is down.
+/// fn unavailable<'a>() -> SignFuture<'a> {
+///     Box::pin(async { Err(Error::Runtime { reason: "the KMS is unreachable".into() }) })
+/// }
+/// # let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// let err = runtime.block_on(unavailable()).unwrap_err();
+/// assert!(err.to_string().contains("KMS"));
+/// ```
 pub type SignFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<u8>>> + Send + 'a>>;
 
 /// Signs APIv3 request messages with the merchant API key (RSASSA-PKCS1-v1_5, SHA-256).
@@ -36,6 +48,18 @@ pub type SignFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<u8>>> + Send + 
 /// ```
 pub trait Signer: Send + Sync {
     /// Signs `message` and returns the raw signature bytes.
+    ///
+    /// ```
+    /// use wechatpay::{RsaSigner, Signer};
+    /// use wechatpay::crypto::PrivateKey;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay::Result<()> {
+    /// let key = PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?;
+    /// let signature = RsaSigner::new(key.clone()).sign(b"GET\n/v3/certificates\n1554208460\nN\n\n").await?;
+    /// assert!(key.public_key()?.verify(b"GET\n/v3/certificates\n1554208460\nN\n\n", &signature));
+    /// # Ok(()) }
+    /// ```
     fn sign<'a>(&'a self, message: &'a [u8]) -> SignFuture<'a>;
 }
 
@@ -60,6 +84,16 @@ pub struct RsaSigner {
 
 impl RsaSigner {
     /// A signer over `key`.
+    ///
+    /// ```
+    /// use wechatpay::RsaSigner;
+    /// use wechatpay::crypto::PrivateKey;
+    ///
+    /// let signer = RsaSigner::new(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?);
+    /// // Debug names the key's size, never its bytes.
+    /// assert!(format!("{signer:?}").contains("bits: 2048"));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn new(key: PrivateKey) -> Self {
         RsaSigner { key }
     }

@@ -84,11 +84,23 @@ impl UriTemplate {
     }
 
     /// The template text.
+    ///
+    /// ```
+    /// let template = wechatpay::UriTemplate::parse("v3/refund/domestic/refunds/{out_refund_no}")?;
+    /// assert_eq!(template.as_str(), "v3/refund/domestic/refunds/{out_refund_no}");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn as_str(&self) -> &str {
         &self.source
     }
 
     /// The variable names, in order of appearance.
+    ///
+    /// ```
+    /// let template = wechatpay::UriTemplate::parse("v3/{sub_mchid}/bills/{+download_url}")?;
+    /// assert_eq!(template.variables().collect::<Vec<_>>(), ["sub_mchid", "download_url"]);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn variables(&self) -> impl Iterator<Item = &str> {
         self.parts.iter().filter_map(|part| match part {
             Part::Variable { name, .. } => Some(name.as_str()),

@@ -25,15 +25,43 @@ pub struct AesEcb;
 
 impl AesEcb {
     /// The key length in bytes.
+    ///
+    /// ```
+    /// use wechatpay::crypto::AesEcb;
+    ///
+    /// assert_eq!(AesEcb::req_info_key("192006250b4c09247ec02edce69f6a2d").len(), AesEcb::KEY_LENGTH_BYTE);
+    /// // The APIv2 key itself is 32 bytes too, but it is not the AES key: see req_info_key.
+    /// assert!(AesEcb::encrypt("hello", "0123456789abcdef").is_err());
+    /// ```
     pub const KEY_LENGTH_BYTE: usize = 32;
 
     /// Encrypts and returns base64.
+    ///
+    /// ```
+    /// use wechatpay::crypto::AesEcb;
+    ///
+    /// let key = "0123456789abcdef0123456789abcdef";
+    /// // PKCS#7 always pads: 16 bytes in, 32 bytes (44 base64 characters) out.
+    /// assert_eq!(AesEcb::encrypt("0123456789abcdef", key)?.len(), 44);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn encrypt(plaintext: impl AsRef<[u8]>, key: impl AsRef<[u8]>) -> Result<String> {
         let cipher = ecb::Encryptor::<Aes256>::new_from_slice(key.as_ref()).map_err(|_| key_error(key.as_ref()))?;
         Ok(STANDARD.encode(cipher.encrypt_padded_vec::<Pkcs7>(plaintext.as_ref())))
     }
 
     /// Decrypts base64 into text.
+    ///
+    /// ```
+    /// use wechatpay::crypto::AesEcb;
+    ///
+    /// let key = AesEcb::req_info_key("192006250b4c09247ec02edce69f6a2d");
+    /// # let req_info = AesEcb::encrypt("<root><out_refund_no>R1</out_refund_no></root>", &key)?;
+    /// let xml = AesEcb::decrypt(&req_info, &key)?;
+    /// assert!(xml.contains("<out_refund_no>R1</out_refund_no>"));
+    /// assert!(AesEcb::decrypt(&req_info, AesEcb::req_info_key("another APIv2 key")).is_err());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn decrypt(ciphertext: &str, key: impl AsRef<[u8]>) -> Result<String> {
         let plaintext = Self::decrypt_bytes(ciphertext, key.as_ref())?;
         String::from_utf8(plaintext).map_err(|_| Error::crypto(DECRYPT, "the plaintext is not UTF-8 text"))

@@ -124,21 +124,52 @@ impl Certificate {
 
     /// The serial number as upper-case hex without leading zero bytes, the form WeChat Pay uses in
     /// `Wechatpay-Serial` and `serial_no`.
+    ///
+    /// ```
+    /// let certificate = wechatpay::crypto::Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?;
+    /// assert_eq!(certificate.serial_number(), "440024045C4A427599D09BB4E3DE0279F2E813FD");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn serial_number(&self) -> &str {
         &self.0.serial
     }
 
     /// The subject's distinguished name (RFC 4514 text).
+    ///
+    /// ```
+    /// let certificate = wechatpay::crypto::Certificate::load("file://tests/fixtures/merchant_certificate.pem")?;
+    /// assert!(certificate.subject().contains("CN=test"));
+    /// assert!(certificate.subject().contains("L=shenzhen"));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn subject(&self) -> &str {
         &self.0.subject
     }
 
     /// The start of the validity period.
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    ///
+    /// let certificate = wechatpay::crypto::Certificate::load("file://tests/fixtures/merchant_certificate.pem")?;
+    /// // 2022-05-10T01:57:10Z
+    /// assert_eq!(certificate.not_before(), UNIX_EPOCH + Duration::from_secs(1_652_147_830));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn not_before(&self) -> SystemTime {
         self.0.not_before
     }
 
     /// The end of the validity period.
+    ///
+    /// ```
+    /// use std::time::SystemTime;
+    ///
+    /// let certificate = wechatpay::crypto::Certificate::load("file://tests/fixtures/merchant_certificate.pem")?;
+    /// // The fixture expired in May 2025: time to download a new platform certificate or switch to the public key.
+    /// assert!(certificate.not_after() < SystemTime::now());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn not_after(&self) -> SystemTime {
         self.0.not_after
     }
@@ -158,16 +189,41 @@ impl Certificate {
     }
 
     /// The certificate's RSA public key.
+    ///
+    /// ```
+    /// use wechatpay::crypto::{Certificate, PrivateKey};
+    ///
+    /// let certificate = Certificate::load("file://tests/fixtures/merchant_certificate.pem")?;
+    /// let signature = PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?.sign(b"message")?;
+    /// assert!(certificate.public_key().verify(b"message", &signature));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn public_key(&self) -> &PublicKey {
         &self.0.public_key
     }
 
     /// The certificate as DER.
+    ///
+    /// ```
+    /// use wechatpay::crypto::Certificate;
+    ///
+    /// let certificate = Certificate::load("file://tests/fixtures/merchant_certificate.pem")?;
+    /// let again = Certificate::load(certificate.to_der())?;
+    /// assert_eq!(again.serial_number(), certificate.serial_number());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn to_der(&self) -> &[u8] {
         &self.0.der
     }
 
     /// The certificate as PEM.
+    ///
+    /// ```
+    /// let certificate = wechatpay::crypto::Certificate::load("file://tests/fixtures/merchant_certificate.pem")?;
+    /// let pem = std::fs::read_to_string("tests/fixtures/merchant_certificate.pem").unwrap();
+    /// assert_eq!(certificate.to_pem().trim_end(), pem.trim_end());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn to_pem(&self) -> String {
         pem_encode("CERTIFICATE", &self.0.der)
     }

@@ -26,8 +26,22 @@ pub struct Hash;
 
 impl Hash {
     /// The APIv2 `sign_type` value for MD5 (PHP `Hash::ALGO_MD5`).
+    ///
+    /// ```
+    /// use wechatpay::crypto::Hash;
+    ///
+    /// assert_eq!(Hash::sign(Hash::ALGO_MD5, "a=1", "192006250b4c09247ec02edce69f6a2d")?.len(), 32);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub const ALGO_MD5: &'static str = "MD5";
     /// The APIv2 `sign_type` value for HMAC-SHA256 (PHP `Hash::ALGO_HMAC_SHA256`).
+    ///
+    /// ```
+    /// use wechatpay::crypto::Hash;
+    ///
+    /// assert_eq!(Hash::sign(Hash::ALGO_HMAC_SHA256, "a=1", "192006250b4c09247ec02edce69f6a2d")?.len(), 64);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub const ALGO_HMAC_SHA256: &'static str = "HMAC-SHA256";
 
     /// Lower-case hex MD5 of `thing`, followed by `&key=<key>` (or `&secret=<key>` for agencies) when `key` is not
@@ -67,6 +81,19 @@ impl Hash {
 
     /// The APIv2 signature of `data` (the sorted `k=v&...` string, without `&key=`): upper-case hex of
     /// [`md5`](Self::md5) or [`hmac`](Self::hmac), chosen by `sign_type`.
+    ///
+    /// ```
+    /// use wechatpay::Formatter;
+    /// use wechatpay::crypto::Hash;
+    ///
+    /// let key = "192006250b4c09247ec02edce69f6a2d";
+    /// let params = [("mch_id", "10000100"), ("appid", "wxd930ea5d5a258f4f"), ("sign", "")];
+    /// let data = Formatter::query_string_like(Formatter::ksort(params));
+    /// assert_eq!(data, "appid=wxd930ea5d5a258f4f&mch_id=10000100");
+    /// assert_eq!(Hash::sign(Hash::ALGO_MD5, &data, key)?, Hash::md5(&data, key, false).to_ascii_uppercase());
+    /// assert!(Hash::sign("SHA1", &data, key).is_err());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn sign(sign_type: &str, data: &str, key: &str) -> Result<String> {
         match sign_type {
             Self::ALGO_MD5 => Ok(Self::md5(data, key, false).to_ascii_uppercase()),

@@ -22,6 +22,15 @@ const EXPECTED_PUBLIC: &str = "an RSA public key or X.509 certificate";
 const RSA_ENCRYPTION: ObjectIdentifier = pkcs1::ALGORITHM_OID;
 
 /// Which half of a key pair [`Rsa::from`](super::Rsa::from) should load.
+///
+/// ```
+/// use wechatpay::crypto::{Key, KeyType, Rsa};
+///
+/// let certificate = "file://tests/fixtures/wechat_pay_certificate.pem";
+/// assert!(matches!(Rsa::from(certificate, KeyType::Public)?, Key::Public(_)));
+/// assert!(Rsa::from(certificate, KeyType::Private).is_err());
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum KeyType {
     /// A private key (PKCS#1 or PKCS#8, possibly encrypted).
@@ -51,6 +60,16 @@ pub enum Key {
 
 impl Key {
     /// The private key, or an error saying a public key was found.
+    ///
+    /// ```
+    /// use wechatpay::crypto::{KeyType, Rsa};
+    ///
+    /// let key = Rsa::from("file://tests/fixtures/merchant_private_key.pkcs1.pem", KeyType::Private)?;
+    /// assert_eq!(key.into_private()?.bits(), 2048);
+    /// let public = Rsa::from("file://tests/fixtures/wechat_pay_public_key.pem", KeyType::Public)?;
+    /// assert!(public.into_private().is_err());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn into_private(self) -> Result<PrivateKey> {
         match self {
             Key::Private(key) => Ok(key),
@@ -59,6 +78,16 @@ impl Key {
     }
 
     /// The public key, or an error saying a private key was found.
+    ///
+    /// ```
+    /// use wechatpay::crypto::{KeyType, Rsa};
+    ///
+    /// let key = Rsa::from("file://tests/fixtures/wechat_pay_certificate.pem", KeyType::Public)?.into_public()?;
+    /// assert_eq!(key.bits(), 2048);
+    /// let private = Rsa::from("file://tests/fixtures/merchant_private_key.pem", KeyType::Private)?;
+    /// assert!(private.into_public().unwrap_err().to_string().contains("public_key()"));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn into_public(self) -> Result<PublicKey> {
         match self {
             Key::Public(key) => Ok(key),
@@ -247,17 +276,38 @@ impl PrivateKey {
     }
 
     /// The backend this key was parsed for.
+    ///
+    /// ```
+    /// use wechatpay::crypto::{Backend, PrivateKey};
+    ///
+    /// let key = PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?;
+    /// assert_eq!(key.backend(), Backend::default());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn backend(&self) -> Backend {
         self.0.backend
     }
 
     /// The modulus size in bits.
+    ///
+    /// ```
+    /// let key = wechatpay::crypto::PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?;
+    /// assert_eq!(key.bits(), 2048);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn bits(&self) -> usize {
         self.0.ops.bits()
     }
 
     /// Signs `message` with RSASSA-PKCS1-v1_5 and SHA-256, the APIv3 signature. Returns raw signature bytes; see
     /// [`Rsa::sign`](super::Rsa::sign) for base64.
+    ///
+    /// ```
+    /// let key = wechatpay::crypto::PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?;
+    /// let signature = key.sign(b"GET\n/v3/certificates\n1554208460\n593BEC0C930BF1AFEB40B4A08C8FB242\n\n")?;
+    /// assert_eq!(signature.len(), key.bits() / 8);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
         self.0.ops.sign_sha256(message)
     }
@@ -280,6 +330,16 @@ impl PrivateKey {
     }
 
     /// The matching public key, parsed for the same backend (computed once).
+    ///
+    /// ```
+    /// use wechatpay::crypto::{Certificate, PrivateKey};
+    ///
+    /// let key = PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?;
+    /// let certificate = Certificate::load("file://tests/fixtures/merchant_certificate.pem")?;
+    /// // A key and certificate that belong together: the pair merchants get as apiclient_key/cert.pem.
+    /// assert_eq!(&key.public_key()?, certificate.public_key());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn public_key(&self) -> Result<PublicKey> {
         self.0
             .public
@@ -289,11 +349,31 @@ impl PrivateKey {
     }
 
     /// The key as PKCS#8 DER. The caller holds key material: keep it zeroized.
+    ///
+    /// ```
+    /// use wechatpay::crypto::PrivateKey;
+    ///
+    /// // A PKCS#1 key comes out as PKCS#8.
+    /// let key = PrivateKey::load("file://tests/fixtures/merchant_private_key.pkcs1.pem")?;
+    /// let again = PrivateKey::from_pkcs8_der(&key.to_pkcs8_der())?;
+    /// assert_eq!(again.public_key()?, key.public_key()?);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn to_pkcs8_der(&self) -> Zeroizing<Vec<u8>> {
         self.0.pkcs8.clone()
     }
 
     /// The key as PKCS#1 `RSAPrivateKey` DER.
+    ///
+    /// ```
+    /// use wechatpay::crypto::PrivateKey;
+    ///
+    /// let key = PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?;
+    /// let pkcs1 = key.to_pkcs1_der()?;
+    /// assert_eq!(PrivateKey::from_pkcs1_der(&pkcs1)?.public_key()?, key.public_key()?);
+    /// assert!(pkcs1.len() < key.to_pkcs8_der().len());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn to_pkcs1_der(&self) -> Result<Zeroizing<Vec<u8>>> {
         let info =
             PrivateKeyInfoRef::try_from(self.0.pkcs8.as_slice()).map_err(|err| Error::crypto("PKCS#1 export", err))?;
@@ -314,6 +394,12 @@ impl FromStr for PrivateKey {
     type Err = Error;
 
     /// Same as [`PrivateKey::load`].
+    ///
+    /// ```
+    /// let key: wechatpay::crypto::PrivateKey = "file://tests/fixtures/merchant_private_key.pem".parse()?;
+    /// assert_eq!(key.bits(), 2048);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     fn from_str(thing: &str) -> Result<Self> {
         Self::load(thing)
     }
@@ -447,16 +533,42 @@ impl PublicKey {
     }
 
     /// The backend this key was parsed for.
+    ///
+    /// ```
+    /// use wechatpay::crypto::{Backend, PublicKey};
+    ///
+    /// let key = PublicKey::load("file://tests/fixtures/wechat_pay_public_key.pem")?;
+    /// assert_eq!(key.backend(), Backend::default());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn backend(&self) -> Backend {
         self.0.backend
     }
 
     /// The modulus size in bits.
+    ///
+    /// ```
+    /// let key = wechatpay::crypto::PublicKey::load("file://tests/fixtures/wechat_pay_public_key.pem")?;
+    /// assert_eq!(key.bits(), 2048);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn bits(&self) -> usize {
         self.0.ops.bits()
     }
 
     /// Whether `signature` (raw bytes) is a valid RSASSA-PKCS1-v1_5 SHA-256 signature of `message`.
+    ///
+    /// ```
+    /// use wechatpay::crypto::{PrivateKey, PublicKey};
+    ///
+    /// let public = PublicKey::load("file://tests/fixtures/merchant_certificate.pem")?;
+    /// # let private = PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?;
+    /// let signature = private.sign(b"message")?;
+    /// assert!(public.verify(b"message", &signature));
+    /// assert!(!public.verify(b"massage", &signature));
+    /// assert!(!public.verify(b"message", b"not a signature"));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
         self.0.ops.verify_sha256(message, signature)
     }
@@ -479,11 +591,31 @@ impl PublicKey {
     }
 
     /// The key as SPKI DER.
+    ///
+    /// ```
+    /// use wechatpay::crypto::{Certificate, PublicKey};
+    ///
+    /// let key = PublicKey::load("file://tests/fixtures/wechat_pay_public_key.pem")?;
+    /// let certificate = Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?;
+    /// assert_eq!(key.to_spki_der(), certificate.public_key().to_spki_der());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn to_spki_der(&self) -> &[u8] {
         &self.0.spki
     }
 
     /// The key as PKCS#1 `RSAPublicKey` DER.
+    ///
+    /// ```
+    /// use wechatpay::crypto::PublicKey;
+    ///
+    /// let key = PublicKey::load("file://tests/fixtures/wechat_pay_public_key.pem")?;
+    /// let pkcs1 = key.to_pkcs1_der()?;
+    /// assert_eq!(PublicKey::from_pkcs1_der(&pkcs1)?, key);
+    /// // PKCS#1 is the bare key; SPKI wraps it with the algorithm.
+    /// assert!(pkcs1.len() < key.to_spki_der().len());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn to_pkcs1_der(&self) -> Result<Vec<u8>> {
         let info = SubjectPublicKeyInfoRef::try_from(self.0.spki.as_slice())
             .map_err(|err| Error::crypto("PKCS#1 export", err))?;
@@ -491,6 +623,16 @@ impl PublicKey {
     }
 
     /// The key as SPKI PEM (`-----BEGIN PUBLIC KEY-----`).
+    ///
+    /// ```
+    /// use wechatpay::crypto::PublicKey;
+    ///
+    /// // Extract the public key of a platform certificate, as `openssl x509 -pubkey` does.
+    /// let key = PublicKey::load("file://tests/fixtures/wechat_pay_certificate.pem")?;
+    /// let pem = std::fs::read_to_string("tests/fixtures/wechat_pay_public_key.pem").unwrap();
+    /// assert_eq!(key.to_pem(), pem);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn to_pem(&self) -> String {
         pem_encode("PUBLIC KEY", &self.0.spki)
     }
@@ -517,6 +659,12 @@ impl FromStr for PublicKey {
     type Err = Error;
 
     /// Same as [`PublicKey::load`].
+    ///
+    /// ```
+    /// let key: wechatpay::crypto::PublicKey = "file://tests/fixtures/wechat_pay_public_key.pem".parse()?;
+    /// assert_eq!(key.bits(), 2048);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     fn from_str(thing: &str) -> Result<Self> {
         Self::load(thing)
     }

@@ -1,5 +1,5 @@
 //! The crypto toolkit, ported from the PHP SDK's `WeChatPay\Crypto` namespace: [`Rsa`], [`AesGcm`], [`AesEcb`] and
-//! [`Hash`], with the typed keys they work on ([`PrivateKey`], [`PublicKey`], [`Certificate`]).
+//! [`Hash`](struct@Hash), with the typed keys they work on ([`PrivateKey`], [`PublicKey`], [`Certificate`]).
 //!
 //! RSA runs on one of two [`Backend`]s: aws-lc-rs by default, or the pure-Rust `rsa` crate with the `rustcrypto`
 //! feature. Both are constant-time; keys are parsed once, when they are loaded.

@@ -10,6 +10,15 @@ use super::source::{Form, Material};
 use crate::error::{Error, Result};
 
 /// The prefix of the probe signatures WeChat Pay sends on purpose to check that merchants verify.
+///
+/// ```
+/// use wechatpay::crypto::{Rsa, SIGNTEST_PREFIX};
+///
+/// let key = Rsa::from_public("file://tests/fixtures/wechat_pay_public_key.pem")?;
+/// let probe = format!("{SIGNTEST_PREFIX}ABCDEF");
+/// assert!(Rsa::verify("message", &probe, &key).is_err());
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 pub const SIGNTEST_PREFIX: &str = "WECHATPAY/SIGNTEST/";
 
 /// RSA encryption padding.
@@ -47,8 +56,24 @@ pub struct Rsa;
 
 impl Rsa {
     /// PHP's `Rsa::KEY_TYPE_PRIVATE`.
+    ///
+    /// ```
+    /// use wechatpay::crypto::{Key, Rsa};
+    ///
+    /// let key = Rsa::from("file://tests/fixtures/merchant_private_key.pem", Rsa::KEY_TYPE_PRIVATE)?;
+    /// assert!(matches!(key, Key::Private(_)));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub const KEY_TYPE_PRIVATE: KeyType = KeyType::Private;
     /// PHP's `Rsa::KEY_TYPE_PUBLIC`.
+    ///
+    /// ```
+    /// use wechatpay::crypto::{Key, Rsa};
+    ///
+    /// let key = Rsa::from("file://tests/fixtures/wechat_pay_public_key.pem", Rsa::KEY_TYPE_PUBLIC)?;
+    /// assert!(matches!(key, Key::Public(_)));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub const KEY_TYPE_PUBLIC: KeyType = KeyType::Public;
 
     /// Loads a key by PHP's rules: PEM text, DER bytes, `file://` paths, and base64 bodies prefixed with
@@ -71,11 +96,33 @@ impl Rsa {
     }
 
     /// [`Rsa::from`] for a private key.
+    ///
+    /// ```
+    /// use base64::Engine as _;
+    /// use wechatpay::crypto::Rsa;
+    ///
+    /// let key = Rsa::from_private("file://tests/fixtures/merchant_private_key.pkcs1.pem")?;
+    /// // PHP's prefixed base64 form, as some config stores keep keys.
+    /// let body = base64::engine::general_purpose::STANDARD.encode(key.to_pkcs1_der()?);
+    /// let prefixed = Rsa::from_private(format!("private.pkcs1://{body}"))?;
+    /// assert_eq!(prefixed.public_key()?, key.public_key()?);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn from_private(thing: impl AsRef<[u8]>) -> Result<PrivateKey> {
         PrivateKey::load(thing)
     }
 
     /// [`Rsa::from`] for a public key or certificate.
+    ///
+    /// ```
+    /// use wechatpay::crypto::Rsa;
+    ///
+    /// let from_certificate = Rsa::from_public("file://tests/fixtures/wechat_pay_certificate.pem")?;
+    /// assert_eq!(from_certificate, Rsa::from_public("file://tests/fixtures/wechat_pay_public_key.pem")?);
+    /// // A private key is refused, not silently turned into its public half.
+    /// assert!(Rsa::from_public("file://tests/fixtures/merchant_private_key.pem").is_err());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn from_public(thing: impl AsRef<[u8]>) -> Result<PublicKey> {
         PublicKey::load(thing)
     }
@@ -152,6 +199,17 @@ impl Rsa {
     }
 
     /// Signs `message` with SHA256-RSA (PKCS#1 v1.5) and returns the base64 signature.
+    ///
+    /// ```
+    /// use wechatpay::crypto::Rsa;
+    ///
+    /// let key = Rsa::from_private("file://tests/fixtures/merchant_private_key.pem")?;
+    /// let message = "GET\n/v3/certificates\n1554208460\n593BEC0C930BF1AFEB40B4A08C8FB242\n\n";
+    /// let signature = Rsa::sign(message, &key)?;
+    /// assert_eq!(signature.len(), 344);
+    /// assert!(Rsa::verify(message, &signature, &key.public_key()?)?);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn sign(message: impl AsRef<[u8]>, key: &PrivateKey) -> Result<String> {
         Ok(STANDARD.encode(key.sign(message.as_ref())?))
     }
@@ -183,6 +241,17 @@ impl Rsa {
     }
 
     /// Encrypts with RSA-OAEP (SHA-1) and returns base64, the encoding of every APIv3 sensitive field.
+    ///
+    /// ```
+    /// use wechatpay::crypto::Rsa;
+    ///
+    /// let platform = Rsa::from_public("file://tests/fixtures/wechat_pay_certificate.pem")?;
+    /// let ciphertext = Rsa::encrypt("张三", &platform)?;
+    /// assert_eq!(ciphertext.len(), 344);
+    /// // OAEP is randomised: the same name never gives the same ciphertext twice.
+    /// assert_ne!(ciphertext, Rsa::encrypt("张三", &platform)?);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn encrypt(plaintext: impl AsRef<[u8]>, key: &PublicKey) -> Result<String> {
         Self::encrypt_with(plaintext, key, Padding::Oaep)
     }
@@ -203,11 +272,32 @@ impl Rsa {
     }
 
     /// Decrypts base64 RSA-OAEP (SHA-1) ciphertext into text.
+    ///
+    /// ```
+    /// use wechatpay::crypto::Rsa;
+    ///
+    /// let merchant = Rsa::from_private("file://tests/fixtures/merchant_private_key.pem")?;
+    /// let ciphertext = Rsa::encrypt("13800138000", &merchant.public_key()?)?;
+    /// assert_eq!(Rsa::decrypt(&ciphertext, &merchant)?, "13800138000");
+    /// let other = Rsa::from_private("file://tests/fixtures/wechat_pay_private_key.pem")?;
+    /// assert!(Rsa::decrypt(&ciphertext, &other).is_err());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn decrypt(ciphertext: &str, key: &PrivateKey) -> Result<String> {
         Self::decrypt_with(ciphertext, key, Padding::Oaep)
     }
 
     /// Decrypts base64 ciphertext with the given padding into text.
+    ///
+    /// ```
+    /// use wechatpay::crypto::{Padding, Rsa};
+    ///
+    /// let merchant = Rsa::from_private("file://tests/fixtures/merchant_private_key.pem")?;
+    /// let ciphertext = Rsa::encrypt_with("13800138000", &merchant.public_key()?, Padding::Pkcs1v15)?;
+    /// assert_eq!(Rsa::decrypt_with(&ciphertext, &merchant, Padding::Pkcs1v15)?, "13800138000");
+    /// assert!(Rsa::decrypt_with("not base64!", &merchant, Padding::Pkcs1v15).is_err());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn decrypt_with(ciphertext: &str, key: &PrivateKey, padding: Padding) -> Result<String> {
         let operation = match padding {
             Padding::Oaep => "RSA-OAEP decrypt",

@@ -1,4 +1,13 @@
 //! Utilities ported from the PHP SDK's `WeChatPay\Util` namespace.
+//!
+//! ```
+//! use wechatpay::util::PemUtil;
+//!
+//! let key = PemUtil::load_private_key("tests/fixtures/merchant_private_key.pkcs1.pem", None)?;
+//! let certificate = PemUtil::load_certificate("tests/fixtures/merchant_certificate.pem")?;
+//! assert_eq!(&key.public_key()?, certificate.public_key());
+//! # Ok::<(), wechatpay::Error>(())
+//! ```
 
 mod pem_util;
 

@@ -20,6 +20,12 @@ pub struct PemUtil;
 
 impl PemUtil {
     /// Reads an X.509 certificate from a PEM (or DER) file.
+    ///
+    /// ```
+    /// let certificate = wechatpay::util::PemUtil::load_certificate("tests/fixtures/wechat_pay_certificate.pem")?;
+    /// assert_eq!(certificate.serial_number(), "440024045C4A427599D09BB4E3DE0279F2E813FD");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn load_certificate(path: impl AsRef<Path>) -> Result<Certificate> {
         Certificate::from_file(path)
     }
@@ -36,6 +42,14 @@ impl PemUtil {
     }
 
     /// The certificate's serial number as upper-case hex (PHP `PemUtil::parseCertificateSerialNo`).
+    ///
+    /// ```
+    /// use wechatpay::util::PemUtil;
+    ///
+    /// let certificate = PemUtil::load_certificate("tests/fixtures/wechat_pay_certificate.pem")?;
+    /// assert_eq!(PemUtil::parse_certificate_serial_no(&certificate), "440024045C4A427599D09BB4E3DE0279F2E813FD");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn parse_certificate_serial_no(certificate: &Certificate) -> String {
         certificate.serial_number().to_owned()
     }
