@@ -227,4 +227,16 @@ fn errors_and_debug_never_show_key_material() {
         Err(err) => format!("{err} {err:?}"),
     };
     assert!(!message.contains(body_line) && !message.contains(&body_line[..20]), "{message}");
+    // A broken BEGIN line must not turn the key body into the "label" of the error.
+    for broken in [
+        pem.replacen("-----BEGIN PRIVATE KEY-----", "-----BEGIN PRIVATE KEY", 1),
+        pem.replacen("-----BEGIN PRIVATE KEY-----", "-----BEGIN PRIVATE KEY----", 1),
+    ] {
+        let message = match PrivateKey::load(&broken) {
+            Ok(_) => panic!("a broken PEM loaded"),
+            Err(err) => format!("{err} {err:?}"),
+        };
+        assert!(!message.contains(&body_line[..20]), "{message}");
+        assert!(message.len() < 400, "{message}");
+    }
 }

@@ -95,9 +95,17 @@ fn read_pem(text: &str, expected: &'static str) -> Result<Material> {
     let mut labels = Vec::new();
     while let Some(start) = rest.find("-----BEGIN ") {
         let after = &rest[start + "-----BEGIN ".len()..];
-        let Some(label_end) = after.find("-----") else { break };
-        let label = &after[..label_end];
-        let body_and_more = &after[label_end + 5..];
+        // The label ends on its own line; a label that runs on (a BEGIN line without its dashes) would otherwise
+        // swallow the base64 body and show it in an error.
+        let line = after.split(['\r', '\n']).next().unwrap_or_default();
+        let label = line.strip_suffix("-----").unwrap_or_default();
+        if label.is_empty()
+            || label.len() > 40
+            || !label.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ')
+        {
+            return Err(Error::key(expected, "a PEM block with a broken -----BEGIN ...----- line", ""));
+        }
+        let body_and_more = &after[label.len() + 5..];
         let end_marker = format!("-----END {label}-----");
         let Some(body_end) = body_and_more.find(&end_marker) else {
             return Err(Error::key(expected, format!("a PEM block labelled {label} with no END line"), ""));
