@@ -1,14 +1,11 @@
 //! RSA through aws-lc-rs.
 
-use std::sync::OnceLock;
-
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{
     KeyPair, OAEP_SHA1_MGF1SHA1, OaepPrivateDecryptingKey, OaepPublicEncryptingKey, Pkcs1PrivateDecryptingKey,
     Pkcs1PublicEncryptingKey, PrivateDecryptingKey, PublicEncryptingKey,
 };
 use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256};
-use zeroize::Zeroizing;
 
 use super::{DECRYPT_FAILED, PrivateOps, PublicOps};
 use crate::error::{Error, Result};
@@ -18,21 +15,22 @@ const EXPECTED_PUBLIC: &str = "an RSA public key";
 
 pub(super) struct Private {
     signing: KeyPair,
-    /// Decryption keys are parsed on first use: most merchants never decrypt, and aws-lc keeps one key per padding.
-    pkcs8: Zeroizing<Vec<u8>>,
-    oaep: OnceLock<Option<OaepPrivateDecryptingKey>>,
-    pkcs1: OnceLock<Option<Pkcs1PrivateDecryptingKey>>,
+    oaep: OaepPrivateDecryptingKey,
+    pkcs1: Pkcs1PrivateDecryptingKey,
 }
 
 impl Private {
     pub(super) fn from_pkcs8(pkcs8: &[u8]) -> Result<Self> {
-        let signing = KeyPair::from_pkcs8(pkcs8)
-            .map_err(|err| Error::key(EXPECTED_PRIVATE, format!("a key aws-lc rejects ({err})"), SIZE_HINT))?;
-        Ok(Private { signing, pkcs8: Zeroizing::new(pkcs8.to_vec()), oaep: OnceLock::new(), pkcs1: OnceLock::new() })
-    }
-
-    fn decrypting_key(&self) -> Option<PrivateDecryptingKey> {
-        PrivateDecryptingKey::from_pkcs8(&self.pkcs8).ok()
+        let rejected = |err: &dyn std::fmt::Display| {
+            Error::key(EXPECTED_PRIVATE, format!("a key aws-lc rejects ({err})"), SIZE_HINT)
+        };
+        let signing = KeyPair::from_pkcs8(pkcs8).map_err(|err| rejected(&err))?;
+        // aws-lc keeps one key object per use: parse once here rather than per decryption.
+        let decrypting = PrivateDecryptingKey::from_pkcs8(pkcs8).map_err(|err| rejected(&err))?;
+        let unusable = |_| Error::key(EXPECTED_PRIVATE, "a key aws-lc cannot decrypt with", SIZE_HINT);
+        let oaep = OaepPrivateDecryptingKey::new(decrypting.clone()).map_err(unusable)?;
+        let pkcs1 = Pkcs1PrivateDecryptingKey::new(decrypting).map_err(unusable)?;
+        Ok(Private { signing, oaep, pkcs1 })
     }
 }
 
@@ -48,13 +46,9 @@ impl PrivateOps for Private {
     }
 
     fn decrypt_oaep_sha1(&self, ciphertext: &[u8]) -> Result<Vec<u8>> {
-        let key = self
+        let mut plaintext = vec![0; self.oaep.min_output_size()];
+        let len = self
             .oaep
-            .get_or_init(|| self.decrypting_key().and_then(|key| OaepPrivateDecryptingKey::new(key).ok()))
-            .as_ref()
-            .ok_or_else(|| Error::crypto("RSA-OAEP decrypt", "aws-lc cannot use this key for decryption"))?;
-        let mut plaintext = vec![0; key.min_output_size()];
-        let len = key
             .decrypt(&OAEP_SHA1_MGF1SHA1, ciphertext, &mut plaintext, None)
             .map_err(|_| Error::crypto("RSA-OAEP decrypt", DECRYPT_FAILED))?
             .len();
@@ -63,13 +57,9 @@ impl PrivateOps for Private {
     }
 
     fn decrypt_pkcs1v15(&self, ciphertext: &[u8]) -> Result<Vec<u8>> {
-        let key = self
+        let mut plaintext = vec![0; self.pkcs1.min_output_size()];
+        let len = self
             .pkcs1
-            .get_or_init(|| self.decrypting_key().and_then(|key| Pkcs1PrivateDecryptingKey::new(key).ok()))
-            .as_ref()
-            .ok_or_else(|| Error::crypto("RSA-PKCS1 decrypt", "aws-lc cannot use this key for decryption"))?;
-        let mut plaintext = vec![0; key.min_output_size()];
-        let len = key
             .decrypt(ciphertext, &mut plaintext)
             .map_err(|_| Error::crypto("RSA-PKCS1 decrypt", DECRYPT_FAILED))?
             .len();
