@@ -72,11 +72,23 @@ pub type Accessor = fn(&Builder) -> &Builder;
 /// Accessors and `instance["..."]` return a reference to a child node cached in its parent, as PHP's ArrayAccess
 /// does: the same key gives the same node, and repeated use allocates nothing. [`chain`](Self::chain) returns a new
 /// node each time, so a path with a concrete id (better: use a placeholder) does not grow the cache.
+///
+/// # Threads
+///
+/// [`factory`](Self::factory) makes one connection pool and, on the first request, one small Tokio runtime (see
+/// [`ConfigBuilder::io_threads`](crate::ConfigBuilder::io_threads)) that every node of the chain shares: make the
+/// `Builder` once and keep it (it is `Send + Sync`; clone it or put it in an `Arc`), rather than one per request.
+/// The blocking verbs wait for that runtime; called on a thread of a multi-threaded Tokio runtime, they let it move
+/// its other tasks elsewhere meanwhile, but a current-thread runtime is held for the duration of the call, so a
+/// custom [`Signer`](crate::Signer) must not need that runtime to make progress: use the `_async` verbs there.
 pub struct Builder {
     core: Arc<Core>,
     template: String,
     parsed: OnceLock<std::result::Result<UriTemplate, String>>,
+    /// Children by exact segment: accessors, and index keys that normalisation leaves as they are.
     children: FrozenMap<String, Box<Builder>>,
+    /// Children by index key as written, for keys that normalisation changes (`fundApp` → `fund-app`).
+    renamed: FrozenMap<String, Box<Builder>>,
 }
 
 impl Builder {
@@ -104,7 +116,7 @@ impl Builder {
     }
 
     fn node(core: Arc<Core>, template: String) -> Builder {
-        Builder { core, template, parsed: OnceLock::new(), children: FrozenMap::new() }
+        Builder { core, template, parsed: OnceLock::new(), children: FrozenMap::new(), renamed: FrozenMap::new() }
     }
 
     /// The configuration this chain was made with.
@@ -169,12 +181,10 @@ impl Builder {
         Builder::node(Arc::clone(&self.core), self.join(path))
     }
 
+    /// This node's template and `key`, joined by one `/` (a leading `/` on `key` never doubles it).
     fn join(&self, key: &str) -> String {
-        if self.template.is_empty() {
-            key.trim_start_matches('/').to_owned()
-        } else {
-            format!("{}/{key}", self.template)
-        }
+        let key = key.trim_start_matches('/');
+        if self.template.is_empty() { key.to_owned() } else { format!("{}/{key}", self.template) }
     }
 
     /// The cached child for an exact (already normalised) segment.
@@ -207,7 +217,12 @@ impl Builder {
 
     fn parsed(&self) -> Result<&UriTemplate> {
         self.parsed
-            .get_or_init(|| UriTemplate::parse(&self.template).map_err(|err| err.to_string()))
+            .get_or_init(|| {
+                UriTemplate::parse(&self.template).map_err(|err| match err {
+                    Error::Template { reason, .. } => reason,
+                    other => other.to_string(),
+                })
+            })
             .as_ref()
             .map_err(|reason| Error::template(&self.template, reason))
     }
@@ -494,10 +509,15 @@ impl Index<&str> for Builder {
     type Output = Builder;
 
     fn index(&self, key: &str) -> &Builder {
-        match self.children.get(key) {
-            Some(child) => child,
-            None => self.segment(&normalize(key)),
+        if !changes_under_normalize(key) {
+            return self.segment(key);
         }
+        if let Some(child) = self.renamed.get(key) {
+            return child;
+        }
+        let normalized = normalize(key);
+        self.renamed
+            .insert_with(key.to_owned(), || Box::new(Builder::node(Arc::clone(&self.core), self.join(&normalized))))
     }
 }
 
@@ -516,6 +536,11 @@ impl fmt::Debug for Builder {
             .field("base_uri", &self.core.config.base_uri.as_str())
             .finish_non_exhaustive()
     }
+}
+
+/// Whether [`normalize`] would change `key`; checked without allocating, so repeated indexing costs no allocation.
+fn changes_under_normalize(key: &str) -> bool {
+    key.bytes().any(|b| b.is_ascii_uppercase()) || (key.len() >= 2 && key.starts_with('_') && key.ends_with('_'))
 }
 
 /// PHP's key normalisation, exactly: lower a leading capital, turn every other capital `X` into `-x`, then turn a

@@ -109,10 +109,11 @@ impl UriTemplate {
     }
 
     /// Expands the template, asking `lookup` for each variable's value. A variable that `lookup` does not know, or
-    /// whose value is empty, `.` or `..`, is an error naming it: each would silently address another resource.
+    /// whose value is empty, `.` or `..` (or, for `{+var}`, holds such a segment, also as `%2e`), is an error naming
+    /// it: each would silently address another resource.
     ///
     /// Values are percent-encoded as RFC 6570 says (simple expansion keeps only unreserved characters; reserved
-    /// expansion also keeps reserved ones and existing `%XX` triplets); their case is never changed.
+    /// expansion also keeps reserved ones, except `#`, and existing `%XX` triplets); their case is never changed.
     ///
     /// ```
     /// use wechatpay::UriTemplate;
@@ -139,7 +140,8 @@ impl UriTemplate {
                             ),
                         ));
                     };
-                    if value.is_empty() || value == "." || value == ".." {
+                    if value.is_empty() || is_dot_segment(&value) || (*reserved && value.split('/').any(is_dot_segment))
+                    {
                         return Err(Error::template(
                             &self.source,
                             format!("the value of {{{name}}} is {value:?}, which would address another resource"),
@@ -153,38 +155,24 @@ impl UriTemplate {
     }
 }
 
+/// `.` or `..`, also percent-encoded: URL parsing resolves all of them, which would move the request elsewhere.
+fn is_dot_segment(segment: &str) -> bool {
+    let decoded = segment.replace("%2e", ".").replace("%2E", ".");
+    decoded == "." || decoded == ".."
+}
+
 fn is_unreserved(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~')
 }
 
+/// RFC 3986's reserved characters, except `#`: in a request target it would end the path and hide the query.
 fn is_reserved(byte: u8) -> bool {
-    matches!(
-        byte,
-        b':' | b'/'
-            | b'?'
-            | b'#'
-            | b'['
-            | b']'
-            | b'@'
-            | b'!'
-            | b'$'
-            | b'&'
-            | b'\''
-            | b'('
-            | b')'
-            | b'*'
-            | b'+'
-            | b','
-            | b';'
-            | b'='
-    )
+    b":/?[]@!$&'()*+,;=".contains(&byte)
 }
 
 fn encode_into(out: &mut String, value: &str, reserved: bool) {
     let bytes = value.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        let byte = bytes[i];
+    for (i, &byte) in bytes.iter().enumerate() {
         let keeps_triplet = reserved
             && byte == b'%'
             && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
@@ -194,7 +182,6 @@ fn encode_into(out: &mut String, value: &str, reserved: bool) {
         } else {
             let _ = write!(out, "%{byte:02X}");
         }
-        i += 1;
     }
 }
 

@@ -186,6 +186,31 @@ fn twins_keywords_and_verbs_follow_the_documented_rule() {
 }
 
 #[test]
+fn indexing_does_not_depend_on_what_was_called_before() {
+    let fresh = offline();
+    let indexed_first = fresh.v2().secapi().mch()["addInstitutionsub"].template().to_owned();
+    let primed = offline();
+    let _ = primed.v2().secapi().mch().add_institutionsub();
+    assert_eq!(primed.v2().secapi().mch()["addInstitutionsub"].template(), indexed_first);
+    assert_eq!(indexed_first, "v2/secapi/mch/add-institutionsub", "index normalises as PHP does");
+    // A leading slash never doubles, at the root or below.
+    assert_eq!(fresh.v3().chain("/pay").template(), "v3/pay");
+    assert_eq!(fresh["/v3"].template(), "v3");
+}
+
+#[test]
+fn reserved_expansion_cannot_climb_out_of_its_path_or_drop_the_query() {
+    let instance = offline();
+    let node = instance.chain("v3/marketing/{+p}");
+    for value in ["../../v3/certificates", "%2e%2e/%2E%2E/v3/certificates", "a/./b", "a/.."] {
+        let err = node.url(json!({"p": value})).unwrap_err();
+        assert!(matches!(err, wechatpay::Error::Template { .. }), "{value}: {err:?}");
+    }
+    let url = node.url(json!({"p": "a/b#frag", "query": {"q": 1}})).unwrap();
+    assert_eq!(url, "https://api.mch.weixin.qq.com/v3/marketing/a/b%23frag?q=1");
+}
+
+#[test]
 fn accessor_nodes_are_cached_and_repeated_use_does_not_grow() {
     let instance = offline();
     let first = instance.v3().fund_app() as *const Builder;
