@@ -34,7 +34,7 @@ fn user_agent() -> String {
 pub(crate) struct Core {
     pub(crate) config: Config,
     http: reqwest::Client,
-    io: OnceLock<std::result::Result<IoRuntime, String>>,
+    io: OnceLock<IoRuntime>,
 }
 
 /// A request ready to be signed and sent.
@@ -77,11 +77,15 @@ impl Core {
         Ok(Core { config, http, io: OnceLock::new() })
     }
 
+    /// The I/O runtime, started on first use. A failed start is not remembered: the next request tries again.
     fn io(&self) -> Result<&IoRuntime> {
-        self.io
-            .get_or_init(|| IoRuntime::new(self.config.io_threads).map_err(|err| err.to_string()))
-            .as_ref()
-            .map_err(|err| Error::runtime(format!("the SDK's I/O runtime could not start: {err}")))
+        if let Some(io) = self.io.get() {
+            return Ok(io);
+        }
+        let started = IoRuntime::new(self.config.io_threads)
+            .map_err(|err| Error::runtime(format!("the SDK's I/O runtime could not start: {err}")))?;
+        // Two first requests may race: the loser's runtime is shut down in the background when dropped here.
+        Ok(self.io.get_or_init(|| started))
     }
 
     /// Expands the path, checks the options and serialises the body, once.
@@ -135,10 +139,9 @@ impl Core {
                 return Err(Error::options(format!("the json body does not serialise: {reason}")));
             }
             (Some(Ok(json)), None) => {
-                let bytes = Bytes::from(
-                    serde_json::to_vec(&json)
-                        .map_err(|err| Error::options(format!("the json body does not serialise: {err}")))?,
-                );
+                let bytes = json
+                    .into_bytes()
+                    .map_err(|err| Error::options(format!("the json body does not serialise: {err}")))?;
                 headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
                 (Some(bytes.clone()), bytes)
             }
@@ -192,7 +195,15 @@ impl Core {
             let _ = sender.send(core.execute(prepared).await);
         })
         .ok_or_else(|| Error::runtime("the SDK's I/O runtime has shut down"))?;
-        receiver.recv().map_err(|_| Error::runtime("the SDK's I/O runtime shut down before the request finished"))?
+        let wait = || {
+            receiver.recv().map_err(|_| Error::runtime("the SDK's I/O runtime shut down before the request finished"))
+        };
+        // Inside a caller's multi-threaded Tokio runtime, let it move its other tasks off this thread while we wait
+        // (a custom Signer may need them); elsewhere, a plain wait.
+        match tokio::runtime::Handle::try_current().map(|handle| handle.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(wait)?,
+            _ => wait()?,
+        }
     }
 
     /// Signs, sends, reads and verifies.
@@ -222,16 +233,17 @@ impl Core {
             request = request.timeout(timeout);
         }
         let transport = |err: reqwest::Error| self.transport_error(&method, &url, timeout, err);
-        let response = request.send().await.map_err(transport)?;
+        let mut response = request.send().await.map_err(transport)?;
         let status = response.status();
-        let headers = response.headers().clone();
+        let headers = std::mem::take(response.headers_mut());
         let body = response.bytes().await.map_err(transport)?;
 
         let request_id = headers.get("Request-ID").and_then(|value| value.to_str().ok()).map(str::to_owned);
         if !status.is_success() {
             return Err(api_error(status.as_u16(), request_id, body));
         }
-        let verified_by = self.verify(&method, url.path(), &headers, &body).map_err(|failure| Error::Verification {
+        let path = url.path().strip_prefix(self.config.base_uri.path()).unwrap_or(url.path());
+        let verified_by = self.verify(&method, path, &headers, &body).map_err(|failure| Error::Verification {
             method: method.to_string(),
             path: target.clone(),
             failure,
@@ -240,7 +252,8 @@ impl Core {
         Ok(Response::new(status, headers, body, verified_by))
     }
 
-    /// Protocol §3. Returns the serial that verified the answer, or `None` where WeChat Pay does not sign.
+    /// Protocol §3. Returns the serial that verified the answer, or `None` where WeChat Pay does not sign. `path` is
+    /// relative to the base URI, without its leading `/`.
     fn verify(
         &self,
         method: &Method,
@@ -251,13 +264,11 @@ impl Core {
         if is_unsigned(method, path) {
             return Ok(None);
         }
-        let header = |name: &'static str| {
-            headers
-                .get(name)
-                .and_then(|value| value.to_str().ok())
-                .map(str::trim)
-                .filter(|value| !value.is_empty())
-                .ok_or(VerificationFailure::MissingHeader(name))
+        let header = |name: &'static str| match headers.get(name).map(|value| value.to_str()) {
+            None => Err(VerificationFailure::MissingHeader(name)),
+            Some(Err(_)) => Err(VerificationFailure::InvalidHeader(name)),
+            Some(Ok(value)) if value.trim().is_empty() => Err(VerificationFailure::MissingHeader(name)),
+            Some(Ok(value)) => Ok(value.trim()),
         };
         let timestamp_text = header("Wechatpay-Timestamp")?;
         let nonce = header("Wechatpay-Nonce")?;
@@ -288,31 +299,41 @@ impl Core {
 
     fn transport_error(&self, method: &Method, url: &Url, timeout: Option<Duration>, err: reqwest::Error) -> Error {
         let (method, shown) = (method.to_string(), url.as_str().to_owned());
+        // Only a failure to connect proves the request was not sent; anything later may have reached WeChat Pay.
+        if err.is_connect() {
+            let reason = if err.is_timeout() {
+                "connecting timed out, so the request was not sent: it is safe to retry, or to fail over to BACKUP_BASE_URI"
+            } else {
+                "could not connect, so the request was not sent: check base_uri, the network and any proxy, then retry"
+            };
+            return Error::Transport { method, url: shown, reason: reason.to_owned(), source: Some(Box::new(err)) };
+        }
         if err.is_timeout() {
             return Error::Timeout { method, url: shown, after: timeout.or(self.config.timeout) };
         }
-        let reason = if err.is_connect() {
-            "could not connect: check base_uri, the network and any proxy".to_owned()
-        } else if err.is_body() || err.is_decode() {
-            "the connection ended before the whole answer arrived: the request may have reached WeChat Pay, so query it before retrying".to_owned()
-        } else if err.is_request() {
-            "the request could not be sent: the connection was reset or closed".to_owned()
+        let reason = if err.is_body() || err.is_decode() {
+            "the connection ended before the whole answer arrived"
         } else {
-            "the HTTP exchange failed".to_owned()
+            "the connection failed after it was made"
         };
+        let reason = format!("{reason}: the request may have reached WeChat Pay, so query it before retrying");
         Error::Transport { method, url: shown, reason, source: Some(Box::new(err)) }
     }
 }
 
-/// WeChat Pay signs no bill file and no downloaded merchant-service image.
+/// WeChat Pay signs no bill file and no downloaded merchant-service image. `path` is relative to the base URI.
 fn is_unsigned(method: &Method, path: &str) -> bool {
     method == Method::GET
-        && (path.ends_with("/v3/billdownload/file")
-            || (path.contains("/v3/merchant-service/images/") && !path.ends_with("/upload")))
+        && (path == "v3/billdownload/file"
+            || path
+                .strip_prefix("v3/merchant-service/images/")
+                .is_some_and(|rest| !rest.is_empty() && rest != "upload"))
 }
 
+/// The overseas statements, signed over their SHA-1 rather than their body. `path` is relative to the base URI,
+/// which may itself end in `/hk/`.
 fn is_statement(path: &str) -> bool {
-    path.ends_with("/hk/v3/statements") || path.ends_with("/v3/global/statements")
+    matches!(path, "hk/v3/statements" | "v3/global/statements" | "v3/statements")
 }
 
 fn is_loopback(url: &Url) -> bool {
@@ -351,12 +372,14 @@ mod tests {
 
     #[test]
     fn skip_list_matches_only_the_unsigned_downloads() {
-        assert!(is_unsigned(&Method::GET, "/v3/billdownload/file"));
-        assert!(is_unsigned(&Method::GET, "/v3/merchant-service/images/abc"));
-        assert!(!is_unsigned(&Method::POST, "/v3/merchant-service/images/upload"));
-        assert!(!is_unsigned(&Method::GET, "/v3/merchant-service/images/upload"));
-        assert!(!is_unsigned(&Method::GET, "/v3/bill/tradebill"));
-        assert!(!is_unsigned(&Method::POST, "/v3/billdownload/file"));
+        assert!(is_unsigned(&Method::GET, "v3/billdownload/file"));
+        assert!(is_unsigned(&Method::GET, "v3/merchant-service/images/abc"));
+        assert!(!is_unsigned(&Method::POST, "v3/merchant-service/images/upload"));
+        assert!(!is_unsigned(&Method::GET, "v3/merchant-service/images/upload"));
+        assert!(!is_unsigned(&Method::GET, "v3/merchant-service/images/"));
+        assert!(!is_unsigned(&Method::GET, "v3/bill/tradebill"));
+        assert!(!is_unsigned(&Method::POST, "v3/billdownload/file"));
+        assert!(!is_unsigned(&Method::GET, "v3/x/v3/billdownload/file"));
     }
 
     #[test]
@@ -373,5 +396,81 @@ mod tests {
         assert!(
             matches!(err, Error::Api { ref code, ref message, .. } if code.is_empty() && message.contains("Bad Gateway"))
         );
+    }
+
+    mod verify {
+        use super::*;
+        use crate::config::Config;
+        use crate::crypto::{Certificate, PrivateKey};
+
+        const PLATFORM_SERIAL: &str = "440024045C4A427599D09BB4E3DE0279F2E813FD";
+
+        fn core() -> Core {
+            let config = Config::builder()
+                .mchid("1900000001")
+                .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+                .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem").unwrap())
+                .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem").unwrap())
+                .build()
+                .unwrap();
+            Core::new(config).unwrap()
+        }
+
+        /// Headers as WeChat Pay signs an answer: `signed_body` is what the signature covers.
+        fn signed(timestamp: i64, signed_body: &[u8]) -> HeaderMap {
+            let platform = PrivateKey::load("file://tests/fixtures/wechat_pay_private_key.pem").unwrap();
+            let message = Formatter::response_bytes(timestamp, "NONCE", signed_body);
+            let mut headers = HeaderMap::new();
+            headers.insert("Wechatpay-Timestamp", HeaderValue::from_str(&timestamp.to_string()).unwrap());
+            headers.insert("Wechatpay-Nonce", HeaderValue::from_static("NONCE"));
+            headers.insert(
+                "Wechatpay-Signature",
+                HeaderValue::from_str(&STANDARD.encode(platform.sign(&message).unwrap())).unwrap(),
+            );
+            headers.insert("Wechatpay-Serial", HeaderValue::from_static(PLATFORM_SERIAL));
+            headers
+        }
+
+        #[test]
+        fn a_signed_answer_verifies_and_names_its_key() {
+            let verified =
+                core().verify(&Method::GET, "v3/certificates", &signed(Formatter::timestamp(), b"{}"), b"{}");
+            assert_eq!(verified, Ok(Some(PLATFORM_SERIAL.to_owned())));
+        }
+
+        #[test]
+        fn timestamps_from_the_future_are_refused_too() {
+            let future = Formatter::timestamp() + 400;
+            let result = core().verify(&Method::GET, "v3/certificates", &signed(future, b"{}"), b"{}");
+            assert!(matches!(result, Err(VerificationFailure::ClockSkew { .. })), "{result:?}");
+        }
+
+        #[test]
+        fn a_header_that_is_not_ascii_is_named() {
+            let mut headers = signed(Formatter::timestamp(), b"{}");
+            headers.insert("Wechatpay-Nonce", HeaderValue::from_bytes("NONCÉ".as_bytes()).unwrap());
+            let result = core().verify(&Method::GET, "v3/certificates", &headers, b"{}");
+            assert_eq!(result, Err(VerificationFailure::InvalidHeader("Wechatpay-Nonce")));
+        }
+
+        #[test]
+        fn statements_are_verified_over_their_digest_and_the_body_must_match_it() {
+            let statement = b"2024-01-01,statement line";
+            let digest = crate::crypto::hex_lower(&Sha1::digest(statement));
+            let digest_document = format!("{{\"sha1\":\"{digest}\"}}");
+            let mut headers = signed(Formatter::timestamp(), digest_document.as_bytes());
+            headers.insert("Wechatpay-Statement-Sha1", HeaderValue::from_str(&digest).unwrap());
+            for path in ["hk/v3/statements", "v3/global/statements"] {
+                assert_eq!(
+                    core().verify(&Method::GET, path, &headers, statement),
+                    Ok(Some(PLATFORM_SERIAL.to_owned()))
+                );
+                let altered = core().verify(&Method::GET, path, &headers, b"2024-01-01,statement lime");
+                assert_eq!(altered, Err(VerificationFailure::DigestMismatch));
+            }
+            // The same headers on an ordinary endpoint: the signature does not cover this body.
+            let ordinary = core().verify(&Method::GET, "v3/certificates", &headers, statement);
+            assert_eq!(ordinary, Err(VerificationFailure::BadSignature));
+        }
     }
 }

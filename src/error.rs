@@ -195,6 +195,9 @@ pub enum VerificationFailure {
         "the {0} header is missing; answers from WeChat Pay always carry it, so this one is not from WeChat Pay or was altered on the way"
     )]
     MissingHeader(&'static str),
+    /// A `Wechatpay-*` header is present but not visible ASCII text.
+    #[error("the {0} header is not ASCII text, so it cannot be from WeChat Pay")]
+    InvalidHeader(&'static str),
     /// `Wechatpay-Timestamp` is not a number.
     #[error("the Wechatpay-Timestamp header is not a Unix time")]
     InvalidTimestamp,
@@ -210,7 +213,9 @@ pub enum VerificationFailure {
     },
     /// The answer is signed by a key whose serial is not configured.
     #[error(
-        "the answer is signed by key {0}, which is not among the configured certs: add that platform certificate (download it with `wechatpay certificates`) or the WeChat Pay public key with its PUB_KEY_ID"
+        "the answer is signed by key {0}, which is not among the configured certs: add that platform certificate \
+         (GET v3/certificates lists them, encrypted with your APIv3 key) or the WeChat Pay public key with its \
+         PUB_KEY_ID from the merchant platform"
     )]
     UnknownSerial(String),
     /// `Wechatpay-Signature` starts with `WECHATPAY/SIGNTEST/`: a probe WeChat Pay sends to check that merchants verify.

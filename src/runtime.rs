@@ -84,6 +84,7 @@ pub struct ResponseFuture<T = crate::Response> {
 enum State<T> {
     Failed(Option<Error>),
     Running(JoinHandle<Result<T>>),
+    Done,
 }
 
 impl<T> ResponseFuture<T> {
@@ -100,10 +101,9 @@ impl<T> Future for ResponseFuture<T> {
     type Output = Result<T>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match &mut self.state {
-            State::Failed(error) => Poll::Ready(Err(error
-                .take()
-                .unwrap_or_else(|| Error::runtime("this request's future was polled again after it completed")))),
+        let output = match &mut self.state {
+            State::Failed(error) => Poll::Ready(Err(error.take().unwrap_or_else(polled_after_completion))),
+            State::Done => Poll::Ready(Err(polled_after_completion())),
             State::Running(handle) => Pin::new(handle).poll(cx).map(|joined| match joined {
                 Ok(result) => result,
                 Err(err) if err.is_cancelled() => {
@@ -113,8 +113,16 @@ impl<T> Future for ResponseFuture<T> {
                     "the request's task panicked in the SDK's I/O runtime; this is a bug, please report it",
                 )),
             }),
+        };
+        if output.is_ready() {
+            self.state = State::Done;
         }
+        output
     }
+}
+
+fn polled_after_completion() -> Error {
+    Error::runtime("this request's future was polled again after it completed")
 }
 
 impl<T> Drop for ResponseFuture<T> {
@@ -130,6 +138,7 @@ impl<T> std::fmt::Debug for ResponseFuture<T> {
         f.write_str(match self.state {
             State::Failed(_) => "ResponseFuture(failed)",
             State::Running(_) => "ResponseFuture(running)",
+            State::Done => "ResponseFuture(done)",
         })
     }
 }

@@ -70,3 +70,14 @@ pub fn bill_no(prefix: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     format!("{prefix}{}", COUNTER.fetch_add(1, Ordering::Relaxed))
 }
+
+/// A PHP-shaped config with the fixture keys, pointed at `base_uri`.
+pub fn php_config_for(base_uri: &str) -> Value {
+    json!({
+        "mchid": "1900000001",
+        "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
+        "privateKey": "file://tests/fixtures/merchant_private_key.pem",
+        "certs": {"PUB_KEY_ID_0114232134912410000000000000000": "file://tests/fixtures/wechat_pay_public_key.pem"},
+        "base_uri": base_uri,
+    })
+}
