@@ -150,10 +150,9 @@ impl Config {
         let seconds = |key: &'static str| -> Result<Option<Duration>> {
             match object.get(key) {
                 None | Some(Value::Null) => Ok(None),
-                Some(value) => match value.as_f64() {
-                    Some(seconds) if seconds > 0.0 && seconds.is_finite() => Ok(Some(Duration::from_secs_f64(seconds))),
-                    _ => Err(Error::config(key, "it must be a positive number of seconds")),
-                },
+                Some(value) => crate::options::seconds(value)
+                    .map(Some)
+                    .ok_or_else(|| Error::config(key, "it must be a positive number of seconds")),
             }
         };
 
@@ -737,6 +736,8 @@ impl ConfigBuilder {
                 "it must be the merchant certificate serial in hex (`openssl x509 -noout -serial -in apiclient_cert.pem`)",
             ));
         }
+        // WeChat Pay writes serials in upper case, and so does `serial_no` in every Authorization header we send.
+        let serial = serial.to_ascii_uppercase();
         let signer: Arc<dyn Signer> = match (self.signer, &self.private_key) {
             (Some(signer), _) => signer,
             (None, Some(key)) => Arc::new(RsaSigner::new(key.clone())),
@@ -768,17 +769,32 @@ impl ConfigBuilder {
             None => (Arc::new(self.keys.clone()), Some(self.keys)),
         };
         let base = self.base_uri.as_deref().unwrap_or(DEFAULT_BASE_URI);
+        let shown = if base.contains('@') { "the base URI".to_owned() } else { format!("{base:?}") };
         let mut base_uri =
-            Url::parse(base).map_err(|err| Error::config("base_uri", format!("{base:?} is not a URL: {err}")))?;
+            Url::parse(base).map_err(|err| Error::config("base_uri", format!("{shown} is not a URL: {err}")))?;
+        if !base_uri.username().is_empty() || base_uri.password().is_some() {
+            return Err(Error::config(
+                "base_uri",
+                "it must not carry credentials (user:password@): WeChat Pay authenticates each request by its signature",
+            ));
+        }
         if !matches!(base_uri.scheme(), "http" | "https") || base_uri.host().is_none() {
-            return Err(Error::config("base_uri", format!("{base:?} must be an http:// or https:// URL with a host")));
+            return Err(Error::config("base_uri", format!("{shown} must be an http:// or https:// URL with a host")));
         }
         if base_uri.query().is_some() || base_uri.fragment().is_some() {
-            return Err(Error::config("base_uri", format!("{base:?} must not have a query or fragment")));
+            return Err(Error::config("base_uri", format!("{shown} must not have a query or fragment")));
         }
         if !base_uri.path().ends_with('/') {
             let path = format!("{}/", base_uri.path());
             base_uri.set_path(&path);
+        }
+        if let Some((certificate, key)) = &self.merchant_tls {
+            if key.public_key()? != *certificate.public_key() {
+                return Err(Error::config(
+                    "merchant",
+                    "the key does not match the certificate: give apiclient_cert.pem with its own apiclient_key.pem",
+                ));
+            }
         }
         let io_threads = match self.io_threads {
             Some(0) => return Err(Error::config("io_threads", "it must be at least 1")),

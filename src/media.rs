@@ -29,6 +29,7 @@ pub struct MediaUpload {
     filename: String,
     content: Bytes,
     meta: String,
+    sha256: String,
     boundary: String,
 }
 
@@ -49,7 +50,7 @@ impl MediaUpload {
         // A nonce of 32 characters cannot fail to generate unless the OS has no randomness; fall back to a fixed one
         // that is still very unlikely to occur in the content.
         let boundary = Formatter::nonce(32).unwrap_or_else(|_| "wechatpay-sdk-rust-form-boundary0".to_owned());
-        MediaUpload { filename, content, meta, boundary }
+        MediaUpload { filename, content, meta, sha256, boundary }
     }
 
     /// Reads a file (PHP `new MediaUtil('file:///path/to/image.jpg')`); a `file://` prefix is accepted.
@@ -104,7 +105,7 @@ impl MediaUpload {
     /// assert_eq!(media.sha256_hex(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     /// ```
     pub fn sha256_hex(&self) -> String {
-        hex_lower(&Sha256::digest(&self.content))
+        self.sha256.clone()
     }
 
     /// The `Content-Type` header for the form.

@@ -47,7 +47,7 @@ pub const OPTION_KEYS: [&str; 8] = ["json", "query", "headers", "body", "xml", "
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    pub(crate) json: Option<std::result::Result<Value, String>>,
+    pub(crate) json: Option<std::result::Result<Json, String>>,
     pub(crate) query: Vec<(String, String)>,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) body: Option<Body>,
@@ -59,6 +59,23 @@ pub struct Options {
     /// Top-level keys whose values cannot be path variables (objects, arrays, ...), with the kind found: an error
     /// once the path's variables are known, either "not an option nor a variable" or "a variable of the wrong type".
     pub(crate) unusable: Vec<(String, &'static str)>,
+}
+
+/// The `json` option: a value from the PHP-style options, or the bytes a typed body serialised to (once).
+#[derive(Debug, Clone)]
+pub(crate) enum Json {
+    Value(Value),
+    Bytes(Bytes),
+}
+
+impl Json {
+    /// The bytes to send and sign.
+    pub(crate) fn into_bytes(self) -> std::result::Result<Bytes, serde_json::Error> {
+        match self {
+            Json::Value(value) => serde_json::to_vec(&value).map(Bytes::from),
+            Json::Bytes(bytes) => Ok(bytes),
+        }
+    }
 }
 
 /// A request body other than JSON.
@@ -106,11 +123,13 @@ impl Options {
     /// let options = Options::new().json(&Close { mchid: "1900000001".into() });
     /// ```
     pub fn json<T: Serialize + ?Sized>(mut self, body: &T) -> Self {
-        self.json = Some(serde_json::to_value(body).map_err(|err| err.to_string()));
+        self.json =
+            Some(serde_json::to_vec(body).map(|bytes| Json::Bytes(bytes.into())).map_err(|err| err.to_string()));
         self
     }
 
     /// Appends a query parameter (PHP's `query` option); parameters are sent in the order given, RFC 3986-encoded.
+    /// Values are sent as their text: unlike PHP's `http_build_query`, `true` is sent as `true`, not `1`.
     ///
     /// ```
     /// use wechatpay::Options;
@@ -285,36 +304,41 @@ impl Options {
     /// assert!(err.to_string().contains("query"));
     /// ```
     pub fn from_value(value: &Value) -> Result<Self> {
+        Self::from_owned(value.clone())
+    }
+
+    fn from_owned(value: Value) -> Result<Self> {
         let object = match value {
             Value::Object(object) => object,
             Value::Null => return Ok(Self::new()),
-            other => return Err(Error::options(format!("options must be a JSON object, not {}", kind(other)))),
+            other => return Err(Error::options(format!("options must be a JSON object, not {}", kind(&other)))),
         };
         let mut options = Self::new();
         for (key, value) in object {
             match key.as_str() {
-                "json" => options.json = Some(Ok(value.clone())),
-                "query" => options.query = pairs("query", value)?,
-                "headers" => options.headers = pairs("headers", value)?,
+                // As Guzzle: `json => null` sends no body.
+                "json" => options.json = (!value.is_null()).then_some(Ok(Json::Value(value))),
+                "query" => options.query = pairs("query", &value)?,
+                "headers" => options.headers = pairs("headers", &value)?,
                 "body" => match value {
-                    Value::String(text) => options.body = Some(Body::Raw(Bytes::from(text.clone()))),
-                    other => return Err(Error::options(format!("`body` must be a string, not {}", kind(other)))),
+                    Value::String(text) => options.body = Some(Body::Raw(Bytes::from(text))),
+                    other => return Err(Error::options(format!("`body` must be a string, not {}", kind(&other)))),
                 },
                 "xml" => match value {
-                    Value::Object(xml) => options.xml = Some(xml.clone()),
-                    other => return Err(Error::options(format!("`xml` must be an object, not {}", kind(other)))),
+                    Value::Object(xml) => options.xml = Some(xml),
+                    other => return Err(Error::options(format!("`xml` must be an object, not {}", kind(&other)))),
                 },
-                "security" => options.security = flag("security", value)?,
-                "nonceless" => options.nonceless = flag("nonceless", value)?,
-                "timeout" => match value.as_f64() {
-                    Some(seconds) if seconds > 0.0 && seconds.is_finite() => {
-                        options.timeout = Some(Duration::from_secs_f64(seconds))
-                    }
-                    _ => return Err(Error::options("`timeout` must be a positive number of seconds")),
-                },
-                variable => match scalar(value) {
-                    Some(text) => options.vars.push((variable.to_owned(), text.into_owned())),
-                    None => options.unusable.push((variable.to_owned(), kind(value))),
+                "security" => options.security = flag("security", &value)?,
+                "nonceless" => options.nonceless = flag("nonceless", &value)?,
+                "timeout" => {
+                    options.timeout = Some(
+                        seconds(&value)
+                            .ok_or_else(|| Error::options("`timeout` must be a positive number of seconds"))?,
+                    )
+                }
+                _ => match scalar(&value) {
+                    Some(text) => options.vars.push((key, text.into_owned())),
+                    None => options.unusable.push((key, kind(&value))),
                 },
             }
         }
@@ -328,7 +352,12 @@ impl Options {
             return Some(Cow::Borrowed(value));
         }
         match &self.json {
-            Some(Ok(Value::Object(body))) => body.get(name).and_then(scalar),
+            Some(Ok(Json::Value(Value::Object(body)))) => body.get(name).and_then(scalar),
+            // A typed body is only parsed back when a placeholder needs one of its fields.
+            Some(Ok(Json::Bytes(bytes))) => match serde_json::from_slice::<Value>(bytes) {
+                Ok(Value::Object(body)) => body.get(name).and_then(scalar).map(|text| Cow::Owned(text.into_owned())),
+                _ => None,
+            },
             _ => None,
         }
     }
@@ -371,7 +400,7 @@ impl IntoOptions for Options {
 
 impl IntoOptions for Value {
     fn into_options(self) -> Result<Options> {
-        Options::from_value(&self)
+        Options::from_owned(self)
     }
 }
 
@@ -404,6 +433,11 @@ fn scalar(value: &Value) -> Option<Cow<'_, str>> {
         Value::Number(number) => Some(Cow::Owned(number.to_string())),
         _ => None,
     }
+}
+
+/// A positive, representable number of seconds.
+pub(crate) fn seconds(value: &Value) -> Option<Duration> {
+    value.as_f64().filter(|seconds| *seconds > 0.0).and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
 }
 
 fn flag(name: &str, value: &Value) -> Result<bool> {

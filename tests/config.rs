@@ -68,6 +68,8 @@ fn bad_values_are_explained() {
         ("base_uri", json!("not a url"), "not a URL"),
         ("timeout", json!(-1), "positive"),
         ("certs", json!(["x"]), "object"),
+        ("base_uri", json!("https://user:secret@api.mch.weixin.qq.com/"), "credentials"),
+        ("timeout", json!(1e300), "seconds"),
     ];
     for (key, value, needle) in cases {
         let mut config = php();
@@ -117,4 +119,20 @@ fn typed_and_php_configs_agree() {
     let php = Config::from_value(&php()).unwrap();
     assert_eq!(typed.platform_keys().unwrap().serials(), php.platform_keys().unwrap().serials());
     assert_eq!(format!("{typed:?}"), format!("{php:?}"));
+}
+
+#[test]
+fn huge_timeouts_are_errors_not_panics() {
+    let instance = Builder::factory(php()).unwrap();
+    let err = instance.v3().certificates().url(json!({"timeout": 1e20})).unwrap_err();
+    assert!(matches!(err, Error::Options { .. }), "{err:?}");
+}
+
+#[test]
+fn the_merchant_tls_pair_must_match() {
+    let mut config = php();
+    config["merchant"] = json!({"cert": "file://tests/fixtures/wechat_pay_certificate.pem", "key": "file://tests/fixtures/merchant_private_key.pem"});
+    let (field, reason) = config_error(config);
+    assert_eq!(field, "merchant");
+    assert!(reason.contains("does not match"), "{reason}");
 }
