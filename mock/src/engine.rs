@@ -240,7 +240,7 @@ impl Engine {
             return crate::v2::handle(path, &req.body, &account);
         }
         let content_type = routes::header(&req.headers, "content-type").unwrap_or_default();
-        let parts = match multipart::boundary(content_type) {
+        let parts = match multipart::boundary(content_type, &req.body) {
             Some(boundary) => match multipart::parse(&req.body, &boundary) {
                 Ok(parts) => Some(parts),
                 Err(e) => return Reply::param_error("body", "body", format!("bad multipart body: {e}")),

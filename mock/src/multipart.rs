@@ -8,17 +8,29 @@ pub(crate) struct Part {
     pub(crate) data: Vec<u8>,
 }
 
-/// The boundary of a `multipart/form-data` content type, if it is one.
-pub(crate) fn boundary(content_type: &str) -> Option<String> {
+/// The boundary of a `multipart/form-data` request, if it is one: the `boundary` parameter of its content
+/// type or, when the content type has none (`Content-Type: multipart/form-data` alone, as the Python
+/// `wechatpayv3` SDK sends uploads and as WeChat Pay accepts them), the delimiter on the body's first line.
+pub(crate) fn boundary(content_type: &str, body: &[u8]) -> Option<String> {
     let mut params = content_type.split(';');
     let mime = params.next()?.trim();
     if !mime.eq_ignore_ascii_case("multipart/form-data") {
         return None;
     }
-    params.find_map(|p| {
+    let declared = params.find_map(|p| {
         let (k, v) = p.split_once('=')?;
         k.trim().eq_ignore_ascii_case("boundary").then(|| v.trim().trim_matches('"').to_owned())
-    })
+    });
+    Some(declared.unwrap_or_else(|| sniff_boundary(body).unwrap_or_default()))
+}
+
+/// The delimiter a multipart body opens with (`--BOUNDARY` then a line break); RFC 2046 boundaries are
+/// 1 to 70 characters. An empty string makes [`parse`] refuse the body.
+fn sniff_boundary(body: &[u8]) -> Option<String> {
+    let rest = body.strip_prefix(b"--")?;
+    let end = rest.iter().position(|&b| b == b'\r' || b == b'\n')?;
+    let boundary = std::str::from_utf8(&rest[..end]).ok()?.trim_end();
+    (1..=70).contains(&boundary.len()).then(|| boundary.to_owned())
 }
 
 fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
@@ -100,8 +112,13 @@ mod tests {
         assert_eq!(parts[0].data, b"{\"a\":1}");
         assert_eq!(parts[1].filename.as_deref(), Some("a.png"));
         assert_eq!(parts[1].data, b"\x89PNG\r\n");
-        assert_eq!(boundary("multipart/form-data; boundary=\"XyZ\"").as_deref(), Some("XyZ"));
-        assert_eq!(boundary("application/json"), None);
+        assert_eq!(boundary("multipart/form-data; boundary=\"XyZ\"", b"").as_deref(), Some("XyZ"));
+        assert_eq!(boundary("application/json", body).as_deref(), None);
+        // No boundary parameter: the body's first line names it.
+        assert_eq!(boundary("multipart/form-data", body).as_deref(), Some("XyZ"));
+        assert_eq!(boundary("Multipart/Form-Data; charset=utf-8", b"--a1\nx").as_deref(), Some("a1"));
+        assert_eq!(boundary("multipart/form-data", b"no delimiter").as_deref(), Some(""));
+        assert_eq!(boundary("multipart/form-data", b"--\r\n").as_deref(), Some(""));
         assert!(parse(b"garbage", "XyZ").is_err());
         assert!(parse(b"--XyZ\r\nno headers end", "XyZ").is_err());
     }
