@@ -75,6 +75,7 @@ pub(crate) struct Settings {
     pub(crate) signer: ResponseSigner,
     pub(crate) platform_certificates: bool,
     pub(crate) auto_advance: Option<Duration>,
+    pub(crate) auto_pay: Option<Duration>,
     pub(crate) auto_notify: bool,
 }
 
@@ -149,7 +150,7 @@ impl Engine {
         let now = now_secs();
         let (result, events) = {
             let mut state = lock(&self.state);
-            state.catch_up(self.settings.auto_advance, Instant::now(), now);
+            state.catch_up(self.settings.auto_advance, self.settings.auto_pay, Instant::now(), now);
             let result = f(&mut state, now);
             (result, std::mem::take(&mut state.events))
         };

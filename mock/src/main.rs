@@ -24,6 +24,7 @@ OPTIONS:
     --signer KIND            sign answers with `platform` (certificate, default) or `public-key`
     --public-key-only        play a merchant without platform certificates (implies --signer public-key)
     --auto-advance MILLIS    let transfers and refunds advance one state every MILLIS milliseconds
+    --auto-pay MILLIS        play the payer: every order is paid MILLIS milliseconds after its prepay
     --auto-notify            POST callbacks to http:// notify URLs when payments, refunds, transfers end
     -h, --help               this text
     -V, --version            the version
@@ -39,6 +40,7 @@ struct Args {
     signer: Option<ResponseSigner>,
     public_key_only: bool,
     auto_advance: Option<Duration>,
+    auto_pay: Option<Duration>,
     auto_notify: bool,
 }
 
@@ -78,6 +80,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Parsed, String> 
                 let v = value("--auto-advance")?;
                 let ms: u64 = v.parse().map_err(|_| format!("--auto-advance: `{v}` is not milliseconds"))?;
                 out.auto_advance = Some(Duration::from_millis(ms));
+            }
+            "--auto-pay" => {
+                let v = value("--auto-pay")?;
+                let ms: u64 = v.parse().map_err(|_| format!("--auto-pay: `{v}` is not milliseconds"))?;
+                out.auto_pay = Some(Duration::from_millis(ms));
             }
             "--auto-notify" => out.auto_notify = true,
             other => return Err(format!("unknown argument `{other}` (see --help)")),
@@ -138,8 +145,11 @@ fn run(args: Args) -> Result<(), String> {
         Some(dir) => (dir, false),
         None => (std::env::temp_dir().join(format!("wechatpay-mock-{}", std::process::id())), true),
     };
-    let mut builder =
-        Server::builder().state_dir(&state_dir).auto_advance(args.auto_advance).auto_notify(args.auto_notify);
+    let mut builder = Server::builder()
+        .state_dir(&state_dir)
+        .auto_advance(args.auto_advance)
+        .auto_pay(args.auto_pay)
+        .auto_notify(args.auto_notify);
     if let Some(addr) = args.listen {
         builder = builder.listen(addr);
     }
@@ -203,6 +213,10 @@ mod tests {
         assert_eq!(a.listen, Some(SocketAddr::from(([127, 0, 0, 1], 9))));
         assert_eq!(a.state_dir, Some(PathBuf::from("/tmp/x")));
         assert_eq!(a.auto_advance, Some(Duration::from_millis(50)));
+        assert_eq!(a.auto_pay, None);
+        let Ok(Parsed::Run(a)) = parse(&["--auto-pay=0"]) else { panic!("should parse") };
+        assert_eq!(a.auto_pay, Some(Duration::ZERO));
+        assert!(parse(&["--auto-pay", "soon"]).is_err());
         assert!(parse(&["--listen"]).is_err());
         assert!(parse(&["--listen", "nope"]).is_err());
         assert!(parse(&["--bogus"]).is_err());

@@ -52,6 +52,7 @@ pub struct ServerBuilder {
     identities: Option<Identities>,
     signer: ResponseSigner,
     auto_advance: Option<Duration>,
+    auto_pay: Option<Duration>,
     auto_notify: bool,
     platform_certificates: bool,
     window: Duration,
@@ -65,6 +66,7 @@ impl Default for ServerBuilder {
             identities: None,
             signer: ResponseSigner::PlatformCertificate,
             auto_advance: None,
+            auto_pay: None,
             auto_notify: false,
             platform_certificates: true,
             window: Duration::from_secs(300),
@@ -103,6 +105,14 @@ impl ServerBuilder {
     /// the server is asked); `None` (the default) keeps them still until a test moves them.
     pub fn auto_advance(mut self, step: Option<Duration>) -> Self {
         self.auto_advance = step;
+        self
+    }
+
+    /// Play the payer: every `NOTPAY` order is paid `delay` after its prepay (evaluated lazily, whenever
+    /// the server is asked), as [`Server::pay_order`] would; `None` (the default) leaves orders unpaid
+    /// until a test pays them. For clients that only see the HTTP side (the binary's `--auto-pay`).
+    pub fn auto_pay(mut self, delay: Option<Duration>) -> Self {
+        self.auto_pay = delay;
         self
     }
 
@@ -168,6 +178,7 @@ impl ServerBuilder {
             signer: self.signer,
             platform_certificates: self.platform_certificates,
             auto_advance: self.auto_advance,
+            auto_pay: self.auto_pay,
             auto_notify: self.auto_notify,
         };
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();

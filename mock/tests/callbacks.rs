@@ -240,3 +240,53 @@ async fn transfers_that_finish_on_their_own_notify_their_url() {
     assert_eq!(event, "MCHTRANSFER.BILL.FINISHED");
     assert_eq!((resource["out_bill_no"].as_str(), resource["state"].as_str()), (Some("AUTO1"), Some("SUCCESS")));
 }
+
+#[tokio::test]
+async fn auto_pay_plays_the_payer_for_http_only_clients() {
+    // The binary's `--auto-pay`: without it a client that only speaks HTTP could never see an order paid,
+    // so it could never refund one or receive TRANSACTION.SUCCESS.
+    let (url, mut rx) = listener(200, r#"{"code":"SUCCESS"}"#).await;
+    let server = Server::builder()
+        .identities(ids())
+        .auto_pay(Some(Duration::ZERO))
+        .auto_notify(true)
+        .start()
+        .await
+        .expect("server");
+    let c = Client::new(&server);
+    c.call_verified("POST", "/v3/pay/transactions/native", Some(&order(&c.ids.mchid, "PAY1", &url))).await;
+    let q =
+        c.call_verified("GET", &format!("/v3/pay/transactions/out-trade-no/PAY1?mchid={}", c.ids.mchid), None).await;
+    assert_eq!(q.json()["trade_state"], "SUCCESS", "{}", q.json());
+    let transaction_id = q.json()["transaction_id"].as_str().unwrap_or_default().to_owned();
+    assert!(transaction_id.starts_with("4200"), "{transaction_id}");
+
+    let (_, headers, body) =
+        tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("in time").expect("received");
+    let (event, resource) = open(&c.ids, &headers, &body);
+    assert_eq!(event, "TRANSACTION.SUCCESS");
+    assert_eq!(resource["transaction_id"].as_str(), Some(transaction_id.as_str()));
+
+    // The paid order refunds over HTTP alone.
+    let refund = json!({
+        "out_trade_no": "PAY1", "out_refund_no": "PAYR1",
+        "amount": { "refund": 1, "total": 100, "currency": "CNY" },
+    });
+    let r = c.call_verified("POST", "/v3/refund/domestic/refunds", Some(&refund)).await;
+    assert_eq!(r.status, 200, "{}", r.message());
+    assert_eq!(r.json()["status"], "PROCESSING");
+
+    // With a delay the order stays NOTPAY until it has passed; a closed order is never paid.
+    let slow =
+        Server::builder().identities(ids()).auto_pay(Some(Duration::from_secs(3600))).start().await.expect("server");
+    let c = Client::new(&slow);
+    c.call_verified("POST", "/v3/pay/transactions/native", Some(&order(&c.ids.mchid, "PAY2", &url))).await;
+    let q =
+        c.call_verified("GET", &format!("/v3/pay/transactions/out-trade-no/PAY2?mchid={}", c.ids.mchid), None).await;
+    assert_eq!(q.json()["trade_state"], "NOTPAY");
+    let closed = c
+        .call_verified("POST", "/v3/pay/transactions/out-trade-no/PAY2/close", Some(&json!({ "mchid": c.ids.mchid })))
+        .await;
+    assert_eq!(closed.status, 204);
+    assert_eq!(slow.trade_state("PAY2"), Some(wechatpay_mock::TradeState::Closed));
+}

@@ -323,11 +323,22 @@ pub(crate) struct State {
 }
 
 impl State {
-    /// Applies the time-based advance of every pending object (lazily, on each access).
-    pub(crate) fn catch_up(&mut self, auto_advance: Option<Duration>, now: Instant, now_secs: i64) {
-        let Some(step) = auto_advance else { return };
-        self.transfers.catch_up(step, now, now_secs, &mut self.events);
-        self.refunds.catch_up(step, now, now_secs, &mut self.events);
+    /// Applies the time-based advance of every pending object (lazily, on each access): orders paid
+    /// `auto_pay` after their prepay, transfers and refunds one state every `auto_advance`.
+    pub(crate) fn catch_up(
+        &mut self,
+        auto_advance: Option<Duration>,
+        auto_pay: Option<Duration>,
+        now: Instant,
+        now_secs: i64,
+    ) {
+        if let Some(delay) = auto_pay {
+            self.orders.catch_up(delay, now, now_secs, &mut self.events);
+        }
+        if let Some(step) = auto_advance {
+            self.transfers.catch_up(step, now, now_secs, &mut self.events);
+            self.refunds.catch_up(step, now, now_secs, &mut self.events);
+        }
     }
 
     pub(crate) fn dispatch(&mut self, endpoint: Endpoint, ctx: &Ctx<'_>) -> Reply {

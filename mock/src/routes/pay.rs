@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -124,6 +125,8 @@ pub(crate) struct Order {
     /// The request body, to tell a retry from a conflicting reuse of the `out_trade_no`.
     request: Value,
     pub(crate) refunded: i64,
+    /// When the prepay created it (auto-pay counts from here).
+    created_at: Instant,
 }
 
 impl Order {
@@ -175,6 +178,25 @@ pub(crate) struct Orders {
     by_transaction_id: HashMap<String, String>,
 }
 
+/// Marks a payable order paid: a new `transaction_id` (returned), `SUCCESS`, and its callback event.
+fn settle(
+    order: &mut Order,
+    by_transaction_id: &mut HashMap<String, String>,
+    now: i64,
+    events: &mut Vec<Event>,
+) -> String {
+    let id = format!("4200{}{}{}", random_digits(6), yyyymmdd_cst(now), random_digits(10));
+    order.state = TradeState::Success;
+    order.transaction_id = Some(id.clone());
+    order.success_time = Some(now);
+    if order.payer_openid.is_none() {
+        order.payer_openid = Some(format!("o{}", random_alnum(27)));
+    }
+    by_transaction_id.insert(id.clone(), order.out_trade_no.clone());
+    events.push(Event::Transaction(order.out_trade_no.clone()));
+    id
+}
+
 fn order_not_exist(what: &str) -> Reply {
     Reply::error(404, "ORDER_NOT_EXIST", format!("no order {what}"))
 }
@@ -205,16 +227,16 @@ impl Orders {
         if !matches!(order.state, TradeState::NotPay | TradeState::UserPaying) {
             return Err(MockError::InvalidState(format!("order {out_trade_no} is {} and cannot be paid", order.state)));
         }
-        let id = format!("4200{}{}{}", random_digits(6), yyyymmdd_cst(now), random_digits(10));
-        order.state = TradeState::Success;
-        order.transaction_id = Some(id.clone());
-        order.success_time = Some(now);
-        if order.payer_openid.is_none() {
-            order.payer_openid = Some(format!("o{}", random_alnum(27)));
+        Ok(settle(order, &mut self.by_transaction_id, now, events))
+    }
+
+    /// Auto-pay: the payer pays every `NOTPAY` order `delay` after its prepay.
+    pub(crate) fn catch_up(&mut self, delay: Duration, now: Instant, now_secs: i64, events: &mut Vec<Event>) {
+        for order in self.by_out_trade_no.values_mut() {
+            if order.state == TradeState::NotPay && order.created_at + delay <= now {
+                settle(order, &mut self.by_transaction_id, now_secs, events);
+            }
         }
-        self.by_transaction_id.insert(id.clone(), out_trade_no.to_owned());
-        events.push(Event::Transaction(out_trade_no.to_owned()));
-        Ok(id)
     }
 
     /// Test control: force a state.
@@ -303,6 +325,7 @@ impl Orders {
             prepay: prepay.clone(),
             request,
             refunded: 0,
+            created_at: Instant::now(),
         };
         self.by_out_trade_no.insert(out_trade_no, order);
         Ok(Reply::ok(&prepay))
