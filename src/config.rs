@@ -56,8 +56,8 @@ pub const BACKUP_BASE_URI: &str = "https://api2.mch.weixin.qq.com/";
 pub const HK_BASE_URI: &str = "https://apihk.mch.weixin.qq.com/";
 
 /// The keys the PHP-shaped config may have.
-const CONFIG_KEYS: [&str; 9] =
-    ["mchid", "serial", "privateKey", "certs", "secret", "merchant", "base_uri", "timeout", "connect_timeout"];
+const CONFIG_KEYS: [&str; 10] =
+    ["mchid", "serial", "privateKey", "certs", "secret", "merchant", "base_uri", "timeout", "connect_timeout", "verify"];
 
 /// Everything a [`Builder`](crate::Builder) needs: who the merchant is, how to sign, whom to trust, where to go.
 ///
@@ -88,6 +88,7 @@ pub struct Config {
     pub(crate) platform_keys: Option<PlatformKeys>,
     pub(crate) secret: Option<Secret>,
     pub(crate) merchant_tls: Option<(Certificate, PrivateKey)>,
+    pub(crate) root_certificates: Vec<Certificate>,
     pub(crate) base_uri: Url,
     pub(crate) timeout: Option<Duration>,
     pub(crate) connect_timeout: Option<Duration>,
@@ -108,8 +109,11 @@ impl Config {
 
     /// Reads the PHP SDK's config array:
     /// `{"mchid", "serial", "privateKey", "certs": {serial: key or certificate}, "secret"?, "merchant"?: {"cert", "key"},
-    /// "base_uri"?, "timeout"?, "connect_timeout"?}`. Keys and certificates follow [`Rsa::from`](crate::crypto::Rsa::from):
-    /// `file://` paths, PEM text or prefixed base64. Timeouts are seconds.
+    /// "base_uri"?, "timeout"?, "connect_timeout"?, "verify"?}`. Keys and certificates follow
+    /// [`Rsa::from`](crate::crypto::Rsa::from): `file://` paths, PEM text or prefixed base64. Timeouts are seconds.
+    /// `verify` is Guzzle's option: a CA bundle (a path, `file://` path or PEM text) whose certificates are trusted
+    /// as [`ConfigBuilder::root_certificate`] trusts them, beside the system's roots (Guzzle would trust the bundle
+    /// alone); `false` is refused.
     ///
     /// ```
     /// use serde_json::json;
@@ -197,6 +201,21 @@ impl Config {
         }
         if let Some(base_uri) = text("base_uri")? {
             builder = builder.base_uri(base_uri);
+        }
+        match object.get("verify") {
+            None | Some(Value::Null) | Some(Value::Bool(true)) => {}
+            Some(Value::Bool(false)) => {
+                return Err(Error::config(
+                    "verify",
+                    "turning TLS verification off is not supported: give the CA bundle (a path or PEM) to trust instead",
+                ));
+            }
+            Some(Value::String(bundle)) => {
+                for certificate in root_bundle(bundle).map_err(|err| Error::config("verify", err))? {
+                    builder = builder.root_certificate(certificate);
+                }
+            }
+            Some(_) => return Err(Error::config("verify", "it must be a CA bundle: a file path or PEM text")),
         }
         builder.timeout = seconds("timeout")?;
         builder.connect_timeout = seconds("connect_timeout")?;
@@ -308,6 +327,24 @@ impl Config {
         self.merchant_tls.as_ref().map(|(certificate, _)| certificate)
     }
 
+    /// The root certificates trusted for TLS besides the system's (see [`ConfigBuilder::root_certificate`]).
+    ///
+    /// ```
+    /// # use wechatpay::crypto::{Certificate, PrivateKey};
+    /// let config = wechatpay::Config::from_value(&serde_json::json!({
+    ///     "mchid": "1900000001",
+    ///     "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
+    ///     "privateKey": "file://tests/fixtures/merchant_private_key.pem",
+    ///     "certs": {"440024045C4A427599D09BB4E3DE0279F2E813FD": "file://tests/fixtures/wechat_pay_certificate.pem"},
+    ///     "verify": "tests/fixtures/wechat_pay_certificate.pem",
+    /// }))?;
+    /// assert_eq!(config.root_certificates()[0].serial_number(), "440024045C4A427599D09BB4E3DE0279F2E813FD");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn root_certificates(&self) -> &[Certificate] {
+        &self.root_certificates
+    }
+
     /// Whether an APIv2 key (`secret`) is configured. The key itself is never shown.
     ///
     /// ```
@@ -374,6 +411,7 @@ pub struct ConfigBuilder {
     verifier: Option<Arc<dyn Verifier>>,
     secret: Option<Secret>,
     merchant_tls: Option<(Certificate, PrivateKey)>,
+    root_certificates: Vec<Certificate>,
     base_uri: Option<String>,
     timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
@@ -606,6 +644,26 @@ impl ConfigBuilder {
         self
     }
 
+    /// Trusts one more root certificate for TLS (both the APIv3/APIv2 connections and the mutual-TLS ones), beside
+    /// the system's roots: a company's TLS-inspecting proxy, or a simulator's test CA.
+    ///
+    /// ```
+    /// use wechatpay::crypto::Certificate;
+    /// # let builder = wechatpay::Config::builder().mchid("1900000001")
+    /// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    /// #     .private_key(wechatpay::crypto::PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+    /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
+    /// let server = wechatpay_mock::Server::builder()
+    ///     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// let config = builder.root_certificate(Certificate::from_pem(server.tls_ca_pem())?).build()?;
+    /// assert_eq!(config.root_certificates().len(), 1);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn root_certificate(mut self, certificate: Certificate) -> Self {
+        self.root_certificates.push(certificate);
+        self
+    }
+
     /// Where requests go (default [`DEFAULT_BASE_URI`]); a path prefix such as `https://api.mch.weixin.qq.com/hk/`
     /// is kept.
     ///
@@ -810,6 +868,7 @@ impl ConfigBuilder {
             platform_keys,
             secret: self.secret,
             merchant_tls: self.merchant_tls,
+            root_certificates: self.root_certificates,
             base_uri,
             timeout: self.timeout,
             connect_timeout: self.connect_timeout,
@@ -817,6 +876,29 @@ impl ConfigBuilder {
             max_clock_skew: self.max_clock_skew.unwrap_or(Duration::from_secs(300)),
         })
     }
+}
+
+/// The certificates of a CA bundle given as PEM text, or as a file (plain or `file://` path) holding PEM.
+fn root_bundle(bundle: &str) -> Result<Vec<Certificate>> {
+    let text = if bundle.trim_start().starts_with("-----BEGIN") {
+        bundle.to_owned()
+    } else {
+        let path = bundle.strip_prefix("file://").unwrap_or(bundle);
+        std::fs::read_to_string(path).map_err(|err| Error::config("verify", format!("cannot read {path}: {err}")))?
+    };
+    const END: &str = "-----END CERTIFICATE-----";
+    let mut certificates = Vec::new();
+    let mut rest = text.as_str();
+    while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
+        let block = &rest[start..];
+        let end = block.find(END).ok_or_else(|| Error::config("verify", "a certificate in the bundle is not closed"))?;
+        certificates.push(Certificate::from_pem(&block[..end + END.len()])?);
+        rest = &block[end + END.len()..];
+    }
+    if certificates.is_empty() {
+        return Err(Error::config("verify", "the bundle holds no PEM certificate (-----BEGIN CERTIFICATE-----)"));
+    }
+    Ok(certificates)
 }
 
 /// What [`Builder::factory`](crate::Builder::factory) accepts: a [`Config`], a [`ConfigBuilder`], or the PHP config
