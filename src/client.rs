@@ -318,7 +318,7 @@ pub(crate) fn http_client(config: &Config) -> reqwest::ClientBuilder {
         // A simulator on loopback must never be reached through a proxy from the environment.
         http = http.no_proxy();
     }
-    let roots = config.root_certificates.iter().filter_map(|root| reqwest::Certificate::from_der(root.to_der()).ok());
+    let roots = config.root_certificates.iter().filter_map(|der| reqwest::Certificate::from_der(der).ok());
     http.tls_certs_merge(roots)
 }
 
@@ -360,14 +360,14 @@ fn check_variables(template: &UriTemplate, options: &Options) -> Result<()> {
 fn tls_refusal(err: &reqwest::Error) -> Option<String> {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(current) = source {
-        // io::Error hides the error it wraps from `source()`: look inside it too.
-        let inner = current.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()).map(|e| e as &_);
-        for candidate in [Some(current), inner].into_iter().flatten() {
-            if let Some(tls) = candidate.downcast_ref::<rustls::Error>() {
-                return Some(describe_tls(tls));
-            }
+        if let Some(tls) = current.downcast_ref::<rustls::Error>() {
+            return Some(describe_tls(tls));
         }
-        source = current.source();
+        // io::Error skips the error it wraps in `source()`: step into it instead.
+        source = match current.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            Some(wrapped) => Some(wrapped as &(dyn std::error::Error + 'static)),
+            None => current.source(),
+        };
     }
     None
 }

@@ -88,7 +88,8 @@ pub struct Config {
     pub(crate) platform_keys: Option<PlatformKeys>,
     pub(crate) secret: Option<Secret>,
     pub(crate) merchant_tls: Option<(Certificate, PrivateKey)>,
-    pub(crate) root_certificates: Vec<Certificate>,
+    /// DER of each extra TLS root.
+    pub(crate) root_certificates: Vec<Vec<u8>>,
     pub(crate) base_uri: Url,
     pub(crate) timeout: Option<Duration>,
     pub(crate) connect_timeout: Option<Duration>,
@@ -210,10 +211,14 @@ impl Config {
                     "turning TLS verification off is not supported: give the CA bundle (a path or PEM) to trust instead",
                 ));
             }
-            Some(Value::String(bundle)) => {
-                for certificate in root_bundle(bundle).map_err(|err| Error::config("verify", err))? {
-                    builder = builder.root_certificate(certificate);
-                }
+            Some(Value::String(bundle)) if bundle.trim_start().starts_with("-----BEGIN") => {
+                builder = builder.root_certificate(bundle.as_bytes());
+            }
+            Some(Value::String(path)) => {
+                let path = path.strip_prefix("file://").unwrap_or(path);
+                let bundle = std::fs::read(path)
+                    .map_err(|err| Error::config("verify", format!("cannot read the CA bundle {path}: {err}")))?;
+                builder = builder.root_certificate(bundle);
             }
             Some(_) => return Err(Error::config("verify", "it must be a CA bundle: a file path or PEM text")),
         }
@@ -327,7 +332,8 @@ impl Config {
         self.merchant_tls.as_ref().map(|(certificate, _)| certificate)
     }
 
-    /// The root certificates trusted for TLS besides the system's (see [`ConfigBuilder::root_certificate`]).
+    /// The DER of each root certificate trusted for TLS besides the system's (see
+    /// [`ConfigBuilder::root_certificate`]).
     ///
     /// ```
     /// # use wechatpay::crypto::{Certificate, PrivateKey};
@@ -338,10 +344,11 @@ impl Config {
     ///     "certs": {"440024045C4A427599D09BB4E3DE0279F2E813FD": "file://tests/fixtures/wechat_pay_certificate.pem"},
     ///     "verify": "tests/fixtures/wechat_pay_certificate.pem",
     /// }))?;
-    /// assert_eq!(config.root_certificates()[0].serial_number(), "440024045C4A427599D09BB4E3DE0279F2E813FD");
+    /// let platform = Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?;
+    /// assert_eq!(config.root_certificates(), [platform.to_der()]);
     /// # Ok::<(), wechatpay::Error>(())
     /// ```
-    pub fn root_certificates(&self) -> &[Certificate] {
+    pub fn root_certificates(&self) -> &[Vec<u8>] {
         &self.root_certificates
     }
 
@@ -411,7 +418,8 @@ pub struct ConfigBuilder {
     verifier: Option<Arc<dyn Verifier>>,
     secret: Option<Secret>,
     merchant_tls: Option<(Certificate, PrivateKey)>,
-    root_certificates: Vec<Certificate>,
+    /// PEM or DER as given: parsed by `build`.
+    root_certificates: Vec<Vec<u8>>,
     base_uri: Option<String>,
     timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
@@ -644,23 +652,25 @@ impl ConfigBuilder {
         self
     }
 
-    /// Trusts one more root certificate for TLS (both the APIv3/APIv2 connections and the mutual-TLS ones), beside
-    /// the system's roots: a company's TLS-inspecting proxy, or a simulator's test CA.
+    /// Trusts more root certificates for TLS, beside the system's, on every connection (APIv3, APIv2 and mutual
+    /// TLS): a company's TLS-inspecting proxy, or a simulator's test CA. `certificates` is PEM (one certificate or a
+    /// bundle) or DER, of any key type; it is checked by [`build`](Self::build).
     ///
     /// ```
-    /// use wechatpay::crypto::Certificate;
-    /// # let builder = wechatpay::Config::builder().mchid("1900000001")
+    /// # use wechatpay::crypto::{Certificate, PrivateKey};
+    /// # let builder = || wechatpay::Config::builder().mchid("1900000001")
     /// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
-    /// #     .private_key(wechatpay::crypto::PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
-    /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
+    /// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem").unwrap())
+    /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem").unwrap());
     /// let server = wechatpay_mock::Server::builder()
     ///     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
-    /// let config = builder.root_certificate(Certificate::from_pem(server.tls_ca_pem())?).build()?;
+    /// let config = builder().root_certificate(server.tls_ca_pem()).build()?;
     /// assert_eq!(config.root_certificates().len(), 1);
+    /// assert!(builder().root_certificate("not a certificate").build().is_err());
     /// # Ok::<(), wechatpay::Error>(())
     /// ```
-    pub fn root_certificate(mut self, certificate: Certificate) -> Self {
-        self.root_certificates.push(certificate);
+    pub fn root_certificate(mut self, certificates: impl AsRef<[u8]>) -> Self {
+        self.root_certificates.push(certificates.as_ref().to_vec());
         self
     }
 
@@ -854,6 +864,10 @@ impl ConfigBuilder {
                 ));
             }
         }
+        let mut root_certificates = Vec::new();
+        for given in &self.root_certificates {
+            root_certificates.extend(root_ders(given)?);
+        }
         let io_threads = match self.io_threads {
             Some(0) => return Err(Error::config("io_threads", "it must be at least 1")),
             Some(threads) => threads,
@@ -868,7 +882,7 @@ impl ConfigBuilder {
             platform_keys,
             secret: self.secret,
             merchant_tls: self.merchant_tls,
-            root_certificates: self.root_certificates,
+            root_certificates,
             base_uri,
             timeout: self.timeout,
             connect_timeout: self.connect_timeout,
@@ -878,27 +892,40 @@ impl ConfigBuilder {
     }
 }
 
-/// The certificates of a CA bundle given as PEM text, or as a file (plain or `file://` path) holding PEM.
-fn root_bundle(bundle: &str) -> Result<Vec<Certificate>> {
-    let text = if bundle.trim_start().starts_with("-----BEGIN") {
-        bundle.to_owned()
-    } else {
-        let path = bundle.strip_prefix("file://").unwrap_or(bundle);
-        std::fs::read_to_string(path).map_err(|err| Error::config("verify", format!("cannot read {path}: {err}")))?
-    };
+/// The DER of each certificate in `given`: PEM (one or a bundle) or DER, each checked to be X.509.
+fn root_ders(given: &[u8]) -> Result<Vec<Vec<u8>>> {
+    use base64::Engine as _;
+    use der::Decode as _;
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
     const END: &str = "-----END CERTIFICATE-----";
-    let mut certificates = Vec::new();
-    let mut rest = text.as_str();
-    while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
-        let block = &rest[start..];
-        let end = block.find(END).ok_or_else(|| Error::config("verify", "a certificate in the bundle is not closed"))?;
-        certificates.push(Certificate::from_pem(&block[..end + END.len()])?);
-        rest = &block[end + END.len()..];
+    let invalid = |reason: &str| Error::config("root_certificate", reason);
+    let ders = match std::str::from_utf8(given) {
+        Ok(text) if text.contains("-----BEGIN") => {
+            let mut ders = Vec::new();
+            let mut rest = text;
+            while let Some(start) = rest.find(BEGIN) {
+                let block = &rest[start + BEGIN.len()..];
+                let end = block.find(END).ok_or_else(|| invalid("a PEM certificate is not closed"))?;
+                let body: String = block[..end].chars().filter(|c| !c.is_whitespace()).collect();
+                ders.push(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(body)
+                        .map_err(|_| invalid("a PEM certificate is not base64"))?,
+                );
+                rest = &block[end + END.len()..];
+            }
+            ders
+        }
+        _ => vec![given.to_vec()],
+    };
+    if ders.is_empty() {
+        return Err(invalid("no certificate found: give PEM (-----BEGIN CERTIFICATE-----) or DER"));
     }
-    if certificates.is_empty() {
-        return Err(Error::config("verify", "the bundle holds no PEM certificate (-----BEGIN CERTIFICATE-----)"));
+    for der in &ders {
+        x509_cert::Certificate::from_der(der)
+            .map_err(|err| invalid(&format!("it is not an X.509 certificate (PEM or DER): {err}")))?;
     }
-    Ok(certificates)
+    Ok(ders)
 }
 
 /// What [`Builder::factory`](crate::Builder::factory) accepts: a [`Config`], a [`ConfigBuilder`], or the PHP config
