@@ -77,11 +77,9 @@ pub(crate) fn is_apiv2(template: &str) -> bool {
 impl Core {
     /// Checks, signs and serialises an APIv2 request.
     pub(crate) fn prepare_xml(&self, method: Method, template: &UriTemplate, options: Options) -> Result<Prepared> {
-        for (name, given) in [
-            ("json", options.json.is_some()),
-            ("body", options.body.is_some()),
-            ("query", !options.query.is_empty()),
-        ] {
+        for (name, given) in
+            [("json", options.json.is_some()), ("body", options.body.is_some()), ("query", !options.query.is_empty())]
+        {
             if given {
                 return Err(Error::options(format!(
                     "`{name}` is an APIv3 option, and {} is an APIv2 path: give the payload as `xml`",
@@ -90,7 +88,10 @@ impl Core {
             }
         }
         let secret = self.config.secret.as_ref().filter(|secret| !secret.0.is_empty()).ok_or_else(|| {
-            Error::config("secret", "APIv2 requests are signed with the APIv2 key: configure it (ConfigBuilder::secret)")
+            Error::config(
+                "secret",
+                "APIv2 requests are signed with the APIv2 key: configure it (ConfigBuilder::secret)",
+            )
         })?;
         if options.security && self.config.merchant_tls.is_none() {
             return Err(Error::config(
@@ -161,9 +162,9 @@ impl Core {
     /// As PHP: the payload must name this merchant (`mch_id`, else `mchid`, else `combine_mch_id`).
     fn check_mchid(&self, data: &Map<String, Value>) -> Result<()> {
         let mchid = &self.config.mchid;
-        let named = MCHID_FIELDS.iter().find_map(|field| {
-            data.get(*field).filter(|value| !value.is_null()).map(|value| (*field, text_of(value)))
-        });
+        let named = MCHID_FIELDS
+            .iter()
+            .find_map(|field| data.get(*field).filter(|value| !value.is_null()).map(|value| (*field, text_of(value))));
         match named {
             Some((_, Some(given))) if given == mchid.as_str() => Ok(()),
             Some((field, given)) => Err(Error::options(format!(
@@ -188,11 +189,13 @@ impl Core {
         };
         let mut pem = Zeroizing::new(certificate.to_pem());
         pem.push_str(&Zeroizing::new(pem_encode("PRIVATE KEY", &key.to_pkcs8_der())));
-        let identity = reqwest::Identity::from_pem(pem.as_bytes())
-            .map_err(|err| Error::config("merchant", format!("the certificate and key cannot be used for TLS: {err}")))?;
-        let client = http_client(&self.config).identity(identity).build().map_err(|err| {
-            Error::config("merchant", format!("the mutual-TLS HTTP client cannot be built: {err}"))
+        let identity = reqwest::Identity::from_pem(pem.as_bytes()).map_err(|err| {
+            Error::config("merchant", format!("the certificate and key cannot be used for TLS: {err}"))
         })?;
+        let client = http_client(&self.config)
+            .identity(identity)
+            .build()
+            .map_err(|err| Error::config("merchant", format!("the mutual-TLS HTTP client cannot be built: {err}")))?;
         // Two first `security` requests may race: both clients work, one is kept.
         Ok(self.mutual_tls.get_or_init(|| client))
     }
@@ -261,7 +264,8 @@ fn check_answer(path: &str, body: &Bytes, secret: &str) -> std::result::Result<O
     if return_code != "SUCCESS" {
         return Err(Checked::Failed(Error::ApiV2(Box::new(ApiV2Failure::new(path, fields, body.clone())))));
     }
-    let verified_by = if unsigned { None } else { Some(verify_sign(&fields, None, secret).map_err(Checked::Unverified)?) };
+    let verified_by =
+        if unsigned { None } else { Some(verify_sign(&fields, None, secret).map_err(Checked::Unverified)?) };
     if fields.get("result_code").and_then(Value::as_str).is_some_and(|result| result != "SUCCESS") {
         return Err(Checked::Failed(Error::ApiV2(Box::new(ApiV2Failure::new(path, fields, body.clone())))));
     }
@@ -282,8 +286,11 @@ pub(crate) fn verify_sign(
     sign_type: Option<&str>,
     secret: &str,
 ) -> std::result::Result<&'static str, VerificationFailure> {
-    let sign =
-        fields.get("sign").and_then(Value::as_str).filter(|sign| !sign.is_empty()).ok_or(VerificationFailure::MissingSign)?;
+    let sign = fields
+        .get("sign")
+        .and_then(Value::as_str)
+        .filter(|sign| !sign.is_empty())
+        .ok_or(VerificationFailure::MissingSign)?;
     let sign_type = match sign_type {
         Some(Hash::ALGO_HMAC_SHA256) => Hash::ALGO_HMAC_SHA256,
         Some(_) => Hash::ALGO_MD5,
@@ -370,7 +377,8 @@ mod tests {
         assert!(matches!(check_answer("pay/downloadbill", &bill, KEY), Ok(None)));
         let gzip = Bytes::from_static(b"\x1f\x8b\x08\x00");
         assert!(matches!(check_answer("pay/downloadbill", &gzip, KEY), Ok(None)));
-        let fail = Bytes::from_static(b"<xml><return_code>FAIL</return_code><return_msg>No Bill Exist</return_msg></xml>");
+        let fail =
+            Bytes::from_static(b"<xml><return_code>FAIL</return_code><return_msg>No Bill Exist</return_msg></xml>");
         let Err(Checked::Failed(Error::ApiV2(failure))) = check_answer("pay/downloadbill", &fail, KEY) else {
             panic!("a FAIL answer is an ApiV2 error");
         };

@@ -56,8 +56,18 @@ pub const BACKUP_BASE_URI: &str = "https://api2.mch.weixin.qq.com/";
 pub const HK_BASE_URI: &str = "https://apihk.mch.weixin.qq.com/";
 
 /// The keys the PHP-shaped config may have.
-const CONFIG_KEYS: [&str; 10] =
-    ["mchid", "serial", "privateKey", "certs", "secret", "merchant", "base_uri", "timeout", "connect_timeout", "verify"];
+const CONFIG_KEYS: [&str; 10] = [
+    "mchid",
+    "serial",
+    "privateKey",
+    "certs",
+    "secret",
+    "merchant",
+    "base_uri",
+    "timeout",
+    "connect_timeout",
+    "verify",
+];
 
 /// Everything a [`Builder`](crate::Builder) needs: who the merchant is, how to sign, whom to trust, where to go.
 ///

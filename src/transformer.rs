@@ -111,7 +111,10 @@ impl Transformer {
             xml.push_str(name);
             xml.push('>');
             escape_into(&mut xml, &text).map_err(|c| {
-                Error::invalid("xml", format!("`{name}` holds the character U+{:04X}, which XML cannot carry", c as u32))
+                Error::invalid(
+                    "xml",
+                    format!("`{name}` holds the character U+{:04X}, which XML cannot carry", c as u32),
+                )
             })?;
             xml.push_str("</");
             xml.push_str(name);
@@ -198,7 +201,9 @@ fn parse(xml: &[u8]) -> std::result::Result<Map<String, Value>, String> {
         let event = reader.read_event().map_err(|err| format!("malformed at byte {}: {err}", at(&reader)))?;
         match event {
             Event::DocType(_) => {
-                return Err("a DOCTYPE is refused: WeChat Pay never sends one, and it could declare entities (XXE)".into());
+                return Err(
+                    "a DOCTYPE is refused: WeChat Pay never sends one, and it could declare entities (XXE)".into()
+                );
             }
             Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
             Event::Start(_) | Event::Empty(_) if root.is_some() => {

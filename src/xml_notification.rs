@@ -54,9 +54,10 @@ impl XmlNotification {
         let body = body.as_ref();
         let fields = Transformer::to_array(body)?;
         check_return_code(&fields, body)?;
-        let sign_type = fields.get("sign_type").and_then(Value::as_str).map(|kind| {
-            if kind == Hash::ALGO_HMAC_SHA256 { Hash::ALGO_HMAC_SHA256 } else { Hash::ALGO_MD5 }
-        });
+        let sign_type = fields
+            .get("sign_type")
+            .and_then(Value::as_str)
+            .map(|kind| if kind == Hash::ALGO_HMAC_SHA256 { Hash::ALGO_HMAC_SHA256 } else { Hash::ALGO_MD5 });
         verify_sign(&fields, sign_type, apiv2_key).map_err(unverified)?;
         let document = String::from_utf8_lossy(body).into_owned();
         Ok(XmlNotification { fields, document })

@@ -17,7 +17,12 @@ fn v2(server: &Server) -> Builder {
     Builder::factory(v2_config(server)).expect("factory")
 }
 
-fn micropay(instance: &Builder, mchid: &str, out_trade_no: &str, total_fee: u64) -> wechatpay::Result<wechatpay::Response> {
+fn micropay(
+    instance: &Builder,
+    mchid: &str,
+    out_trade_no: &str,
+    total_fee: u64,
+) -> wechatpay::Result<wechatpay::Response> {
     instance.v2().pay().micropay().post(json!({"xml": {
         "appid": APPID, "mch_id": mchid, "body": "image形象店-深圳腾大- QQ公仔", "out_trade_no": out_trade_no,
         "total_fee": total_fee, "spbill_create_ip": "127.0.0.1", "auth_code": AUTH_CODE,
@@ -71,11 +76,8 @@ fn micropay_then_query_then_reverse() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_micropay_waiting_for_the_password_is_queried_until_paid() {
-    let server = Server::builder()
-        .identities(wechatpay_mock::Identities::shared().expect("ids"))
-        .start()
-        .await
-        .expect("mock");
+    let server =
+        Server::builder().identities(wechatpay_mock::Identities::shared().expect("ids")).start().await.expect("mock");
     let instance = v2(&server);
     let mchid = server.identities().mchid.clone();
     let no = bill_no("PASSWORD");
@@ -141,7 +143,8 @@ fn refund_then_query_then_the_req_info_callback() {
     };
     assert_eq!(refundquery()["refund_status_0"], "PROCESSING");
     assert_eq!(refundquery()["refund_status_0"], "SUCCESS");
-    let missing = instance.v2().pay().refundquery().post(json!({"xml": {"mch_id": ids.mchid, "out_refund_no": "NOPE"}}));
+    let missing =
+        instance.v2().pay().refundquery().post(json!({"xml": {"mch_id": ids.mchid, "out_refund_no": "NOPE"}}));
     assert_eq!(err_code(missing), "REFUNDNOTEXIST");
 
     let callback = server.v2_refund_notification(&refund_no).expect("callback");
@@ -163,7 +166,9 @@ fn payment_callbacks_are_verified_with_the_apiv2_key() {
         "appid": APPID, "mch_id": ids.mchid, "body": "native", "out_trade_no": no, "total_fee": 1,
         "spbill_create_ip": "127.0.0.1", "notify_url": "https://example.com/notify", "trade_type": "NATIVE",
     }}));
-    assert!(order.expect("ordered").xml().expect("XML")["code_url"].as_str().is_some_and(|u| u.starts_with("weixin://")));
+    assert!(
+        order.expect("ordered").xml().expect("XML")["code_url"].as_str().is_some_and(|u| u.starts_with("weixin://"))
+    );
     assert_eq!(query(&instance, &ids.mchid, &no)["trade_state"], "NOTPAY");
 
     let callback = server.v2_payment_notification(&no).expect("the payer pays");
@@ -291,13 +296,15 @@ fn requests_are_checked_as_php_checks_them() {
     let err = client(&server).v2().pay().orderquery().post(json!({"xml": {"mch_id": mchid}})).unwrap_err();
     assert!(matches!(err, Error::Config { ref field, .. } if field == "secret"), "{err}");
     let keyless = Builder::factory(common::config(&server).secret("k")).expect("factory");
-    let err = keyless.v2().secapi().pay().refund().post(json!({"xml": {"mch_id": mchid}, "security": true})).unwrap_err();
+    let err =
+        keyless.v2().secapi().pay().refund().post(json!({"xml": {"mch_id": mchid}, "security": true})).unwrap_err();
     assert!(matches!(err, Error::Config { ref field, .. } if field == "merchant"), "{err}");
     assert_eq!(server.requests_served(), served);
 
     // nonceless: no nonce_str is added; a given sign is replaced; a value with markup stays text.
-    let answer = orderquery
-        .post(json!({"xml": {"mch_id": mchid, "out_trade_no": "A</out_trade_no><x>", "sign": "FORGED"}, "nonceless": true}));
+    let answer = orderquery.post(
+        json!({"xml": {"mch_id": mchid, "out_trade_no": "A</out_trade_no><x>", "sign": "FORGED"}, "nonceless": true}),
+    );
     assert!(matches!(answer, Err(Error::ApiV2(ref failure)) if failure.err_code.as_deref() == Some("ORDERNOTEXIST")));
     let sent = wechatpay::Transformer::to_array(server.last_request().expect("logged").body).expect("sent XML");
     assert!(sent.get("nonce_str").is_none());
@@ -314,13 +321,20 @@ fn requests_are_checked_as_php_checks_them() {
     assert!(!format!("{:?}", wrong.config()).contains("0123456789abcdef0123456789abcdef"));
 
     // The few GET endpoints (contract signing pages) carry the signed payload as the query.
-    let url = instance.v2().papay().entrustweb().url(json!({"xml": {
-        "appid": APPID, "mch_id": mchid, "plan_id": "12535", "contract_code": "100000",
-        "request_serial": 1000, "contract_display_account": "微信代扣", "notify_url": "https://example.com/n",
-        "version": "1.0", "timestamp": 1414488825,
-    }}))
-    .expect("url");
-    assert!(url.starts_with(&format!("{}papay/entrustweb?appid={APPID}&contract_code=100000", server.base_uri())), "{url}");
+    let url = instance
+        .v2()
+        .papay()
+        .entrustweb()
+        .url(json!({"xml": {
+            "appid": APPID, "mch_id": mchid, "plan_id": "12535", "contract_code": "100000",
+            "request_serial": 1000, "contract_display_account": "微信代扣", "notify_url": "https://example.com/n",
+            "version": "1.0", "timestamp": 1414488825,
+        }}))
+        .expect("url");
+    assert!(
+        url.starts_with(&format!("{}papay/entrustweb?appid={APPID}&contract_code=100000", server.base_uri())),
+        "{url}"
+    );
     assert!(url.contains("&sign=") && url.contains("contract_display_account=%E5%BE%AE"), "{url}");
 }
 

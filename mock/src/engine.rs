@@ -247,7 +247,8 @@ impl Engine {
             None => (req.target.as_str(), ""),
         };
         if req.method == "POST" && crate::v2_endpoints::lookup(path).is_some() {
-            return self.with_state(|state, now| crate::v2::handle(path, &req.body, &self.v2_account(now), &mut state.apiv2));
+            return self
+                .with_state(|state, now| crate::v2::handle(path, &req.body, &self.v2_account(now), &mut state.apiv2));
         }
         let content_type = routes::header(&req.headers, "content-type").unwrap_or_default();
         let parts = match multipart::boundary(content_type, &req.body) {

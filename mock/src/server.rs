@@ -187,7 +187,8 @@ impl ServerBuilder {
         tls_listener.set_nonblocking(true).map_err(|e| MockError::io("configuring the listener", e))?;
         let tls_addr = tls_listener.local_addr().map_err(|e| MockError::io("reading the bound address", e))?;
         let tls_base_uri = format!("https://{tls_addr}/");
-        let mut names = vec![tls_addr.ip().to_string(), "127.0.0.1".to_owned(), "::1".to_owned(), "localhost".to_owned()];
+        let mut names =
+            vec![tls_addr.ip().to_string(), "127.0.0.1".to_owned(), "::1".to_owned(), "localhost".to_owned()];
         names.dedup();
         let tls = crate::tls::server_tls(&names, &identities.merchant_ca.certificate_pem)?;
         if let Some(paths) = &state_paths {

@@ -120,8 +120,8 @@ pub(crate) fn server_tls(names: &[String], merchant_ca_pem: &str) -> Result<Serv
     let (certificate_pem, key_pem) = authority.issue_server(names)?;
     let certificate = CertificateDer::from_pem_slice(certificate_pem.as_bytes())
         .map_err(|e| MockError::crypto(format!("server certificate: {e}")))?;
-    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
-        .map_err(|e| MockError::crypto(format!("server key: {e}")))?;
+    let key =
+        PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| MockError::crypto(format!("server key: {e}")))?;
     let merchant_ca = CertificateDer::from_pem_slice(merchant_ca_pem.as_bytes())
         .map_err(|e| MockError::crypto(format!("merchant CA: {e}")))?;
     let mut roots = RootCertStore::empty();

@@ -372,7 +372,10 @@ pub(crate) fn handle(path: &str, body: &[u8], account: &Account<'_>, ledger: &mu
         return fail("签名错误 (the sign does not match; check the APIv2 key and the sign_type)");
     }
     let required = |names: &[&str]| {
-        names.iter().find(|name| get(name).is_none_or(str::is_empty)).map(|name| fail(&format!("缺少参数{name} (missing {name})")))
+        names
+            .iter()
+            .find(|name| get(name).is_none_or(str::is_empty))
+            .map(|name| fail(&format!("缺少参数{name} (missing {name})")))
     };
 
     if path == "/pay/downloadbill" {
@@ -412,8 +415,10 @@ pub(crate) fn handle(path: &str, body: &[u8], account: &Account<'_>, ledger: &mu
     }
     let lookup = |name: &str| get(name).map(str::to_owned);
     let outcome = match path {
-        "/pay/unifiedorder" => required(&["body", "out_trade_no", "total_fee", "spbill_create_ip", "notify_url", "trade_type"])
-            .map_or_else(|| unifiedorder(&get, ledger, &mut answer), Err),
+        "/pay/unifiedorder" => {
+            required(&["body", "out_trade_no", "total_fee", "spbill_create_ip", "notify_url", "trade_type"])
+                .map_or_else(|| unifiedorder(&get, ledger, &mut answer), Err)
+        }
         "/pay/micropay" => required(&["body", "out_trade_no", "total_fee", "spbill_create_ip", "auth_code"])
             .map_or_else(|| micropay(&get, account.now, ledger, &mut answer), Err),
         "/pay/orderquery" => orderquery(&lookup, account.now, ledger, &mut answer),
@@ -422,8 +427,16 @@ pub(crate) fn handle(path: &str, body: &[u8], account: &Account<'_>, ledger: &mu
             .map_or_else(|| refund(&get, &lookup, ledger, &mut answer), Err),
         "/pay/refundquery" => refundquery(&lookup, account.now, ledger, &mut answer),
         "/mmpaymkttransfers/sendredpack" => required(&[
-            "mch_billno", "wxappid", "send_name", "re_openid", "total_amount", "total_num", "wishing", "client_ip",
-            "act_name", "remark",
+            "mch_billno",
+            "wxappid",
+            "send_name",
+            "re_openid",
+            "total_amount",
+            "total_num",
+            "wishing",
+            "client_ip",
+            "act_name",
+            "remark",
         ])
         .map_or_else(|| send_red_packet(&get, ledger, &mut answer), Err),
         "/mmpaymkttransfers/promotion/transfers" => {
@@ -488,7 +501,11 @@ fn new_order<'f>(get: &dyn Fn(&str) -> Option<&'f str>, trade_type: &str, total_
     }
 }
 
-fn unifiedorder<'f>(get: &dyn Fn(&str) -> Option<&'f str>, ledger: &mut Ledger, answer: &mut Vec<(String, String)>) -> Outcome {
+fn unifiedorder<'f>(
+    get: &dyn Fn(&str) -> Option<&'f str>,
+    ledger: &mut Ledger,
+    answer: &mut Vec<(String, String)>,
+) -> Outcome {
     let total_fee = fee(get, "total_fee")?;
     let trade_type = get("trade_type").unwrap_or_default().to_owned();
     let out_trade_no = get("out_trade_no").unwrap_or_default();
@@ -512,7 +529,8 @@ fn unifiedorder<'f>(get: &dyn Fn(&str) -> Option<&'f str>, ledger: &mut Ledger, 
     Ok(())
 }
 
-fn micropay<'f>(get: &dyn Fn(&str) -> Option<&'f str>,
+fn micropay<'f>(
+    get: &dyn Fn(&str) -> Option<&'f str>,
     now: i64,
     ledger: &mut Ledger,
     answer: &mut Vec<(String, String)>,
@@ -584,7 +602,11 @@ fn orderquery(
     Ok(())
 }
 
-fn reverse(lookup: &dyn Fn(&str) -> Option<String>, ledger: &mut Ledger, answer: &mut Vec<(String, String)>) -> Outcome {
+fn reverse(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    ledger: &mut Ledger,
+    answer: &mut Vec<(String, String)>,
+) -> Outcome {
     let Some(order) = ledger.order_by(lookup) else {
         return order_not_exist(answer);
     };
@@ -594,7 +616,8 @@ fn reverse(lookup: &dyn Fn(&str) -> Option<String>, ledger: &mut Ledger, answer:
     Ok(())
 }
 
-fn refund<'f>(get: &dyn Fn(&str) -> Option<&'f str>,
+fn refund<'f>(
+    get: &dyn Fn(&str) -> Option<&'f str>,
     lookup: &dyn Fn(&str) -> Option<String>,
     ledger: &mut Ledger,
     answer: &mut Vec<(String, String)>,
@@ -605,7 +628,10 @@ fn refund<'f>(get: &dyn Fn(&str) -> Option<&'f str>,
     if let Some(existing) = ledger.refunds.iter().find(|r| r.out_refund_no == out_refund_no) {
         // A retry with the same out_refund_no answers the same refund.
         if existing.refund_fee != refund_fee {
-            return business_fail(answer, Business { code: "PARAM_ERROR", description: "同一退款单号的退款金额不一致" });
+            return business_fail(
+                answer,
+                Business { code: "PARAM_ERROR", description: "同一退款单号的退款金额不一致" },
+            );
         }
         refund_fields(existing, answer);
         return Ok(());
@@ -614,10 +640,16 @@ fn refund<'f>(get: &dyn Fn(&str) -> Option<&'f str>,
         return order_not_exist(answer);
     };
     if !order.state.paid() {
-        return business_fail(answer, Business { code: "TRADE_STATE_ERROR", description: "订单状态错误：未支付的订单不能退款" });
+        return business_fail(
+            answer,
+            Business { code: "TRADE_STATE_ERROR", description: "订单状态错误：未支付的订单不能退款" },
+        );
     }
     if total_fee != order.total_fee {
-        return business_fail(answer, Business { code: "PARAM_ERROR", description: "订单金额total_fee与支付金额不一致" });
+        return business_fail(
+            answer,
+            Business { code: "PARAM_ERROR", description: "订单金额total_fee与支付金额不一致" },
+        );
     }
     if refund_fee > order.total_fee - order.refunded {
         return business_fail(answer, Business { code: "NOTENOUGH", description: "退款金额大于可退金额" });
@@ -708,13 +740,20 @@ fn refundquery(
     Ok(())
 }
 
-fn send_red_packet<'f>(get: &dyn Fn(&str) -> Option<&'f str>, ledger: &mut Ledger, answer: &mut Vec<(String, String)>) -> Outcome {
+fn send_red_packet<'f>(
+    get: &dyn Fn(&str) -> Option<&'f str>,
+    ledger: &mut Ledger,
+    answer: &mut Vec<(String, String)>,
+) -> Outcome {
     let amount = fee(get, "total_amount")?;
     if get("total_num") != Some("1") {
         return business_fail(answer, Business { code: "PARAM_ERROR", description: "total_num必须为1" });
     }
     if !(100..=20_000).contains(&amount) {
-        return business_fail(answer, Business { code: "MONEY_LIMIT", description: "每个红包的金额必须在1元到200元之间" });
+        return business_fail(
+            answer,
+            Business { code: "MONEY_LIMIT", description: "每个红包的金额必须在1元到200元之间" },
+        );
     }
     let billno = get("mch_billno").unwrap_or_default().to_owned();
     let listid = ledger.red_packets.entry(billno).or_insert_with(|| random_digits(28)).clone();
@@ -745,7 +784,11 @@ fn download_bill(date: &str, gzip: bool, ledger: &Ledger) -> Reply {
             order.total_fee % 100
         ));
     }
-    bill.push_str(&format!("总交易单数,应结订单总金额\r\n`{count},`{}.{:02}\r\n# {date}\r\n", total / 100, total % 100));
+    bill.push_str(&format!(
+        "总交易单数,应结订单总金额\r\n`{count},`{}.{:02}\r\n# {date}\r\n",
+        total / 100,
+        total % 100
+    ));
     let (body, content_type) = if gzip {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         match encoder.write_all(bill.as_bytes()).and_then(|()| encoder.finish()) {
