@@ -361,7 +361,7 @@ fn tls_refusal(err: &reqwest::Error) -> Option<String> {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(current) = source {
         if let Some(tls) = current.downcast_ref::<rustls::Error>() {
-            return Some(describe_tls(tls));
+            return describe_tls(tls, err.is_connect());
         }
         // io::Error skips the error it wraps in `source()`: step into it instead.
         source = match current.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
@@ -372,8 +372,10 @@ fn tls_refusal(err: &reqwest::Error) -> Option<String> {
     None
 }
 
-fn describe_tls(err: &rustls::Error) -> String {
-    match err {
+/// What a TLS failure means for the request; `None` leaves it to the general rules (a failure after the handshake
+/// may come after WeChat Pay processed the request).
+fn describe_tls(err: &rustls::Error, connecting: bool) -> Option<String> {
+    Some(match err {
         rustls::Error::InvalidCertificate(why) => format!(
             "the server's TLS certificate is not trusted ({why:?}), so the request was not sent: for a private CA or a \
              simulator, trust its CA with ConfigBuilder::root_certificate (PHP-shaped: \"verify\")"
@@ -383,8 +385,9 @@ fn describe_tls(err: &rustls::Error) -> String {
              `security` (mutual TLS) endpoint wants the merchant certificate apiclient_cert.pem with its key \
              (config `merchant`, ConfigBuilder::merchant_tls) issued for this mchid; send with `security: true`"
         ),
-        other => format!("the TLS handshake failed ({other}), so the request was not processed"),
-    }
+        other if connecting => format!("the TLS handshake failed ({other}), so the request was not sent"),
+        _ => return None,
+    })
 }
 
 /// WeChat Pay signs no bill file and no downloaded merchant-service image. `path` is relative to the base URI.
