@@ -30,22 +30,26 @@ fn user_agent() -> String {
     )
 }
 
-/// One per `Builder::factory`: the configuration, the HTTP pool and the I/O runtime, shared by every node.
+/// One per `Builder::factory`: the configuration, the HTTP pools and the I/O runtime, shared by every node.
 pub(crate) struct Core {
     pub(crate) config: Config,
-    http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
+    /// The pool that presents the merchant certificate (APIv2 `security` requests), made on first use.
+    pub(crate) mutual_tls: OnceLock<reqwest::Client>,
     io: OnceLock<IoRuntime>,
 }
 
 /// A request ready to be signed and sent.
 pub(crate) struct Prepared {
-    method: Method,
-    url: Url,
-    headers: HeaderMap,
-    body: Option<Bytes>,
-    /// What the signature covers: the body, or a multipart upload's `meta`.
-    signed_body: Bytes,
-    timeout: Option<Duration>,
+    pub(crate) method: Method,
+    pub(crate) url: Url,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Option<Bytes>,
+    /// What the signature covers: the body, or a multipart upload's `meta` (APIv3).
+    pub(crate) signed_body: Bytes,
+    pub(crate) timeout: Option<Duration>,
+    /// Set for APIv2 (XML) requests, which are signed when prepared and answered in XML.
+    pub(crate) xml: Option<crate::client_xml::XmlExchange>,
 }
 
 impl Prepared {
@@ -56,25 +60,10 @@ impl Prepared {
 
 impl Core {
     pub(crate) fn new(config: Config) -> Result<Self> {
-        let mut http = reqwest::Client::builder()
-            .user_agent(user_agent())
-            // A signed request is valid for one path only: following a redirect would send it somewhere else.
-            .redirect(reqwest::redirect::Policy::none())
-            .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(50));
-        if let Some(timeout) = config.timeout {
-            http = http.timeout(timeout);
-        }
-        if let Some(timeout) = config.connect_timeout {
-            http = http.connect_timeout(timeout);
-        }
-        if is_loopback(&config.base_uri) {
-            // A simulator on loopback must never be reached through a proxy from the environment.
-            http = http.no_proxy();
-        }
-        let http =
-            http.build().map_err(|err| Error::config("base_uri", format!("the HTTP client cannot be built: {err}")))?;
-        Ok(Core { config, http, io: OnceLock::new() })
+        let http = http_client(&config)
+            .build()
+            .map_err(|err| Error::config("base_uri", format!("the HTTP client cannot be built: {err}")))?;
+        Ok(Core { config, http, mutual_tls: OnceLock::new(), io: OnceLock::new() })
     }
 
     /// The I/O runtime, started on first use. A failed start is not remembered: the next request tries again.
@@ -91,28 +80,16 @@ impl Core {
     /// Expands the path, checks the options and serialises the body, once.
     pub(crate) fn prepare(&self, method: Method, template: &UriTemplate, options: Options) -> Result<Prepared> {
         let path_template = template.as_str();
-        if path_template == "v2" || path_template.starts_with("v2/") {
-            return Err(Error::Unsupported {
-                what: format!("the APIv2 (XML) request {method} {path_template}"),
-                hint: "this release speaks APIv3; APIv2 support (XML, MD5/HMAC signatures, mutual TLS) is on the way",
-            });
+        check_variables(template, &options)?;
+        if crate::client_xml::is_apiv2(path_template) {
+            return self.prepare_xml(method, template, options);
         }
-        let is_variable = |key: &str| template.variables().any(|name| name == key);
-        let given = options.vars.iter().map(|(key, _)| key).chain(options.unusable.iter().map(|(key, _)| key));
-        if let Some(key) = given.into_iter().find(|key| !is_variable(key)) {
-            let variables: Vec<&str> = template.variables().collect();
-            return Err(Error::options(format!(
-                "`{key}` is neither an option ({}) nor a variable of {path_template} ({})",
-                OPTION_KEYS.join(", "),
-                if variables.is_empty() { "it has none".to_owned() } else { variables.join(", ") }
-            )));
-        }
-        if let Some((key, kind)) = options.unusable.first() {
-            return Err(Error::options(format!("the path variable `{key}` must be a string or a number, not {kind}")));
-        }
-        for (name, given) in
-            [("xml", options.xml.is_some()), ("security", options.security), ("nonceless", options.nonceless)]
-        {
+        for (name, given) in [
+            ("xml", options.xml.is_some()),
+            ("security", options.security),
+            ("nonceless", options.nonceless),
+            ("base_uri", options.base_uri.is_some()),
+        ] {
             if given {
                 return Err(Error::options(format!(
                     "`{name}` is an APIv2 option, and {path_template} is an APIv3 path"
@@ -154,18 +131,8 @@ impl Core {
             }
             (None, None) => (None, Bytes::new()),
         };
-        for (name, value) in &options.headers {
-            let header = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| Error::options(format!("`headers.{name}` is not a valid header name")))?;
-            if header == AUTHORIZATION {
-                return Err(Error::options("`headers.Authorization` is made by the SDK: do not set it"));
-            }
-            let value = HeaderValue::from_str(value).map_err(|_| {
-                Error::options(format!("`headers.{name}` has a value that is not a valid header value"))
-            })?;
-            headers.insert(header, value);
-        }
-        Ok(Prepared { method, url, headers, body, signed_body, timeout: options.timeout })
+        add_headers(&mut headers, &options.headers)?;
+        Ok(Prepared { method, url, headers, body, signed_body, timeout: options.timeout, xml: None })
     }
 
     /// Runs a prepared request on the I/O runtime and returns its future.
@@ -207,8 +174,11 @@ impl Core {
     }
 
     /// Signs, sends, reads and verifies.
-    async fn execute(self: Arc<Self>, prepared: Prepared) -> Result<Response> {
-        let Prepared { method, url, mut headers, body, signed_body, timeout } = prepared;
+    async fn execute(self: Arc<Self>, mut prepared: Prepared) -> Result<Response> {
+        if let Some(exchange) = prepared.xml.take() {
+            return self.execute_xml(prepared, exchange).await;
+        }
+        let Prepared { method, url, mut headers, body, signed_body, timeout, xml: _ } = prepared;
         let target = match url.query() {
             Some(query) => format!("{}?{query}", url.path()),
             None => url.path().to_owned(),
@@ -297,8 +267,17 @@ impl Core {
         Ok(Some(serial.to_owned()))
     }
 
-    fn transport_error(&self, method: &Method, url: &Url, timeout: Option<Duration>, err: reqwest::Error) -> Error {
+    pub(crate) fn transport_error(
+        &self,
+        method: &Method,
+        url: &Url,
+        timeout: Option<Duration>,
+        err: reqwest::Error,
+    ) -> Error {
         let (method, shown) = (method.to_string(), url.as_str().to_owned());
+        if let Some(reason) = tls_refusal(&err) {
+            return Error::Transport { method, url: shown, reason, source: Some(Box::new(err)) };
+        }
         // Only a failure to connect proves the request was not sent; anything later may have reached WeChat Pay.
         if err.is_connect() {
             let reason = if err.is_timeout() {
@@ -321,6 +300,96 @@ impl Core {
     }
 }
 
+/// The settings both HTTP pools share: no redirects, timeouts, proxies, trusted roots.
+pub(crate) fn http_client(config: &Config) -> reqwest::ClientBuilder {
+    let mut http = reqwest::Client::builder()
+        .user_agent(user_agent())
+        // A signed request is valid for one path only: following a redirect would send it somewhere else.
+        .redirect(reqwest::redirect::Policy::none())
+        .tcp_nodelay(true)
+        .pool_idle_timeout(Duration::from_secs(50));
+    if let Some(timeout) = config.timeout {
+        http = http.timeout(timeout);
+    }
+    if let Some(timeout) = config.connect_timeout {
+        http = http.connect_timeout(timeout);
+    }
+    if is_loopback(&config.base_uri) {
+        // A simulator on loopback must never be reached through a proxy from the environment.
+        http = http.no_proxy();
+    }
+    let roots = config.root_certificates.iter().filter_map(|der| reqwest::Certificate::from_der(der).ok());
+    http.tls_certs_merge(roots)
+}
+
+/// Adds the `headers` option to `headers`.
+pub(crate) fn add_headers(headers: &mut HeaderMap, given: &[(String, String)]) -> Result<()> {
+    for (name, value) in given {
+        let header = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| Error::options(format!("`headers.{name}` is not a valid header name")))?;
+        if header == AUTHORIZATION {
+            return Err(Error::options("`headers.Authorization` is made by the SDK: do not set it"));
+        }
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| Error::options(format!("`headers.{name}` has a value that is not a valid header value")))?;
+        headers.insert(header, value);
+    }
+    Ok(())
+}
+
+/// Checks that every variable given is one of the template's, and usable as one.
+fn check_variables(template: &UriTemplate, options: &Options) -> Result<()> {
+    let is_variable = |key: &str| template.variables().any(|name| name == key);
+    let given = options.vars.iter().map(|(key, _)| key).chain(options.unusable.iter().map(|(key, _)| key));
+    if let Some(key) = given.into_iter().find(|key| !is_variable(key)) {
+        let variables: Vec<&str> = template.variables().collect();
+        return Err(Error::options(format!(
+            "`{key}` is neither an option ({}) nor a variable of {} ({})",
+            OPTION_KEYS.join(", "),
+            template.as_str(),
+            if variables.is_empty() { "it has none".to_owned() } else { variables.join(", ") }
+        )));
+    }
+    if let Some((key, kind)) = options.unusable.first() {
+        return Err(Error::options(format!("the path variable `{key}` must be a string or a number, not {kind}")));
+    }
+    Ok(())
+}
+
+/// A TLS failure in the chain of `err`, in words: an untrusted server, or a server that refused our certificate.
+fn tls_refusal(err: &reqwest::Error) -> Option<String> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(current) = source {
+        if let Some(tls) = current.downcast_ref::<rustls::Error>() {
+            return describe_tls(tls, err.is_connect());
+        }
+        // io::Error skips the error it wraps in `source()`: step into it instead.
+        source = match current.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            Some(wrapped) => Some(wrapped as &(dyn std::error::Error + 'static)),
+            None => current.source(),
+        };
+    }
+    None
+}
+
+/// What a TLS failure means for the request; `None` leaves it to the general rules (a failure after the handshake
+/// may come after WeChat Pay processed the request).
+fn describe_tls(err: &rustls::Error, connecting: bool) -> Option<String> {
+    Some(match err {
+        rustls::Error::InvalidCertificate(why) => format!(
+            "the server's TLS certificate is not trusted ({why:?}), so the request was not sent: for a private CA or a \
+             simulator, trust its CA with ConfigBuilder::root_certificate (PHP-shaped: \"verify\")"
+        ),
+        rustls::Error::AlertReceived(alert) => format!(
+            "the server ended the TLS handshake with the alert {alert:?}, so the request was not processed: a \
+             `security` (mutual TLS) endpoint wants the merchant certificate apiclient_cert.pem with its key \
+             (config `merchant`, ConfigBuilder::merchant_tls) issued for this mchid; send with `security: true`"
+        ),
+        other if connecting => format!("the TLS handshake failed ({other}), so the request was not sent"),
+        _ => return None,
+    })
+}
+
 /// WeChat Pay signs no bill file and no downloaded merchant-service image. `path` is relative to the base URI.
 fn is_unsigned(method: &Method, path: &str) -> bool {
     method == Method::GET
@@ -336,7 +405,7 @@ fn is_statement(path: &str) -> bool {
     matches!(path, "hk/v3/statements" | "v3/global/statements" | "v3/statements")
 }
 
-fn is_loopback(url: &Url) -> bool {
+pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
@@ -346,7 +415,7 @@ fn is_loopback(url: &Url) -> bool {
 }
 
 /// A 4xx/5xx answer as [`Error::Api`], reading WeChat Pay's `{"code","message","detail"}` when the body has it.
-fn api_error(status: u16, request_id: Option<String>, body: Bytes) -> Error {
+pub(crate) fn api_error(status: u16, request_id: Option<String>, body: Bytes) -> Error {
     #[derive(serde::Deserialize)]
     struct ErrorBody {
         #[serde(default)]

@@ -56,8 +56,18 @@ pub const BACKUP_BASE_URI: &str = "https://api2.mch.weixin.qq.com/";
 pub const HK_BASE_URI: &str = "https://apihk.mch.weixin.qq.com/";
 
 /// The keys the PHP-shaped config may have.
-const CONFIG_KEYS: [&str; 9] =
-    ["mchid", "serial", "privateKey", "certs", "secret", "merchant", "base_uri", "timeout", "connect_timeout"];
+const CONFIG_KEYS: [&str; 10] = [
+    "mchid",
+    "serial",
+    "privateKey",
+    "certs",
+    "secret",
+    "merchant",
+    "base_uri",
+    "timeout",
+    "connect_timeout",
+    "verify",
+];
 
 /// Everything a [`Builder`](crate::Builder) needs: who the merchant is, how to sign, whom to trust, where to go.
 ///
@@ -88,6 +98,8 @@ pub struct Config {
     pub(crate) platform_keys: Option<PlatformKeys>,
     pub(crate) secret: Option<Secret>,
     pub(crate) merchant_tls: Option<(Certificate, PrivateKey)>,
+    /// DER of each extra TLS root.
+    pub(crate) root_certificates: Vec<Vec<u8>>,
     pub(crate) base_uri: Url,
     pub(crate) timeout: Option<Duration>,
     pub(crate) connect_timeout: Option<Duration>,
@@ -108,8 +120,11 @@ impl Config {
 
     /// Reads the PHP SDK's config array:
     /// `{"mchid", "serial", "privateKey", "certs": {serial: key or certificate}, "secret"?, "merchant"?: {"cert", "key"},
-    /// "base_uri"?, "timeout"?, "connect_timeout"?}`. Keys and certificates follow [`Rsa::from`](crate::crypto::Rsa::from):
-    /// `file://` paths, PEM text or prefixed base64. Timeouts are seconds.
+    /// "base_uri"?, "timeout"?, "connect_timeout"?, "verify"?}`. Keys and certificates follow
+    /// [`Rsa::from`](crate::crypto::Rsa::from): `file://` paths, PEM text or prefixed base64. Timeouts are seconds.
+    /// `verify` is Guzzle's option: a CA bundle (a path, `file://` path or PEM text) whose certificates are trusted
+    /// as [`ConfigBuilder::root_certificate`] trusts them, beside the system's roots (Guzzle would trust the bundle
+    /// alone); `false` is refused.
     ///
     /// ```
     /// use serde_json::json;
@@ -197,6 +212,25 @@ impl Config {
         }
         if let Some(base_uri) = text("base_uri")? {
             builder = builder.base_uri(base_uri);
+        }
+        match object.get("verify") {
+            None | Some(Value::Null) | Some(Value::Bool(true)) => {}
+            Some(Value::Bool(false)) => {
+                return Err(Error::config(
+                    "verify",
+                    "turning TLS verification off is not supported: give the CA bundle (a path or PEM) to trust instead",
+                ));
+            }
+            Some(Value::String(bundle)) if bundle.trim_start().starts_with("-----BEGIN") => {
+                builder = builder.root_certificate(bundle.as_bytes());
+            }
+            Some(Value::String(path)) => {
+                let path = path.strip_prefix("file://").unwrap_or(path);
+                let bundle = std::fs::read(path)
+                    .map_err(|err| Error::config("verify", format!("cannot read the CA bundle {path}: {err}")))?;
+                builder = builder.root_certificate(bundle);
+            }
+            Some(_) => return Err(Error::config("verify", "it must be a CA bundle: a file path or PEM text")),
         }
         builder.timeout = seconds("timeout")?;
         builder.connect_timeout = seconds("connect_timeout")?;
@@ -308,6 +342,26 @@ impl Config {
         self.merchant_tls.as_ref().map(|(certificate, _)| certificate)
     }
 
+    /// The DER of each root certificate trusted for TLS besides the system's (see
+    /// [`ConfigBuilder::root_certificate`]).
+    ///
+    /// ```
+    /// # use wechatpay::crypto::{Certificate, PrivateKey};
+    /// let config = wechatpay::Config::from_value(&serde_json::json!({
+    ///     "mchid": "1900000001",
+    ///     "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
+    ///     "privateKey": "file://tests/fixtures/merchant_private_key.pem",
+    ///     "certs": {"440024045C4A427599D09BB4E3DE0279F2E813FD": "file://tests/fixtures/wechat_pay_certificate.pem"},
+    ///     "verify": "tests/fixtures/wechat_pay_certificate.pem",
+    /// }))?;
+    /// let platform = Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?;
+    /// assert_eq!(config.root_certificates(), [platform.to_der()]);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn root_certificates(&self) -> &[Vec<u8>] {
+        &self.root_certificates
+    }
+
     /// Whether an APIv2 key (`secret`) is configured. The key itself is never shown.
     ///
     /// ```
@@ -374,6 +428,8 @@ pub struct ConfigBuilder {
     verifier: Option<Arc<dyn Verifier>>,
     secret: Option<Secret>,
     merchant_tls: Option<(Certificate, PrivateKey)>,
+    /// PEM or DER as given: parsed by `build`.
+    root_certificates: Vec<Vec<u8>>,
     base_uri: Option<String>,
     timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
@@ -606,6 +662,28 @@ impl ConfigBuilder {
         self
     }
 
+    /// Trusts more root certificates for TLS, beside the system's, on every connection (APIv3, APIv2 and mutual
+    /// TLS): a company's TLS-inspecting proxy, or a simulator's test CA. `certificates` is PEM (one certificate or a
+    /// bundle) or DER, of any key type; it is checked by [`build`](Self::build).
+    ///
+    /// ```
+    /// # use wechatpay::crypto::{Certificate, PrivateKey};
+    /// # let builder = || wechatpay::Config::builder().mchid("1900000001")
+    /// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    /// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem").unwrap())
+    /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem").unwrap());
+    /// let server = wechatpay_mock::Server::builder()
+    ///     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// let config = builder().root_certificate(server.tls_ca_pem()).build()?;
+    /// assert_eq!(config.root_certificates().len(), 1);
+    /// assert!(builder().root_certificate("not a certificate").build().is_err());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn root_certificate(mut self, certificates: impl AsRef<[u8]>) -> Self {
+        self.root_certificates.push(certificates.as_ref().to_vec());
+        self
+    }
+
     /// Where requests go (default [`DEFAULT_BASE_URI`]); a path prefix such as `https://api.mch.weixin.qq.com/hk/`
     /// is kept.
     ///
@@ -796,6 +874,10 @@ impl ConfigBuilder {
                 ));
             }
         }
+        let mut root_certificates = Vec::new();
+        for given in &self.root_certificates {
+            root_certificates.extend(root_ders(given)?);
+        }
         let io_threads = match self.io_threads {
             Some(0) => return Err(Error::config("io_threads", "it must be at least 1")),
             Some(threads) => threads,
@@ -810,6 +892,7 @@ impl ConfigBuilder {
             platform_keys,
             secret: self.secret,
             merchant_tls: self.merchant_tls,
+            root_certificates,
             base_uri,
             timeout: self.timeout,
             connect_timeout: self.connect_timeout,
@@ -817,6 +900,42 @@ impl ConfigBuilder {
             max_clock_skew: self.max_clock_skew.unwrap_or(Duration::from_secs(300)),
         })
     }
+}
+
+/// The DER of each certificate in `given`: PEM (one or a bundle) or DER, each checked to be X.509.
+fn root_ders(given: &[u8]) -> Result<Vec<Vec<u8>>> {
+    use base64::Engine as _;
+    use der::Decode as _;
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let invalid = |reason: &str| Error::config("root_certificate", reason);
+    let ders = match std::str::from_utf8(given) {
+        Ok(text) if text.contains("-----BEGIN") => {
+            let mut ders = Vec::new();
+            let mut rest = text;
+            while let Some(start) = rest.find(BEGIN) {
+                let block = &rest[start + BEGIN.len()..];
+                let end = block.find(END).ok_or_else(|| invalid("a PEM certificate is not closed"))?;
+                let body: String = block[..end].chars().filter(|c| !c.is_whitespace()).collect();
+                ders.push(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(body)
+                        .map_err(|_| invalid("a PEM certificate is not base64"))?,
+                );
+                rest = &block[end + END.len()..];
+            }
+            ders
+        }
+        _ => vec![given.to_vec()],
+    };
+    if ders.is_empty() {
+        return Err(invalid("no certificate found: give PEM (-----BEGIN CERTIFICATE-----) or DER"));
+    }
+    for der in &ders {
+        x509_cert::Certificate::from_der(der)
+            .map_err(|err| invalid(&format!("it is not an X.509 certificate (PEM or DER): {err}")))?;
+    }
+    Ok(ders)
 }
 
 /// What [`Builder::factory`](crate::Builder::factory) accepts: a [`Config`], a [`ConfigBuilder`], or the PHP config

@@ -167,6 +167,88 @@ pub enum Error {
         /// What to do instead.
         hint: &'static str,
     },
+
+    /// An APIv2 answer said `FAIL`: `return_code` (the request was not taken: a bad sign, a missing field) or
+    /// `result_code` (the business failed: `ORDERNOTEXIST`, `USERPAYING`, `NOTENOUGH`...). Boxed to keep `Error`
+    /// small; see [`ApiV2Failure`].
+    #[error("{0}")]
+    ApiV2(Box<ApiV2Failure>),
+}
+
+/// What an APIv2 `FAIL` answer said, with the whole answer.
+///
+/// ```
+/// use wechatpay::Error;
+/// # let server = wechatpay_mock::Server::builder()
+/// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+/// # let ids = server.identities();
+/// # let instance = wechatpay::Builder::factory(serde_json::json!({
+/// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+/// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+/// #     "secret": ids.apiv2_key,
+/// # }))?;
+/// let query = serde_json::json!({"xml": {"appid": "wxd930ea5d5a258f4f", "mch_id": ids.mchid, "out_trade_no": "NO-SUCH-ORDER"}});
+/// match instance.v2().pay().orderquery().post(query) {
+///     Err(Error::ApiV2(failure)) => {
+///         assert_eq!(failure.err_code.as_deref(), Some("ORDERNOTEXIST"));
+///         assert_eq!(failure.fields["mch_id"], ids.mchid.as_str());
+///     }
+///     other => panic!("expected ORDERNOTEXIST, got {other:?}"),
+/// }
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ApiV2Failure {
+    /// The request path, e.g. `pay/orderquery`.
+    pub path: String,
+    /// `return_code`: `FAIL` when the request was not taken, else `SUCCESS`.
+    pub return_code: String,
+    /// `return_msg`, e.g. `签名错误` (when present).
+    pub return_msg: Option<String>,
+    /// `result_code`: `FAIL` for a business failure (when present).
+    pub result_code: Option<String>,
+    /// `err_code`, e.g. `ORDERNOTEXIST`, `USERPAYING`, `SYSTEMERROR` (when present).
+    pub err_code: Option<String>,
+    /// `err_code_des`, the business error in words (when present).
+    pub err_code_des: Option<String>,
+    /// Every field of the answer (a `USERPAYING` micropay answer still names the order, for example).
+    pub fields: serde_json::Map<String, serde_json::Value>,
+    /// The raw body.
+    pub body: bytes::Bytes,
+}
+
+impl ApiV2Failure {
+    pub(crate) fn new(path: &str, fields: serde_json::Map<String, serde_json::Value>, body: bytes::Bytes) -> Self {
+        let text = |name: &str| fields.get(name).and_then(serde_json::Value::as_str).map(str::to_owned);
+        ApiV2Failure {
+            path: path.to_owned(),
+            return_code: text("return_code").unwrap_or_default(),
+            return_msg: text("return_msg"),
+            result_code: text("result_code"),
+            err_code: text("err_code"),
+            err_code_des: text("err_code_des"),
+            fields,
+            body,
+        }
+    }
+}
+
+impl fmt::Display for ApiV2Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = &self.path;
+        if self.return_code != "SUCCESS" {
+            let message = self.return_msg.as_deref().unwrap_or("(no return_msg)");
+            return write!(
+                f,
+                "WeChat Pay did not take the APIv2 request {path} (return_code {}): {message}",
+                self.return_code
+            );
+        }
+        let code = self.err_code.as_deref().unwrap_or("(no err_code)");
+        let description = self.err_code_des.as_deref().or(self.return_msg.as_deref()).unwrap_or("(no err_code_des)");
+        write!(f, "WeChat Pay answered the APIv2 request {path} with result_code FAIL {code}: {description}")
+    }
 }
 
 /// Why an answer failed verification. Each says what to do.
@@ -234,6 +316,15 @@ pub enum VerificationFailure {
         "the statement's SHA-1 does not match its Wechatpay-Statement-Sha1 header: the file was altered or truncated"
     )]
     DigestMismatch,
+    /// An APIv2 answer or callback that must be signed has no `sign` field.
+    #[error("the APIv2 message has no sign field, so it is not from WeChat Pay or was altered on the way")]
+    MissingSign,
+    /// An APIv2 `sign` does not match the message.
+    #[error(
+        "the APIv2 sign does not match the message: it was altered, or the configured APIv2 key (secret) is not \
+         the one set on the merchant platform"
+    )]
+    SignMismatch,
 }
 
 fn request_id_suffix(request_id: &Option<String>) -> String {

@@ -25,6 +25,7 @@
 
 mod builder;
 mod client;
+mod client_xml;
 mod config;
 pub mod crypto;
 mod error;
@@ -35,12 +36,14 @@ mod response;
 mod runtime;
 mod signer;
 mod template;
+mod transformer;
 pub mod util;
 mod verifier;
+mod xml_notification;
 
 pub use crate::builder::{Accessor, Builder};
 pub use crate::config::{BACKUP_BASE_URI, Config, ConfigBuilder, DEFAULT_BASE_URI, HK_BASE_URI, IntoConfig};
-pub use crate::error::{Error, Result, VerificationFailure};
+pub use crate::error::{ApiV2Failure, Error, Result, VerificationFailure};
 pub use crate::formatter::{AUTHORIZATION_SCHEME, FormValue, Formatter};
 pub use crate::media::MediaUpload;
 pub use crate::options::{IntoOptions, OPTION_KEYS, Options};
@@ -48,5 +51,7 @@ pub use crate::response::Response;
 pub use crate::runtime::ResponseFuture;
 pub use crate::signer::{RsaSigner, SignFuture, Signer};
 pub use crate::template::UriTemplate;
+pub use crate::transformer::Transformer;
 pub use crate::verifier::{PlatformKeys, Verifier};
+pub use crate::xml_notification::XmlNotification;
 pub use reqwest::{Method, StatusCode, header};

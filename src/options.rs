@@ -23,7 +23,8 @@ use crate::media::MediaUpload;
 /// assert!(url.ends_with("/v3/pay/transactions/out-trade-no/T1?mchid=1230000109"));
 /// # Ok::<(), wechatpay::Error>(())
 /// ```
-pub const OPTION_KEYS: [&str; 8] = ["json", "query", "headers", "body", "xml", "security", "nonceless", "timeout"];
+pub const OPTION_KEYS: [&str; 9] =
+    ["json", "query", "headers", "body", "xml", "security", "nonceless", "timeout", "base_uri"];
 
 /// What a request sends: the PHP options array, typed.
 ///
@@ -55,6 +56,7 @@ pub struct Options {
     pub(crate) security: bool,
     pub(crate) nonceless: bool,
     pub(crate) timeout: Option<Duration>,
+    pub(crate) base_uri: Option<String>,
     pub(crate) vars: Vec<(String, String)>,
     /// Top-level keys whose values cannot be path variables (objects, arrays, ...), with the kind found: an error
     /// once the path's variables are known, either "not an option nor a variable" or "a variable of the wrong type".
@@ -292,6 +294,29 @@ impl Options {
         self
     }
 
+    /// APIv2: send this request to another host than the configured `base_uri`, as PHP's per-request `base_uri`
+    /// does for the few APIv2 endpoints WeChat Pay serves elsewhere (`https://fraud.mch.weixin.qq.com/` for
+    /// `risk/getpublickey`, `https://payapp.weixin.qq.com/` for face payments), or a simulator's mutual-TLS listener.
+    /// APIv3 requests refuse it: configure their host with [`ConfigBuilder::base_uri`](crate::ConfigBuilder::base_uri).
+    ///
+    /// ```
+    /// use wechatpay::Options;
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem", "secret": "192006250b4c09247ec02edce69f6a2d",
+    /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
+    /// let options = Options::new().base_uri("https://fraud.mch.weixin.qq.com/");
+    /// let mut xml = serde_json::Map::new();
+    /// xml.insert("mch_id".into(), "1".into());
+    /// let url = instance.v2().risk().getpublickey().url(options.clone().xml(xml))?;
+    /// assert!(url.starts_with("https://fraud.mch.weixin.qq.com/risk/getpublickey"));
+    /// assert!(instance.v3().certificates().url(options).is_err());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn base_uri(mut self, base_uri: impl Into<String>) -> Self {
+        self.base_uri = Some(base_uri.into());
+        self
+    }
+
     /// Reads the PHP options array: the keys of [`OPTION_KEYS`] are options, any other key is a URI template
     /// variable (whether it is one of this path is checked when the request is made).
     ///
@@ -329,6 +354,10 @@ impl Options {
                     other => return Err(Error::options(format!("`xml` must be an object, not {}", kind(&other)))),
                 },
                 "security" => options.security = flag("security", &value)?,
+                "base_uri" => match value {
+                    Value::String(text) => options.base_uri = Some(text),
+                    other => return Err(Error::options(format!("`base_uri` must be a string, not {}", kind(&other)))),
+                },
                 "nonceless" => options.nonceless = flag("nonceless", &value)?,
                 "timeout" => {
                     options.timeout = Some(

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use crate::error::{Error, Result};
 
 /// A successful (2xx) answer whose signature has been verified (or that WeChat Pay does not sign, such as a bill
-/// file). 4xx and 5xx answers are [`Error::Api`] instead.
+/// file). 4xx and 5xx answers are [`Error::Api`] instead, and APIv2 `FAIL` answers [`Error::ApiV2`].
 ///
 /// ```no_run
 /// # fn demo(instance: &wechatpay::Builder) -> wechatpay::Result<()> {
@@ -111,7 +111,8 @@ impl Response {
         self.header("Request-ID")
     }
 
-    /// The serial of the key that verified this answer; `None` for answers WeChat Pay does not sign.
+    /// The serial of the key that verified this answer (for APIv2, the sign type: `MD5` or `HMAC-SHA256`); `None`
+    /// for answers WeChat Pay does not sign.
     ///
     /// ```
     /// # let server = wechatpay_mock::Server::builder()
@@ -207,6 +208,56 @@ impl Response {
     /// ```
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
         serde_json::from_slice(&self.body).map_err(|err| Error::Decode { what: "JSON", reason: err.to_string() })
+    }
+
+    /// An APIv2 answer's fields, as [`Transformer::to_array`](crate::Transformer::to_array) reads them (text
+    /// values; nested elements as maps).
+    ///
+    /// ```
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({
+    /// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+    /// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+    /// #     "secret": ids.apiv2_key,
+    /// # }))?;
+    /// let response = instance.v2().pay().micropay().post(serde_json::json!({"xml": {
+    ///     "appid": "wxd930ea5d5a258f4f", "mch_id": ids.mchid, "body": "coffee", "out_trade_no": "M20240101",
+    ///     "total_fee": 1, "spbill_create_ip": "127.0.0.1", "auth_code": "134567890123456789",
+    /// }}))?;
+    /// let answer = response.xml()?;
+    /// assert_eq!(answer["result_code"], "SUCCESS");
+    /// assert_eq!(answer["total_fee"], "1");
+    /// assert_eq!(response.verified_by(), Some("MD5"));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn xml(&self) -> Result<serde_json::Map<String, serde_json::Value>> {
+        crate::Transformer::to_array(&self.body)
+    }
+
+    /// An APIv2 answer as a `serde` type; text is read as the field's type asks (`total_fee: u64`).
+    ///
+    /// ```
+    /// #[derive(serde::Deserialize)]
+    /// struct Micropay { out_trade_no: String, total_fee: u64, transaction_id: String }
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({
+    /// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+    /// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+    /// #     "secret": ids.apiv2_key,
+    /// # }))?;
+    /// let paid: Micropay = instance.v2().pay().micropay().post(serde_json::json!({"xml": {
+    ///     "appid": "wxd930ea5d5a258f4f", "mch_id": ids.mchid, "body": "tea", "out_trade_no": "M20240102",
+    ///     "total_fee": 2, "spbill_create_ip": "127.0.0.1", "auth_code": "134567890123456789",
+    /// }}))?.xml_as()?;
+    /// assert_eq!(paid.total_fee, 2);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn xml_as<T: DeserializeOwned>(&self) -> Result<T> {
+        crate::Transformer::from_xml(&self.body)
     }
 }
 

@@ -95,6 +95,9 @@ pub(crate) struct Engine {
     pub(crate) faults: FaultHandle,
     pub(crate) requests: AtomicU64,
     pub(crate) connections: AtomicU64,
+    /// Mutual-TLS connections whose handshake succeeded, and those refused.
+    pub(crate) tls_connections: AtomicU64,
+    pub(crate) tls_refusals: AtomicU64,
     log: Mutex<VecDeque<RawRequest>>,
     deliveries: Arc<Mutex<Vec<DeliveryRecord>>>,
     pub(crate) runtime: tokio::runtime::Handle,
@@ -131,10 +134,22 @@ impl Engine {
             faults: FaultHandle::default(),
             requests: AtomicU64::new(0),
             connections: AtomicU64::new(0),
+            tls_connections: AtomicU64::new(0),
+            tls_refusals: AtomicU64::new(0),
             log: Mutex::new(VecDeque::new()),
             deliveries: Arc::new(Mutex::new(Vec::new())),
             runtime,
         })
+    }
+
+    /// What the APIv2 handlers need from the account.
+    pub(crate) fn v2_account(&self, now: i64) -> crate::v2::Account<'_> {
+        crate::v2::Account {
+            mchid: &self.keys.mchid,
+            apiv2_key: &self.ids.apiv2_key,
+            rsa_public_key_pem: &self.v2_public_key_pem,
+            now,
+        }
     }
 
     /// The key answers are signed with unless the request names another.
@@ -232,13 +247,8 @@ impl Engine {
             None => (req.target.as_str(), ""),
         };
         if req.method == "POST" && crate::v2_endpoints::lookup(path).is_some() {
-            let account = crate::v2::Account {
-                mchid: &self.keys.mchid,
-                apiv2_key: &self.ids.apiv2_key,
-                rsa_public_key_pem: &self.v2_public_key_pem,
-                now: now_secs(),
-            };
-            return crate::v2::handle(path, &req.body, &account);
+            return self
+                .with_state(|state, now| crate::v2::handle(path, &req.body, &self.v2_account(now), &mut state.apiv2));
         }
         let content_type = routes::header(&req.headers, "content-type").unwrap_or_default();
         let parts = match multipart::boundary(content_type, &req.body) {

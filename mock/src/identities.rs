@@ -10,10 +10,24 @@ use aws_lc_rs::rsa::{KeyPair, KeySize};
 use aws_lc_rs::signature::KeyPair as _;
 
 use crate::MockError;
+use crate::tls::Authority;
 use crate::util::{fill_random, hex_upper, now_secs, pem_encode, random_alnum, random_digits};
 
 /// How long generated certificates are valid: five years, as WeChat Pay's platform certificates are.
 const CERT_LIFETIME_SECS: i64 = 5 * 365 * 86_400;
+
+/// The merchant CA outlives the certificates it issues.
+const CA_LIFETIME_SECS: i64 = 10 * 365 * 86_400;
+
+/// The CA that issues merchant API certificates (WeChat Pay's "Tenpay" CA in real life): the mutual-TLS listener
+/// accepts client certificates it issued, and only those.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MerchantCa {
+    /// The CA certificate, X.509 PEM.
+    pub certificate_pem: String,
+    /// The CA private key (ECDSA P-256), PKCS#8 PEM: only the simulator needs it.
+    pub private_key_pem: String,
+}
 
 /// The merchant: the key that signs requests and the certificate whose serial goes in `serial_no`.
 #[derive(Clone, PartialEq, Eq)]
@@ -22,7 +36,7 @@ pub struct Merchant {
     pub serial: String,
     /// The merchant API private key, PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`).
     pub private_key_pem: String,
-    /// The merchant API certificate (`apiclient_cert.pem`), X.509 PEM.
+    /// The merchant API certificate (`apiclient_cert.pem`), X.509 PEM, issued by [`Identities::merchant_ca`].
     pub certificate_pem: String,
 }
 
@@ -69,6 +83,8 @@ pub struct Identities {
     pub mchid: String,
     /// The merchant's API key and certificate.
     pub merchant: Merchant,
+    /// The CA that issued the merchant certificate.
+    pub merchant_ca: MerchantCa,
     /// The platform certificate and its key.
     pub platform: Platform,
     /// The WeChat Pay public key and its key.
@@ -85,6 +101,15 @@ impl fmt::Debug for Merchant {
             .field("serial", &self.serial)
             .field("private_key_pem", &"<redacted>")
             .field("certificate_pem", &format_args!("<{} bytes>", self.certificate_pem.len()))
+            .finish()
+    }
+}
+
+impl fmt::Debug for MerchantCa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MerchantCa")
+            .field("certificate_pem", &format_args!("<{} bytes>", self.certificate_pem.len()))
+            .field("private_key_pem", &"<redacted>")
             .finish()
     }
 }
@@ -116,6 +141,7 @@ impl fmt::Debug for Identities {
         f.debug_struct("Identities")
             .field("mchid", &self.mchid)
             .field("merchant", &self.merchant)
+            .field("merchant_ca", &self.merchant_ca)
             .field("platform", &self.platform)
             .field("public_key", &self.public_key)
             .field("apiv3_key", &"<redacted>")
@@ -133,6 +159,13 @@ pub struct StatePaths {
     pub merchant_private_key: PathBuf,
     /// `apiclient_cert.pem`: the merchant certificate.
     pub merchant_certificate: PathBuf,
+    /// `merchant_ca_cert.pem`: the CA that issued the merchant certificate.
+    pub merchant_ca_certificate: PathBuf,
+    /// `merchant_ca_key.pem`: that CA's private key.
+    pub merchant_ca_private_key: PathBuf,
+    /// `tls_ca.pem`: the CA of the mutual-TLS listener's certificate, written at every start (trust it to reach
+    /// that listener).
+    pub tls_ca_certificate: PathBuf,
     /// `wechatpay_platform_cert.pem`: the platform certificate.
     pub platform_certificate: PathBuf,
     /// `wechatpay_platform_key.pem`: the platform private key.
@@ -150,6 +183,9 @@ impl StatePaths {
             manifest: dir.join("manifest.json"),
             merchant_private_key: dir.join("apiclient_key.pem"),
             merchant_certificate: dir.join("apiclient_cert.pem"),
+            merchant_ca_certificate: dir.join("merchant_ca_cert.pem"),
+            merchant_ca_private_key: dir.join("merchant_ca_key.pem"),
+            tls_ca_certificate: dir.join("tls_ca.pem"),
             platform_certificate: dir.join("wechatpay_platform_cert.pem"),
             platform_private_key: dir.join("wechatpay_platform_key.pem"),
             public_key: dir.join("pub_key.pem"),
@@ -205,11 +241,28 @@ fn certificate(
     Ok(cert.pem())
 }
 
+/// A merchant CA for identities saved without one, and the merchant certificate issued again by it (same key and
+/// serial).
+fn reissue_merchant(merchant: Merchant, mchid: &str) -> Result<(Merchant, MerchantCa), MockError> {
+    let pkcs8 = crate::util::pem_decode("PRIVATE KEY", &merchant.private_key_pem)?;
+    let serial = (0..merchant.serial.len())
+        .step_by(2)
+        .map(|i| merchant.serial.get(i..i + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
+        .collect::<Option<Vec<u8>>>()
+        .ok_or_else(|| MockError::StateDir("merchant_serial is not hex".into()))?;
+    let not_before = now_secs() - 86_400;
+    let authority = Authority::generate("Tenpay.com mock merchant CA", not_before, CA_LIFETIME_SECS)?;
+    let certificate_pem = authority.issue_merchant(&pkcs8, &serial, mchid, not_before, CERT_LIFETIME_SECS)?;
+    let ca = MerchantCa { certificate_pem: authority.certificate_pem, private_key_pem: authority.private_key_pem };
+    Ok((Merchant { certificate_pem, ..merchant }, ca))
+}
+
 static SHARED: Mutex<Option<Identities>> = Mutex::new(None);
 
 impl Identities {
-    /// Fresh identities: a random `19xxxxxxxx` mchid, three new RSA-2048 keys, two self-signed certificates
-    /// valid from yesterday for five years, and random 32-character APIv3 and APIv2 keys.
+    /// Fresh identities: a random `19xxxxxxxx` mchid, three new RSA-2048 keys, a merchant CA and the merchant
+    /// certificate it issues, a self-signed platform certificate (all valid from yesterday for five years), and
+    /// random 32-character APIv3 and APIv2 keys.
     ///
     /// # Errors
     /// [`MockError::Crypto`] when key generation or certificate signing fails.
@@ -219,7 +272,9 @@ impl Identities {
 
         let (merchant_pkcs8, _) = rsa_key()?;
         let merchant_serial = serial_bytes();
-        let merchant_cert = certificate(&merchant_pkcs8, &merchant_serial, &mchid, "merchant", not_before)?;
+        let authority = Authority::generate("Tenpay.com mock merchant CA", not_before, CA_LIFETIME_SECS)?;
+        let merchant_cert =
+            authority.issue_merchant(&merchant_pkcs8, &merchant_serial, &mchid, not_before, CERT_LIFETIME_SECS)?;
 
         let (platform_pkcs8, _) = rsa_key()?;
         let platform_serial = serial_bytes();
@@ -234,6 +289,10 @@ impl Identities {
                 serial: hex_upper(&merchant_serial),
                 private_key_pem: pem_encode("PRIVATE KEY", &merchant_pkcs8),
                 certificate_pem: merchant_cert,
+            },
+            merchant_ca: MerchantCa {
+                certificate_pem: authority.certificate_pem,
+                private_key_pem: authority.private_key_pem,
             },
             platform: Platform {
                 serial: hex_upper(&platform_serial),
@@ -282,7 +341,9 @@ impl Identities {
         Ok(ids)
     }
 
-    /// Loads identities saved by [`Identities::save`].
+    /// Loads identities saved by [`Identities::save`]. A directory saved before the merchant CA existed (its merchant
+    /// certificate self-signed) is migrated: a merchant CA is made, the merchant certificate is issued again by it
+    /// with the same key and serial, and both are saved with an updated manifest.
     ///
     /// # Errors
     /// [`MockError::Io`] when a file cannot be read, [`MockError::StateDir`] when the manifest lacks a field.
@@ -305,13 +366,29 @@ impl Identities {
                 .and_then(serde_json::Value::as_i64)
                 .ok_or_else(|| MockError::StateDir(format!("manifest.json lacks the integer field {name}")))
         };
+        let merchant = Merchant {
+            serial: field("merchant_serial")?,
+            private_key_pem: read(&paths.merchant_private_key)?,
+            certificate_pem: read(&paths.merchant_certificate)?,
+        };
+        let mchid = field("mchid")?;
+        let (merchant, merchant_ca, migrated) = match manifest.get("merchant_ca_certificate") {
+            Some(_) => {
+                let ca = MerchantCa {
+                    certificate_pem: read(&paths.merchant_ca_certificate)?,
+                    private_key_pem: read(&paths.merchant_ca_private_key)?,
+                };
+                (merchant, ca, false)
+            }
+            None => {
+                let (merchant, ca) = reissue_merchant(merchant, &mchid)?;
+                (merchant, ca, true)
+            }
+        };
         let ids = Identities {
-            mchid: field("mchid")?,
-            merchant: Merchant {
-                serial: field("merchant_serial")?,
-                private_key_pem: read(&paths.merchant_private_key)?,
-                certificate_pem: read(&paths.merchant_certificate)?,
-            },
+            mchid,
+            merchant,
+            merchant_ca,
             platform: Platform {
                 serial: field("platform_serial")?,
                 certificate_pem: read(&paths.platform_certificate)?,
@@ -332,6 +409,9 @@ impl Identities {
         }
         // Parse every key once so that a broken directory fails here and not on the first request.
         crate::keys::Keys::new(&ids)?;
+        if migrated {
+            ids.save(dir)?;
+        }
         Ok(ids)
     }
 
@@ -344,6 +424,8 @@ impl Identities {
         let paths = StatePaths::in_dir(dir);
         write_file(&paths.merchant_private_key, &self.merchant.private_key_pem, true)?;
         write_file(&paths.merchant_certificate, &self.merchant.certificate_pem, false)?;
+        write_file(&paths.merchant_ca_certificate, &self.merchant_ca.certificate_pem, false)?;
+        write_file(&paths.merchant_ca_private_key, &self.merchant_ca.private_key_pem, true)?;
         write_file(&paths.platform_certificate, &self.platform.certificate_pem, false)?;
         write_file(&paths.platform_private_key, &self.platform.private_key_pem, true)?;
         write_file(&paths.public_key, &self.public_key.public_key_pem, false)?;
@@ -351,6 +433,7 @@ impl Identities {
         let manifest = serde_json::json!({
             "mchid": self.mchid,
             "merchant_serial": self.merchant.serial,
+            "merchant_ca_certificate": "merchant_ca_cert.pem",
             "platform_serial": self.platform.serial,
             "platform_effective_time": self.platform.effective_time,
             "platform_expire_time": self.platform.expire_time,
@@ -360,6 +443,8 @@ impl Identities {
             "files": {
                 "merchant_private_key": "apiclient_key.pem",
                 "merchant_certificate": "apiclient_cert.pem",
+                "merchant_ca_certificate": "merchant_ca_cert.pem",
+                "merchant_ca_private_key": "merchant_ca_key.pem",
                 "platform_certificate": "wechatpay_platform_cert.pem",
                 "platform_private_key": "wechatpay_platform_key.pem",
                 "public_key": "pub_key.pem",

@@ -6,7 +6,10 @@
 //! state for the common flows (payments, refunds, transfers, bills, uploads, certificates), posts signed
 //! and encrypted callbacks, and injects faults on demand. Every other endpoint of the public catalog is
 //! checked against its schema ([`catalog`]) and answered with a schema-valid example; APIv2 XML endpoints
-//! check the MD5 / HMAC-SHA256 `sign` and answer signed XML (plain HTTP: there is no mutual-TLS listener).
+//! check the MD5 / HMAC-SHA256 `sign`, answer signed XML and keep state for code payments, refunds (with their
+//! `req_info` callbacks), red packets and bills ([`apiv2`] writes such messages for tests). Besides the plain HTTP
+//! listener, a TLS-only listener ([`Server::tls_base_uri`]) serves the same endpoints to clients that present a
+//! merchant certificate issued by the simulator's merchant CA, and refuses every other client at the handshake.
 //!
 //! It shares no code with the `wechatpay` client crate on purpose: it is the independent check on it.
 //!
@@ -26,6 +29,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod apiv2;
 mod auth;
 pub mod catalog;
 mod engine;
@@ -38,6 +42,7 @@ mod notify;
 mod routes;
 mod server;
 mod sign;
+mod tls;
 mod util;
 mod v2;
 mod v2_endpoints;
@@ -45,7 +50,7 @@ mod v2_endpoints;
 pub use engine::{RawRequest, RawResponse, ResponseSigner};
 pub use error::MockError;
 pub use faults::{Fault, FaultHandle, SignatureHeader};
-pub use identities::{Identities, Merchant, Platform, StatePaths, WechatpayPublicKey};
+pub use identities::{Identities, Merchant, MerchantCa, Platform, StatePaths, WechatpayPublicKey};
 pub use notify::{Delivered, DeliveryRecord, Notification};
 pub use routes::pay::TradeState;
 pub use routes::refunds::RefundStatus;

@@ -19,6 +19,7 @@ USAGE:
 
 OPTIONS:
     --listen ADDR            address to listen on (default 127.0.0.1:0, an ephemeral port)
+    --tls-listen ADDR        address of the mutual-TLS listener (default: the --listen IP, an ephemeral port)
     --state-dir DIR          keep the keys in DIR: reuse them if DIR has a manifest.json, else create them
                              (default: a fresh directory under the system temp dir, removed on exit)
     --signer KIND            sign answers with `platform` (certificate, default) or `public-key`
@@ -30,12 +31,14 @@ OPTIONS:
     -V, --version            the version
 
 When ready it prints one JSON line on stdout with base_uri, mchid, merchant_serial, merchant_private_key,
-merchant_certificate, platform_serial, platform_certificate, public_key_id, public_key (paths are files),
-apiv3_key and apiv2_key.";
+merchant_certificate, merchant_ca_certificate, platform_serial, platform_certificate, public_key_id, public_key,
+tls_base_uri (the mutual-TLS listener: present merchant_certificate with merchant_private_key) and
+tls_ca_certificate (the CA to trust for it) (paths are files), apiv3_key and apiv2_key.";
 
 #[derive(Debug, Default)]
 struct Args {
     listen: Option<SocketAddr>,
+    tls_listen: Option<SocketAddr>,
     state_dir: Option<PathBuf>,
     signer: Option<ResponseSigner>,
     public_key_only: bool,
@@ -66,6 +69,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Parsed, String> 
                 let v = value("--listen")?;
                 out.listen =
                     Some(v.parse().map_err(|_| format!("--listen: `{v}` is not an address like 127.0.0.1:8080"))?);
+            }
+            "--tls-listen" => {
+                let v = value("--tls-listen")?;
+                out.tls_listen =
+                    Some(v.parse().map_err(|_| format!("--tls-listen: `{v}` is not an address like 127.0.0.1:8443"))?);
             }
             "--state-dir" => out.state_dir = Some(PathBuf::from(value("--state-dir")?)),
             "--signer" => {
@@ -105,6 +113,10 @@ fn ready_line(server: &Server) -> Result<String, String> {
         "merchant_serial": ids.merchant.serial,
         "merchant_private_key": path(&paths.merchant_private_key),
         "merchant_certificate": path(&paths.merchant_certificate),
+        "merchant_ca_certificate": path(&paths.merchant_ca_certificate),
+        "tls_base_uri": server.tls_base_uri(),
+        "tls_listen": server.tls_local_addr().to_string(),
+        "tls_ca_certificate": path(&paths.tls_ca_certificate),
         "platform_serial": ids.platform.serial,
         "platform_certificate": path(&paths.platform_certificate),
         "platform_private_key": path(&paths.platform_private_key),
@@ -152,6 +164,9 @@ fn run(args: Args) -> Result<(), String> {
         .auto_notify(args.auto_notify);
     if let Some(addr) = args.listen {
         builder = builder.listen(addr);
+    }
+    if let Some(addr) = args.tls_listen {
+        builder = builder.tls_listen(addr);
     }
     if let Some(signer) = args.signer {
         builder = builder.response_signer(signer);

@@ -48,6 +48,7 @@ const MAX_BODY: usize = 32 * 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct ServerBuilder {
     listen: SocketAddr,
+    tls_listen: Option<SocketAddr>,
     state_dir: Option<PathBuf>,
     identities: Option<Identities>,
     signer: ResponseSigner,
@@ -62,6 +63,7 @@ impl Default for ServerBuilder {
     fn default() -> Self {
         ServerBuilder {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls_listen: None,
             state_dir: None,
             identities: None,
             signer: ResponseSigner::PlatformCertificate,
@@ -78,6 +80,13 @@ impl ServerBuilder {
     /// The address to listen on; default `127.0.0.1:0` (an ephemeral port).
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.listen = addr;
+        self
+    }
+
+    /// The address of the mutual-TLS listener; default the [`listen`](Self::listen) address's IP with an
+    /// ephemeral port.
+    pub fn tls_listen(mut self, addr: SocketAddr) -> Self {
+        self.tls_listen = Some(addr);
         self
     }
 
@@ -173,6 +182,20 @@ impl ServerBuilder {
         listener.set_nonblocking(true).map_err(|e| MockError::io("configuring the listener", e))?;
         let addr = listener.local_addr().map_err(|e| MockError::io("reading the bound address", e))?;
         let base_uri = format!("http://{addr}/");
+        let tls_listener = std::net::TcpListener::bind(self.tls_listen.unwrap_or(SocketAddr::new(self.listen.ip(), 0)))
+            .map_err(|e| MockError::io("binding the mutual-TLS listener", e))?;
+        tls_listener.set_nonblocking(true).map_err(|e| MockError::io("configuring the listener", e))?;
+        let tls_addr = tls_listener.local_addr().map_err(|e| MockError::io("reading the bound address", e))?;
+        let tls_base_uri = format!("https://{tls_addr}/");
+        let mut names =
+            vec![tls_addr.ip().to_string(), "127.0.0.1".to_owned(), "::1".to_owned(), "localhost".to_owned()];
+        names.dedup();
+        let tls = crate::tls::server_tls(&names, &identities.merchant_ca.certificate_pem)?;
+        if let Some(paths) = &state_paths {
+            std::fs::write(&paths.tls_ca_certificate, &tls.ca_pem)
+                .map_err(|e| MockError::io(format!("writing {}", paths.tls_ca_certificate.display()), e))?;
+        }
+        let tls_ca_pem = tls.ca_pem.clone();
         let settings = Settings {
             window: i64::try_from(self.window.as_secs()).unwrap_or(i64::MAX),
             signer: self.signer,
@@ -207,7 +230,7 @@ impl ServerBuilder {
                     }
                 };
                 let _ = ready_tx.send(Ok(Arc::clone(&engine)));
-                runtime.block_on(serve(listener, engine, stop_rx));
+                runtime.block_on(serve(listener, tls_listener, tls.acceptor, engine, stop_rx));
                 runtime.shutdown_timeout(Duration::from_millis(200));
             })
             .map_err(|e| MockError::io("spawning the server thread", e))?;
@@ -216,7 +239,17 @@ impl ServerBuilder {
             Ok(Err(e)) => return Err(e),
             Err(_) => return Err(MockError::Stopped),
         };
-        Ok(Server { engine, base_uri, addr, state_paths, stop: Some(stop_tx), thread: Some(thread) })
+        Ok(Server {
+            engine,
+            base_uri,
+            addr,
+            tls_base_uri,
+            tls_addr,
+            tls_ca_pem,
+            state_paths,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
     }
 }
 
@@ -237,6 +270,9 @@ pub struct Server {
     engine: Arc<Engine>,
     base_uri: String,
     addr: SocketAddr,
+    tls_base_uri: String,
+    tls_addr: SocketAddr,
+    tls_ca_pem: String,
     state_paths: Option<StatePaths>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -246,6 +282,7 @@ impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
             .field("base_uri", &self.base_uri)
+            .field("tls_base_uri", &self.tls_base_uri)
             .field("mchid", &self.engine.ids.mchid)
             .finish_non_exhaustive()
     }
@@ -294,6 +331,45 @@ impl Server {
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// `https://127.0.0.1:PORT/`: the mutual-TLS listener. It serves the same endpoints as
+    /// [`base_uri`](Self::base_uri), to clients that present a merchant certificate issued by
+    /// [`Identities::merchant_ca`] (as [`Identities::merchant`]'s is), and refuses any other client during the TLS
+    /// handshake. Its own certificate is issued by [`tls_ca_pem`](Self::tls_ca_pem) for 127.0.0.1, ::1 and
+    /// localhost.
+    ///
+    /// ```
+    /// let server = wechatpay_mock::Server::builder()
+    ///     .identities(wechatpay_mock::Identities::shared()?).start_blocking()?;
+    /// assert!(server.tls_base_uri().starts_with("https://127.0.0.1:"));
+    /// assert_ne!(server.tls_local_addr(), server.local_addr());
+    /// # Ok::<(), wechatpay_mock::MockError>(())
+    /// ```
+    pub fn tls_base_uri(&self) -> &str {
+        &self.tls_base_uri
+    }
+
+    /// The mutual-TLS listener's bound address.
+    pub fn tls_local_addr(&self) -> SocketAddr {
+        self.tls_addr
+    }
+
+    /// The CA (PEM) that issued the mutual-TLS listener's certificate, made at start: trust it to reach
+    /// [`tls_base_uri`](Self::tls_base_uri). With a state directory it is also written to
+    /// [`StatePaths::tls_ca_certificate`].
+    pub fn tls_ca_pem(&self) -> &str {
+        &self.tls_ca_pem
+    }
+
+    /// Mutual-TLS handshakes that succeeded so far.
+    pub fn tls_connections_accepted(&self) -> u64 {
+        self.engine.tls_connections.load(Ordering::Relaxed)
+    }
+
+    /// Mutual-TLS handshakes refused so far (no client certificate, or one the merchant CA did not issue).
+    pub fn tls_handshakes_refused(&self) -> u64 {
+        self.engine.tls_refusals.load(Ordering::Relaxed)
     }
 
     /// The identities the server plays with.
@@ -398,6 +474,31 @@ impl Server {
         self.engine.with_state(|s, now| s.refunds.set_status(out_refund_no, status, now, &mut s.events))
     }
 
+    // --- APIv2 callbacks -------------------------------------------------------------------------
+
+    /// The APIv2 payment callback of an order made by `pay/unifiedorder` or `pay/micropay`, signed (MD5) with the
+    /// APIv2 key. An unpaid order (`NOTPAY`, or `USERPAYING` waiting for the password) is paid first: the payer
+    /// pays, and this is what WeChat Pay then posts to the `notify_url`.
+    ///
+    /// # Errors
+    /// [`MockError::NotFound`] for an unknown order.
+    pub fn v2_payment_notification(&self, out_trade_no: &str) -> Result<Vec<u8>, MockError> {
+        self.engine
+            .with_state(|s, now| s.apiv2.payment_notification(out_trade_no, &self.engine.v2_account(now)))
+            .ok_or_else(|| MockError::NotFound(format!("APIv2 order {out_trade_no}")))
+    }
+
+    /// The APIv2 refund callback of a refund made by `secapi/pay/refund`: unsigned, with `req_info` encrypted
+    /// (AES-256-ECB under the MD5 of the APIv2 key). A refund still `PROCESSING` ends first (`SUCCESS`).
+    ///
+    /// # Errors
+    /// [`MockError::NotFound`] for an unknown refund.
+    pub fn v2_refund_notification(&self, out_refund_no: &str) -> Result<Vec<u8>, MockError> {
+        self.engine
+            .with_state(|s, now| s.apiv2.refund_notification(out_refund_no, &self.engine.v2_account(now)))
+            .ok_or_else(|| MockError::NotFound(format!("APIv2 refund {out_refund_no}")))
+    }
+
     // --- callbacks -------------------------------------------------------------------------------
 
     /// The `TRANSACTION.SUCCESS` callback of a paid order (`TRANSACTION.CLOSED` otherwise).
@@ -487,13 +588,43 @@ impl Server {
     }
 }
 
-async fn serve(listener: std::net::TcpListener, engine: Arc<Engine>, mut stop: tokio::sync::oneshot::Receiver<()>) {
-    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+async fn serve(
+    listener: std::net::TcpListener,
+    tls_listener: std::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    engine: Arc<Engine>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    let (Ok(listener), Ok(tls_listener)) =
+        (tokio::net::TcpListener::from_std(listener), tokio::net::TcpListener::from_std(tls_listener))
+    else {
         return;
     };
     loop {
         tokio::select! {
             _ = &mut stop => break,
+            accepted = tls_listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nodelay(true);
+                    let (engine, acceptor) = (Arc::clone(&engine), acceptor.clone());
+                    tokio::spawn(async move {
+                        // The handshake verifies the client certificate against the merchant CA; a client
+                        // without one, or with another, never gets to send a request.
+                        let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await;
+                        let Ok(Ok(stream)) = handshake else {
+                            engine.tls_refusals.fetch_add(1, Ordering::Relaxed);
+                            return;
+                        };
+                        engine.tls_connections.fetch_add(1, Ordering::Relaxed);
+                        let service = service_fn(move |req| respond(Arc::clone(&engine), req));
+                        let _ = http1::Builder::new()
+                            .title_case_headers(true)
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    });
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            },
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     engine.connections.fetch_add(1, Ordering::Relaxed);

@@ -1,11 +1,20 @@
 //! APIv2 (XML): flat `<xml>` payloads signed with the APIv2 key (MD5 or HMAC-SHA256 over the sorted
-//! `k=v&...&key=KEY` string), answered with signed XML (a few endpoints answer unsigned, as WeChat does).
+//! `k=v&...&key=KEY` string), answered with signed XML (a few endpoints answer unsigned, as WeChat does), with
+//! state for code payments (micropay, query, reverse), refunds (request, query, callback with `req_info`), red
+//! packets and bills.
 
+use std::collections::HashMap;
+use std::io::Write as _;
+
+use aws_lc_rs::cipher::{AES_256, PaddedBlockEncryptingKey, UnboundCipherKey};
 use aws_lc_rs::hmac;
 use md5::{Digest as _, Md5};
+use quick_xml::Reader;
+use quick_xml::events::Event;
 
 use crate::routes::{Reply, Signing};
-use crate::util::{hex_upper, random_alnum, random_digits, rfc3339_cst};
+use crate::util::{B64, compact_datetime_cst, hex_lower, hex_upper, random_alnum, random_digits, rfc3339_cst};
+use base64::Engine as _;
 
 /// Endpoints that answer without a `sign`.
 const UNSIGNED: [&str; 4] = [
@@ -14,6 +23,9 @@ const UNSIGNED: [&str; 4] = [
     "/mmpaymkttransfers/sendredpack",
     "/risk/getpublickey",
 ];
+
+/// A micropay of this amount (fen) or more waits for the payer's password: `USERPAYING` until queried once.
+pub(crate) const PASSWORD_THRESHOLD: u64 = 100_000;
 
 /// The two APIv2 signature kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,92 +51,85 @@ pub(crate) fn sign(fields: &[(String, String)], key: &str, kind: SignType) -> St
     }
 }
 
-fn unescape(text: &str) -> String {
-    if !text.contains('&') {
-        return text.to_owned();
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find('&') {
-        out.push_str(&rest[..i]);
-        let tail = &rest[i..];
-        let Some(end) = tail.find(';') else {
-            out.push_str(tail);
-            return out;
-        };
-        let entity = &tail[1..end];
-        let decoded = match entity {
-            "lt" => Some('<'),
-            "gt" => Some('>'),
-            "amp" => Some('&'),
-            "quot" => Some('"'),
-            "apos" => Some('\''),
-            _ => entity
-                .strip_prefix("#x")
-                .and_then(|h| u32::from_str_radix(h, 16).ok())
-                .or_else(|| entity.strip_prefix('#').and_then(|d| d.parse().ok()))
-                .and_then(char::from_u32),
-        };
-        match decoded {
-            Some(c) => {
-                out.push(c);
-                rest = &tail[end + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = &tail[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Parses a flat `<xml><k>v</k>...</xml>` document. DOCTYPE and entity declarations are refused (XXE).
+/// Parses a flat `<xml><k>v</k>...</xml>` document. A DOCTYPE is refused (so no entity can be declared: XXE,
+/// billion laughs) and entities other than XML's five are refused, never expanded.
 pub(crate) fn parse_xml(body: &[u8]) -> Result<Vec<(String, String)>, String> {
     let text = std::str::from_utf8(body).map_err(|_| "the XML is not UTF-8".to_owned())?;
-    let upper = text.to_ascii_uppercase();
-    if upper.contains("<!DOCTYPE") || upper.contains("<!ENTITY") {
-        return Err("XML with DOCTYPE or ENTITY declarations is refused".into());
-    }
-    let mut rest = text.trim();
-    if rest.starts_with("<?xml") {
-        let end = rest.find("?>").ok_or("unterminated XML declaration")?;
-        rest = rest[end + 2..].trim_start();
-    }
-    rest = rest.strip_prefix("<xml>").ok_or("the root element must be <xml>")?;
-    rest = rest.trim_end().strip_suffix("</xml>").ok_or("the root element must be closed by </xml>")?;
+    let mut reader = Reader::from_str(text);
     let mut fields = Vec::new();
+    let mut depth = 0usize;
+    let mut current: Option<(String, String)> = None;
+    let mut rooted = false;
     loop {
-        rest = rest.trim_start();
-        if rest.is_empty() {
-            return Ok(fields);
+        match reader.read_event().map_err(|e| format!("malformed XML: {e}"))? {
+            Event::DocType(_) => return Err("XML with a DOCTYPE (entity declarations) is refused".into()),
+            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
+            Event::Start(e) => {
+                let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+                depth += 1;
+                match depth {
+                    1 if rooted => return Err("more than one root element".into()),
+                    1 if name != "xml" => return Err("the root element must be <xml>".into()),
+                    1 => rooted = true,
+                    2 => current = Some((name, String::new())),
+                    _ => return Err("APIv2 payloads are flat: nested elements are refused".into()),
+                }
+            }
+            Event::Empty(e) => {
+                let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+                match depth {
+                    0 if !rooted && name == "xml" => rooted = true,
+                    0 => return Err("the root element must be <xml>".into()),
+                    1 => fields.push((name, String::new())),
+                    _ => return Err("APIv2 payloads are flat: nested elements are refused".into()),
+                }
+            }
+            Event::End(_) => {
+                if depth == 2 {
+                    fields.extend(current.take());
+                }
+                depth = depth.saturating_sub(1);
+            }
+            Event::Text(t) => {
+                let content = t.xml10_content().map_err(|e| e.to_string())?;
+                match current.as_mut() {
+                    Some((_, value)) => value.push_str(&content),
+                    None if content.trim().is_empty() => {}
+                    None => return Err("text outside an element".into()),
+                }
+            }
+            Event::CData(c) => {
+                let content = c.xml10_content().map_err(|e| e.to_string())?;
+                current.as_mut().ok_or("CDATA outside an element")?.1.push_str(&content);
+            }
+            Event::GeneralRef(r) => {
+                let value = &mut current.as_mut().ok_or("an entity outside an element")?.1;
+                if r.is_char_ref() {
+                    value.push(r.resolve_char_ref().map_err(|e| e.to_string())?.ok_or("bad character reference")?);
+                    continue;
+                }
+                value.push(match r.decode().map_err(|e| e.to_string())?.as_ref() {
+                    "lt" => '<',
+                    "gt" => '>',
+                    "amp" => '&',
+                    "apos" => '\'',
+                    "quot" => '"',
+                    _ => return Err("undeclared entity (entities are never expanded)".into()),
+                });
+            }
+            Event::Eof if depth == 0 && rooted => return Ok(fields),
+            Event::Eof => return Err("the document ends early or has no <xml> root".into()),
         }
-        let open = rest.strip_prefix('<').ok_or("text outside an element")?;
-        let name_end = open.find('>').ok_or("unterminated tag")?;
-        let name = &open[..name_end];
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.') {
-            return Err(format!("bad element name `{}`", name.chars().take(32).collect::<String>()));
-        }
-        let content = &open[name_end + 1..];
-        let close = format!("</{name}>");
-        let (value, after) = if let Some(cdata) = content.strip_prefix("<![CDATA[") {
-            let end = cdata.find("]]>").ok_or("unterminated CDATA")?;
-            let after =
-                cdata[end + 3..].strip_prefix(close.as_str()).ok_or_else(|| format!("<{name}> is not closed"))?;
-            (cdata[..end].to_owned(), after)
-        } else {
-            let end = content.find(&close).ok_or_else(|| format!("<{name}> is not closed"))?;
-            (unescape(&content[..end]), &content[end + close.len()..])
-        };
-        fields.push((name.to_owned(), value));
-        rest = after;
     }
 }
 
 /// Renders flat XML with CDATA sections, as WeChat Pay writes it.
 pub(crate) fn render_xml(fields: &[(String, String)]) -> String {
-    let mut out = String::from("<xml>");
+    render_root("xml", fields)
+}
+
+fn render_root(root: &str, fields: &[(String, String)]) -> String {
+    let mut out = format!("<{root}>");
     for (k, v) in fields {
         if v.contains("]]>") {
             let escaped = v.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
@@ -133,7 +138,7 @@ pub(crate) fn render_xml(fields: &[(String, String)]) -> String {
             out.push_str(&format!("<{k}><![CDATA[{v}]]></{k}>"));
         }
     }
-    out.push_str("</xml>");
+    out.push_str(&format!("</{root}>"));
     out
 }
 
@@ -161,14 +166,195 @@ pub(crate) struct Account<'a> {
     pub(crate) now: i64,
 }
 
+/// The state of an APIv2 order (`trade_state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TradeState {
+    NotPay,
+    UserPaying,
+    Success,
+    Refund,
+    Revoked,
+}
+
+impl TradeState {
+    fn wire(self) -> &'static str {
+        match self {
+            TradeState::NotPay => "NOTPAY",
+            TradeState::UserPaying => "USERPAYING",
+            TradeState::Success => "SUCCESS",
+            TradeState::Refund => "REFUND",
+            TradeState::Revoked => "REVOKED",
+        }
+    }
+
+    fn description(self) -> &'static str {
+        match self {
+            TradeState::NotPay => "订单未支付",
+            TradeState::UserPaying => "需要用户输入支付密码",
+            TradeState::Success => "支付成功",
+            TradeState::Refund => "转入退款",
+            TradeState::Revoked => "已撤销",
+        }
+    }
+
+    fn paid(self) -> bool {
+        matches!(self, TradeState::Success | TradeState::Refund)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Order {
+    appid: String,
+    out_trade_no: String,
+    transaction_id: String,
+    trade_type: String,
+    total_fee: u64,
+    refunded: u64,
+    state: TradeState,
+    openid: String,
+    time_end: Option<i64>,
+    /// A `USERPAYING` order is paid once it has been queried once (the payer types the password meanwhile).
+    queried: bool,
+}
+
+impl Order {
+    fn pay(&mut self, now: i64) {
+        self.state = TradeState::Success;
+        self.time_end = Some(now);
+    }
+
+    /// The fields a paid order shows in answers and callbacks.
+    fn paid_fields(&self, out: &mut Vec<(String, String)>) {
+        let mut add = |k: &str, v: String| out.push((k.to_owned(), v));
+        add("openid", self.openid.clone());
+        add("is_subscribe", "N".into());
+        add("trade_type", self.trade_type.clone());
+        add("bank_type", "OTHERS".into());
+        add("fee_type", "CNY".into());
+        add("total_fee", self.total_fee.to_string());
+        add("cash_fee", self.total_fee.to_string());
+        add("transaction_id", self.transaction_id.clone());
+        add("out_trade_no", self.out_trade_no.clone());
+        add("time_end", compact_datetime_cst(self.time_end.unwrap_or_default()));
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Refund {
+    out_refund_no: String,
+    refund_id: String,
+    out_trade_no: String,
+    transaction_id: String,
+    total_fee: u64,
+    refund_fee: u64,
+    success: Option<i64>,
+    /// A refund ends once it has been queried once.
+    queried: bool,
+}
+
+impl Refund {
+    fn status(&self) -> &'static str {
+        if self.success.is_some() { "SUCCESS" } else { "PROCESSING" }
+    }
+}
+
+/// The APIv2 state: orders by `out_trade_no`, refunds in creation order, red packets by `mch_billno`.
+#[derive(Debug, Default)]
+pub(crate) struct Ledger {
+    orders: HashMap<String, Order>,
+    refunds: Vec<Refund>,
+    red_packets: HashMap<String, String>,
+}
+
+impl Ledger {
+    fn order_by(&mut self, get: &dyn Fn(&str) -> Option<String>) -> Option<&mut Order> {
+        if let Some(id) = get("transaction_id").filter(|id| !id.is_empty()) {
+            return self.orders.values_mut().find(|o| o.transaction_id == id);
+        }
+        get("out_trade_no").and_then(|no| self.orders.get_mut(&no))
+    }
+
+    /// The signed payment callback of an order: a `NOTPAY` or `USERPAYING` order is paid first (the payer pays).
+    pub(crate) fn payment_notification(&mut self, out_trade_no: &str, account: &Account<'_>) -> Option<Vec<u8>> {
+        let order = self.orders.get_mut(out_trade_no)?;
+        if matches!(order.state, TradeState::NotPay | TradeState::UserPaying) {
+            order.pay(account.now);
+        }
+        let mut fields = vec![
+            ("return_code".to_owned(), "SUCCESS".to_owned()),
+            ("result_code".to_owned(), if order.state.paid() { "SUCCESS" } else { "FAIL" }.to_owned()),
+            ("appid".to_owned(), order.appid.clone()),
+            ("mch_id".to_owned(), account.mchid.to_owned()),
+            ("nonce_str".to_owned(), random_alnum(32)),
+        ];
+        order.paid_fields(&mut fields);
+        let s = sign(&fields, account.apiv2_key, SignType::Md5);
+        fields.push(("sign".into(), s));
+        Some(render_xml(&fields).into_bytes())
+    }
+
+    /// The refund callback: a `PROCESSING` refund ends first. `req_info` is encrypted, the callback unsigned.
+    pub(crate) fn refund_notification(&mut self, out_refund_no: &str, account: &Account<'_>) -> Option<Vec<u8>> {
+        let refund = self.refunds.iter_mut().find(|r| r.out_refund_no == out_refund_no)?;
+        refund.success.get_or_insert(account.now);
+        let appid = self.orders.get(&refund.out_trade_no).map(|o| o.appid.clone()).unwrap_or_default();
+        let time = |t: i64| rfc3339_cst(t).replace('T', " ").replace("+08:00", "");
+        let inner = [
+            ("out_refund_no", refund.out_refund_no.clone()),
+            ("out_trade_no", refund.out_trade_no.clone()),
+            ("refund_account", "REFUND_SOURCE_RECHARGE_FUNDS".into()),
+            ("refund_fee", refund.refund_fee.to_string()),
+            ("refund_id", refund.refund_id.clone()),
+            ("refund_recv_accout", "支付用户零钱".into()),
+            ("refund_request_source", "API".into()),
+            ("refund_status", refund.status().into()),
+            ("settlement_refund_fee", refund.refund_fee.to_string()),
+            ("settlement_total_fee", refund.total_fee.to_string()),
+            ("success_time", time(refund.success.unwrap_or(account.now))),
+            ("total_fee", refund.total_fee.to_string()),
+            ("transaction_id", refund.transaction_id.clone()),
+        ];
+        let inner: Vec<(&str, &str)> = inner.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Some(refund_notification_xml(&inner, &appid, account.mchid, account.apiv2_key))
+    }
+}
+
+/// A refund callback: `req_info` is the `<root>` of `fields`, AES-256-ECB (PKCS#7) encrypted with the lower-case
+/// hex MD5 of the APIv2 key, base64.
+pub(crate) fn refund_notification_xml(fields: &[(&str, &str)], appid: &str, mch_id: &str, apiv2_key: &str) -> Vec<u8> {
+    let owned: Vec<(String, String)> = fields.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let plaintext = render_root("root", &owned);
+    let outer = [
+        ("return_code".to_owned(), "SUCCESS".to_owned()),
+        ("appid".to_owned(), appid.to_owned()),
+        ("mch_id".to_owned(), mch_id.to_owned()),
+        ("nonce_str".to_owned(), random_alnum(32)),
+        ("req_info".to_owned(), encrypt_req_info(plaintext.as_bytes(), apiv2_key)),
+    ];
+    render_xml(&outer).into_bytes()
+}
+
+fn encrypt_req_info(plaintext: &[u8], apiv2_key: &str) -> String {
+    let key = hex_lower(&Md5::digest(apiv2_key.as_bytes()));
+    let mut data = plaintext.to_vec();
+    // A 32-byte key always makes an AES-256 key, and PKCS#7 encryption of any length succeeds.
+    let encrypted = UnboundCipherKey::new(&AES_256, key.as_bytes())
+        .and_then(PaddedBlockEncryptingKey::ecb_pkcs7)
+        .and_then(|cipher| cipher.encrypt(&mut data));
+    match encrypted {
+        Ok(_) => B64.encode(&data),
+        Err(_) => String::new(),
+    }
+}
+
 /// Answers one APIv2 request.
-pub(crate) fn handle(path: &str, body: &[u8], account: &Account<'_>) -> Reply {
+pub(crate) fn handle(path: &str, body: &[u8], account: &Account<'_>, ledger: &mut Ledger) -> Reply {
     let fields = match parse_xml(body) {
         Ok(f) => f,
         Err(e) => return fail(&format!("XML格式错误 (bad XML: {e})")),
     };
     let get = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    let Some(mchid) = get("mch_id").or_else(|| get("mchid")) else {
+    let Some(mchid) = get("mch_id").or_else(|| get("mchid")).or_else(|| get("combine_mch_id")) else {
         return fail("缺少参数mch_id (missing mch_id)");
     };
     if mchid != account.mchid {
@@ -185,15 +371,18 @@ pub(crate) fn handle(path: &str, body: &[u8], account: &Account<'_>) -> Reply {
     if !sign(&fields, account.apiv2_key, kind).eq_ignore_ascii_case(their_sign) {
         return fail("签名错误 (the sign does not match; check the APIv2 key and the sign_type)");
     }
+    let required = |names: &[&str]| {
+        names
+            .iter()
+            .find(|name| get(name).is_none_or(str::is_empty))
+            .map(|name| fail(&format!("缺少参数{name} (missing {name})")))
+    };
 
     if path == "/pay/downloadbill" {
-        let date = get("bill_date").unwrap_or_default();
-        return Reply {
-            content_type: Some("text/plain; charset=utf-8"),
-            ..xml_reply(format!(
-                "交易时间,公众账号ID,商户号,微信订单号,商户订单号,交易状态,应结订单金额\r\n总交易单数,应结订单总金额\r\n`0,`0.00\r\n# {date}\r\n"
-            ))
-        };
+        if let Some(reply) = required(&["bill_date", "bill_type"]) {
+            return reply;
+        }
+        return download_bill(get("bill_date").unwrap_or_default(), get("tar_type") == Some("GZIP"), ledger);
     }
 
     let mut answer: Vec<(String, String)> = vec![
@@ -205,6 +394,7 @@ pub(crate) fn handle(path: &str, body: &[u8], account: &Account<'_>) -> Reply {
     let echo = [
         "appid",
         "mch_appid",
+        "wxappid",
         "mch_id",
         "mchid",
         "sub_appid",
@@ -217,47 +407,398 @@ pub(crate) fn handle(path: &str, body: &[u8], account: &Account<'_>) -> Reply {
         "mch_billno",
         "re_openid",
         "total_amount",
-        "total_fee",
-        "refund_fee",
     ];
     for name in echo {
         if let Some(v) = get(name) {
             answer.push((name.to_owned(), v.to_owned()));
         }
     }
-    let mut add = |k: &str, v: String| answer.push((k.to_owned(), v));
-    match path {
+    let lookup = |name: &str| get(name).map(str::to_owned);
+    let outcome = match path {
         "/pay/unifiedorder" => {
-            for required in ["body", "out_trade_no", "total_fee", "spbill_create_ip", "notify_url", "trade_type"] {
-                if get(required).is_none_or(str::is_empty) {
-                    return fail(&format!("缺少参数{required} (missing {required})"));
-                }
-            }
-            let trade_type = get("trade_type").unwrap_or_default().to_owned();
-            if trade_type == "NATIVE" {
-                add("code_url", format!("weixin://wxpay/bizpayurl?pr={}", random_alnum(7)));
-            }
-            add("trade_type", trade_type);
-            add("prepay_id", format!("wx{}", random_alnum(30).to_ascii_lowercase()));
+            required(&["body", "out_trade_no", "total_fee", "spbill_create_ip", "notify_url", "trade_type"])
+                .map_or_else(|| unifiedorder(&get, ledger, &mut answer), Err)
         }
-        "/pay/orderquery" => {
-            add("trade_state", "NOTPAY".into());
-            add("trade_state_desc", "订单未支付".into());
-        }
-        "/secapi/pay/refund" => add("refund_id", format!("50{}", random_digits(27))),
+        "/pay/micropay" => required(&["body", "out_trade_no", "total_fee", "spbill_create_ip", "auth_code"])
+            .map_or_else(|| micropay(&get, account.now, ledger, &mut answer), Err),
+        "/pay/orderquery" => orderquery(&lookup, account.now, ledger, &mut answer),
+        "/secapi/pay/reverse" => reverse(&lookup, ledger, &mut answer),
+        "/secapi/pay/refund" => required(&["out_refund_no", "total_fee", "refund_fee"])
+            .map_or_else(|| refund(&get, &lookup, ledger, &mut answer), Err),
+        "/pay/refundquery" => refundquery(&lookup, account.now, ledger, &mut answer),
+        "/mmpaymkttransfers/sendredpack" => required(&[
+            "mch_billno",
+            "wxappid",
+            "send_name",
+            "re_openid",
+            "total_amount",
+            "total_num",
+            "wishing",
+            "client_ip",
+            "act_name",
+            "remark",
+        ])
+        .map_or_else(|| send_red_packet(&get, ledger, &mut answer), Err),
         "/mmpaymkttransfers/promotion/transfers" => {
-            add("payment_no", random_digits(32));
-            add("payment_time", rfc3339_cst(account.now).replace('T', " ").replace("+08:00", ""));
+            answer.push(("payment_no".into(), random_digits(32)));
+            answer.push(("payment_time".into(), rfc3339_cst(account.now).replace('T', " ").replace("+08:00", "")));
+            Ok(())
         }
-        "/mmpaymkttransfers/sendredpack" => add("send_listid", random_digits(28)),
-        "/risk/getpublickey" => add("pub_key", account.rsa_public_key_pem.to_owned()),
-        _ => {}
+        "/risk/getpublickey" => {
+            answer.push(("pub_key".into(), account.rsa_public_key_pem.to_owned()));
+            Ok(())
+        }
+        _ => Ok(()),
+    };
+    if let Err(reply) = outcome {
+        return reply;
     }
     if !UNSIGNED.contains(&path) {
         let s = sign(&answer, account.apiv2_key, kind);
         answer.push(("sign".into(), s));
     }
     xml_reply(render_xml(&answer))
+}
+
+/// `result_code=FAIL` with `err_code`, signed as WeChat signs business failures.
+struct Business<'a> {
+    code: &'a str,
+    description: &'a str,
+}
+
+type Outcome = Result<(), Reply>;
+
+fn business_fail(answer: &mut Vec<(String, String)>, failure: Business<'_>) -> Outcome {
+    for (k, v) in answer.iter_mut() {
+        if k == "result_code" {
+            *v = "FAIL".into();
+        }
+    }
+    answer.push(("err_code".into(), failure.code.into()));
+    answer.push(("err_code_des".into(), failure.description.into()));
+    Ok(())
+}
+
+fn fee<'f>(get: &dyn Fn(&str) -> Option<&'f str>, name: &str) -> Result<u64, Reply> {
+    get(name)
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|fee| *fee > 0)
+        .ok_or_else(|| fail(&format!("{name}参数错误 ({name} must be a positive whole number of fen)")))
+}
+
+fn new_order<'f>(get: &dyn Fn(&str) -> Option<&'f str>, trade_type: &str, total_fee: u64) -> Order {
+    Order {
+        appid: get("appid").unwrap_or_default().to_owned(),
+        out_trade_no: get("out_trade_no").unwrap_or_default().to_owned(),
+        transaction_id: format!("42{}", random_digits(26)),
+        trade_type: trade_type.to_owned(),
+        total_fee,
+        refunded: 0,
+        state: TradeState::NotPay,
+        openid: format!("o{}", random_alnum(27)),
+        time_end: None,
+        queried: false,
+    }
+}
+
+fn unifiedorder<'f>(
+    get: &dyn Fn(&str) -> Option<&'f str>,
+    ledger: &mut Ledger,
+    answer: &mut Vec<(String, String)>,
+) -> Outcome {
+    let total_fee = fee(get, "total_fee")?;
+    let trade_type = get("trade_type").unwrap_or_default().to_owned();
+    let out_trade_no = get("out_trade_no").unwrap_or_default();
+    match ledger.orders.get(out_trade_no) {
+        Some(order) if order.state.paid() => {
+            return business_fail(answer, Business { code: "ORDERPAID", description: "该订单已支付" });
+        }
+        Some(order) if order.total_fee != total_fee => {
+            return business_fail(answer, Business { code: "OUT_TRADE_NO_USED", description: "商户订单号重复" });
+        }
+        Some(_) => {}
+        None => {
+            ledger.orders.insert(out_trade_no.to_owned(), new_order(get, &trade_type, total_fee));
+        }
+    }
+    if trade_type == "NATIVE" {
+        answer.push(("code_url".into(), format!("weixin://wxpay/bizpayurl?pr={}", random_alnum(7))));
+    }
+    answer.push(("trade_type".into(), trade_type));
+    answer.push(("prepay_id".into(), format!("wx{}", random_alnum(30).to_ascii_lowercase())));
+    Ok(())
+}
+
+fn micropay<'f>(
+    get: &dyn Fn(&str) -> Option<&'f str>,
+    now: i64,
+    ledger: &mut Ledger,
+    answer: &mut Vec<(String, String)>,
+) -> Outcome {
+    let total_fee = fee(get, "total_fee")?;
+    let auth_code = get("auth_code").unwrap_or_default();
+    // Payment codes are 18 digits starting 10 to 15.
+    let valid = auth_code.len() == 18
+        && auth_code.bytes().all(|b| b.is_ascii_digit())
+        && (b'0'..=b'5').contains(&auth_code.as_bytes()[1])
+        && auth_code.starts_with('1');
+    if !valid {
+        return business_fail(answer, Business { code: "AUTH_CODE_INVALID", description: "付款码无效，请重新扫码" });
+    }
+    let out_trade_no = get("out_trade_no").unwrap_or_default();
+    if let Some(order) = ledger.orders.get(out_trade_no) {
+        let (code, description) = match order.state {
+            TradeState::Success | TradeState::Refund => ("ORDERPAID", "该订单已支付"),
+            TradeState::Revoked => ("ORDERREVERSED", "当前订单已经被撤销"),
+            TradeState::UserPaying => ("USERPAYING", "需要用户输入支付密码"),
+            TradeState::NotPay => ("OUT_TRADE_NO_USED", "商户订单号重复"),
+        };
+        return business_fail(answer, Business { code, description });
+    }
+    let mut order = new_order(get, "MICROPAY", total_fee);
+    if total_fee >= PASSWORD_THRESHOLD {
+        order.state = TradeState::UserPaying;
+        ledger.orders.insert(out_trade_no.to_owned(), order);
+        return business_fail(answer, Business { code: "USERPAYING", description: "需要用户输入支付密码" });
+    }
+    order.pay(now);
+    answer.retain(|(k, _)| k != "out_trade_no");
+    order.paid_fields(answer);
+    ledger.orders.insert(out_trade_no.to_owned(), order);
+    Ok(())
+}
+
+fn order_not_exist(answer: &mut Vec<(String, String)>) -> Outcome {
+    business_fail(answer, Business { code: "ORDERNOTEXIST", description: "此交易订单号不存在" })
+}
+
+fn orderquery(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    now: i64,
+    ledger: &mut Ledger,
+    answer: &mut Vec<(String, String)>,
+) -> Outcome {
+    if lookup("transaction_id").is_none() && lookup("out_trade_no").is_none() {
+        return Err(fail("缺少参数out_trade_no (give out_trade_no or transaction_id)"));
+    }
+    let Some(order) = ledger.order_by(lookup) else {
+        return order_not_exist(answer);
+    };
+    if order.state == TradeState::UserPaying {
+        if order.queried {
+            order.pay(now);
+        }
+        order.queried = true;
+    }
+    answer.retain(|(k, _)| k != "out_trade_no" && k != "transaction_id");
+    answer.push(("trade_state".into(), order.state.wire().into()));
+    answer.push(("trade_state_desc".into(), order.state.description().into()));
+    if order.state.paid() {
+        order.paid_fields(answer);
+    } else {
+        answer.push(("out_trade_no".into(), order.out_trade_no.clone()));
+        answer.push(("total_fee".into(), order.total_fee.to_string()));
+    }
+    Ok(())
+}
+
+fn reverse(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    ledger: &mut Ledger,
+    answer: &mut Vec<(String, String)>,
+) -> Outcome {
+    let Some(order) = ledger.order_by(lookup) else {
+        return order_not_exist(answer);
+    };
+    // A reversal closes an unpaid order and refunds a paid one: nothing is left to retry.
+    order.state = TradeState::Revoked;
+    answer.push(("recall".into(), "N".into()));
+    Ok(())
+}
+
+fn refund<'f>(
+    get: &dyn Fn(&str) -> Option<&'f str>,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    ledger: &mut Ledger,
+    answer: &mut Vec<(String, String)>,
+) -> Outcome {
+    let total_fee = fee(get, "total_fee")?;
+    let refund_fee = fee(get, "refund_fee")?;
+    let out_refund_no = get("out_refund_no").unwrap_or_default().to_owned();
+    if let Some(existing) = ledger.refunds.iter().find(|r| r.out_refund_no == out_refund_no) {
+        // A retry with the same out_refund_no answers the same refund.
+        if existing.refund_fee != refund_fee {
+            return business_fail(
+                answer,
+                Business { code: "PARAM_ERROR", description: "同一退款单号的退款金额不一致" },
+            );
+        }
+        refund_fields(existing, answer);
+        return Ok(());
+    }
+    let Some(order) = ledger.order_by(lookup) else {
+        return order_not_exist(answer);
+    };
+    if !order.state.paid() {
+        return business_fail(
+            answer,
+            Business { code: "TRADE_STATE_ERROR", description: "订单状态错误：未支付的订单不能退款" },
+        );
+    }
+    if total_fee != order.total_fee {
+        return business_fail(
+            answer,
+            Business { code: "PARAM_ERROR", description: "订单金额total_fee与支付金额不一致" },
+        );
+    }
+    if refund_fee > order.total_fee - order.refunded {
+        return business_fail(answer, Business { code: "NOTENOUGH", description: "退款金额大于可退金额" });
+    }
+    order.refunded += refund_fee;
+    order.state = TradeState::Refund;
+    let refund = Refund {
+        out_refund_no,
+        refund_id: format!("50{}", random_digits(27)),
+        out_trade_no: order.out_trade_no.clone(),
+        transaction_id: order.transaction_id.clone(),
+        total_fee,
+        refund_fee,
+        success: None,
+        queried: false,
+    };
+    refund_fields(&refund, answer);
+    ledger.refunds.push(refund);
+    Ok(())
+}
+
+fn refund_fields(refund: &Refund, answer: &mut Vec<(String, String)>) {
+    answer.retain(|(k, _)| !matches!(k.as_str(), "out_trade_no" | "transaction_id" | "out_refund_no"));
+    for (k, v) in [
+        ("transaction_id", refund.transaction_id.clone()),
+        ("out_trade_no", refund.out_trade_no.clone()),
+        ("out_refund_no", refund.out_refund_no.clone()),
+        ("refund_id", refund.refund_id.clone()),
+        ("refund_fee", refund.refund_fee.to_string()),
+        ("settlement_refund_fee", refund.refund_fee.to_string()),
+        ("total_fee", refund.total_fee.to_string()),
+        ("cash_fee", refund.total_fee.to_string()),
+    ] {
+        answer.push((k.to_owned(), v));
+    }
+}
+
+fn refundquery(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    now: i64,
+    ledger: &mut Ledger,
+    answer: &mut Vec<(String, String)>,
+) -> Outcome {
+    let by = |refund: &Refund| {
+        if let Some(no) = lookup("out_refund_no") {
+            return refund.out_refund_no == no;
+        }
+        if let Some(id) = lookup("refund_id") {
+            return refund.refund_id == id;
+        }
+        if let Some(id) = lookup("transaction_id") {
+            return refund.transaction_id == id;
+        }
+        lookup("out_trade_no").is_some_and(|no| refund.out_trade_no == no)
+    };
+    if ["out_refund_no", "refund_id", "transaction_id", "out_trade_no"].iter().all(|k| lookup(k).is_none()) {
+        return Err(fail("缺少参数out_refund_no (give out_refund_no, refund_id, transaction_id or out_trade_no)"));
+    }
+    let matching: Vec<&mut Refund> = ledger.refunds.iter_mut().filter(|r| by(r)).collect();
+    if matching.is_empty() {
+        return business_fail(answer, Business { code: "REFUNDNOTEXIST", description: "退款订单查询失败" });
+    }
+    answer.retain(|(k, _)| !matches!(k.as_str(), "out_trade_no" | "transaction_id" | "out_refund_no"));
+    let first = &matching[0];
+    answer.push(("transaction_id".into(), first.transaction_id.clone()));
+    answer.push(("out_trade_no".into(), first.out_trade_no.clone()));
+    answer.push(("total_fee".into(), first.total_fee.to_string()));
+    answer.push(("cash_fee".into(), first.total_fee.to_string()));
+    answer.push(("refund_count".into(), matching.len().to_string()));
+    for (i, refund) in matching.into_iter().enumerate() {
+        if refund.success.is_none() && refund.queried {
+            refund.success = Some(now);
+        }
+        refund.queried = true;
+        for (k, v) in [
+            ("out_refund_no", refund.out_refund_no.clone()),
+            ("refund_id", refund.refund_id.clone()),
+            ("refund_fee", refund.refund_fee.to_string()),
+            ("refund_status", refund.status().to_owned()),
+            ("refund_recv_accout", "支付用户的零钱".to_owned()),
+        ] {
+            answer.push((format!("{k}_{i}"), v));
+        }
+        if let Some(at) = refund.success {
+            answer.push((format!("refund_success_time_{i}"), rfc3339_cst(at).replace('T', " ").replace("+08:00", "")));
+        }
+    }
+    Ok(())
+}
+
+fn send_red_packet<'f>(
+    get: &dyn Fn(&str) -> Option<&'f str>,
+    ledger: &mut Ledger,
+    answer: &mut Vec<(String, String)>,
+) -> Outcome {
+    let amount = fee(get, "total_amount")?;
+    if get("total_num") != Some("1") {
+        return business_fail(answer, Business { code: "PARAM_ERROR", description: "total_num必须为1" });
+    }
+    if !(100..=20_000).contains(&amount) {
+        return business_fail(
+            answer,
+            Business { code: "MONEY_LIMIT", description: "每个红包的金额必须在1元到200元之间" },
+        );
+    }
+    let billno = get("mch_billno").unwrap_or_default().to_owned();
+    let listid = ledger.red_packets.entry(billno).or_insert_with(|| random_digits(28)).clone();
+    answer.push(("err_code".into(), "SUCCESS".into()));
+    answer.push(("err_code_des".into(), "发放成功".into()));
+    answer.push(("send_listid".into(), listid));
+    Ok(())
+}
+
+/// The trade bill: WeChat's CSV with a backtick before every value, the paid orders, then the totals.
+fn download_bill(date: &str, gzip: bool, ledger: &Ledger) -> Reply {
+    let mut bill = String::from("交易时间,公众账号ID,商户号,微信订单号,商户订单号,交易状态,应结订单金额\r\n");
+    let mut total = 0u64;
+    let mut count = 0usize;
+    let mut paid: Vec<&Order> = ledger.orders.values().filter(|o| o.state.paid()).collect();
+    paid.sort_by_key(|o| (o.time_end, o.out_trade_no.clone()));
+    for order in paid {
+        count += 1;
+        total += order.total_fee;
+        let time = rfc3339_cst(order.time_end.unwrap_or_default()).replace('T', " ").replace("+08:00", "");
+        bill.push_str(&format!(
+            "`{time},`{},`-,`{},`{},`{},`{}.{:02}\r\n",
+            order.appid,
+            order.transaction_id,
+            order.out_trade_no,
+            order.state.wire(),
+            order.total_fee / 100,
+            order.total_fee % 100
+        ));
+    }
+    bill.push_str(&format!(
+        "总交易单数,应结订单总金额\r\n`{count},`{}.{:02}\r\n# {date}\r\n",
+        total / 100,
+        total % 100
+    ));
+    let (body, content_type) = if gzip {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        match encoder.write_all(bill.as_bytes()).and_then(|()| encoder.finish()) {
+            Ok(gz) => (gz, "application/x-gzip"),
+            Err(_) => return fail("SYSTEMERROR (gzip failed)"),
+        }
+    } else {
+        (bill.into_bytes(), "text/plain; charset=utf-8")
+    };
+    Reply { status: 200, body, content_type: Some(content_type), signing: Signing::Unsigned, extra_headers: Vec::new() }
 }
 
 #[cfg(test)]
@@ -292,13 +833,22 @@ mod tests {
         let fields = vec![("a".to_owned(), "x<y & ]]> z".to_owned()), ("b".to_owned(), "中文".to_owned())];
         assert_eq!(parse_xml(render_xml(&fields).as_bytes()).ok(), Some(fields));
         assert_eq!(
-            parse_xml(b"<?xml version=\"1.0\"?>\n<xml>\n <a>1 &amp; 2</a>\n <b><![CDATA[<c>]]></b>\n</xml>").ok(),
-            Some(vec![("a".into(), "1 & 2".into()), ("b".into(), "<c>".into())])
+            parse_xml(b"<?xml version=\"1.0\"?>\n<xml>\n <a>1 &amp; 2</a>\n <b><![CDATA[<c>]]></b>\n<e/></xml>").ok(),
+            Some(vec![("a".into(), "1 & 2".into()), ("b".into(), "<c>".into()), ("e".into(), String::new())])
         );
         assert!(parse_xml(b"<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><xml><a>&e;</a></xml>").is_err());
+        assert!(parse_xml(b"<xml><a>&e;</a></xml>").is_err());
         assert!(parse_xml(b"<xml><a>1</xml>").is_err());
         assert!(parse_xml(b"<root></root>").is_err());
+        assert!(parse_xml(b"<xml><a><b>1</b></a></xml>").is_err());
         assert!(parse_xml(b"<xml><a><![CDATA[x</a></xml>").is_err());
-        assert_eq!(unescape("&#x4E2D;&#25991;&bogus;&"), "中文&bogus;&");
+        assert_eq!(parse_xml(b"<xml><a>&#x4E2D;&#25991;</a></xml>").ok(), Some(vec![("a".into(), "中文".into())]));
+    }
+
+    #[test]
+    fn req_info_is_aes_ecb_under_the_md5_of_the_key() {
+        // AES-256-ECB of the empty string under md5("k") as 32 ASCII bytes is one padding block.
+        assert_eq!(B64.decode(encrypt_req_info(b"", "k")).map(|raw| raw.len()).ok(), Some(16));
+        assert_ne!(encrypt_req_info(b"x", "k"), encrypt_req_info(b"x", "l"));
     }
 }

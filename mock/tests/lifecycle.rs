@@ -107,6 +107,28 @@ fn state_directories_keep_identities() {
 }
 
 #[test]
+fn state_directories_from_before_the_merchant_ca_are_migrated() {
+    let dir = temp_dir("migrate");
+    let old = Identities::load_or_create(&dir).expect("created");
+    // What an older release saved: no merchant CA in the manifest or on disk, a self-signed merchant certificate.
+    let paths = wechatpay_mock::StatePaths::in_dir(&dir);
+    let manifest_text = std::fs::read_to_string(&paths.manifest).expect("manifest");
+    let mut manifest: serde_json::Value = serde_json::from_str(&manifest_text).expect("JSON");
+    manifest.as_object_mut().expect("object").remove("merchant_ca_certificate");
+    std::fs::write(&paths.manifest, manifest.to_string()).expect("write");
+    std::fs::remove_file(&paths.merchant_ca_certificate).expect("remove");
+    std::fs::remove_file(&paths.merchant_ca_private_key).expect("remove");
+
+    let migrated = Identities::load(&dir).expect("migrated");
+    assert_eq!((&migrated.mchid, &migrated.merchant.serial), (&old.mchid, &old.merchant.serial));
+    assert_eq!(migrated.merchant.private_key_pem, old.merchant.private_key_pem);
+    assert_ne!(migrated.merchant_ca, old.merchant_ca, "a new merchant CA");
+    assert_eq!(common::cert_info(&migrated.merchant.certificate_pem).0, old.merchant.serial, "same serial");
+    assert_eq!(Identities::load(&dir).expect("loaded again"), migrated, "saved once, stable after");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn the_binary_prints_a_ready_line_and_stops_on_sigterm() {
     let dir = temp_dir("bin");
     let mut mchid = String::new();
@@ -136,7 +158,15 @@ fn the_binary_prints_a_ready_line_and_stops_on_sigterm() {
         ] {
             assert!(ready[field].as_str().is_some_and(|v| !v.is_empty()), "{field} in {line}");
         }
-        for file in ["merchant_private_key", "merchant_certificate", "platform_certificate", "public_key"] {
+        assert!(ready["tls_base_uri"].as_str().is_some_and(|uri| uri.starts_with("https://127.0.0.1:")), "{line}");
+        for file in [
+            "merchant_private_key",
+            "merchant_certificate",
+            "merchant_ca_certificate",
+            "tls_ca_certificate",
+            "platform_certificate",
+            "public_key",
+        ] {
             let path = ready[file].as_str().unwrap_or_default();
             assert!(std::fs::read_to_string(path).is_ok_and(|t| t.starts_with("-----BEGIN")), "{file}");
         }

@@ -31,5 +31,6 @@ pub use self::backend::Backend;
 pub use self::certificate::Certificate;
 pub use self::hash::Hash;
 pub(crate) use self::hash::hex_lower;
+pub(crate) use self::keys::pem_encode;
 pub use self::keys::{Key, KeyType, PrivateKey, PublicKey};
 pub use self::rsa::{Padding, Rsa, SIGNTEST_PREFIX};

@@ -81,3 +81,56 @@ pub fn php_config_for(base_uri: &str) -> Value {
         "base_uri": base_uri,
     })
 }
+
+/// A loopback HTTP server that answers each connection with the next canned answer (status, body), then closes
+/// it: for answers no simulator gives (hostile XML, HTML error pages). Returns its base URI; the thread ends after
+/// the last answer.
+pub fn canned_server(answers: Vec<(u16, Vec<u8>)>) -> String {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let base = format!("http://{}/", listener.local_addr().expect("address"));
+    std::thread::spawn(move || {
+        for (status, body) in answers {
+            let Ok((mut stream, _)) = listener.accept() else { return };
+            // Read the request head and its body (Content-Length), so the client is never cut off mid-send.
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 4096];
+            while let Ok(n) = stream.read(&mut buffer) {
+                if n == 0 {
+                    break;
+                }
+                request.extend_from_slice(&buffer[..n]);
+                let text = String::from_utf8_lossy(&request).to_ascii_lowercase();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text
+                        .lines()
+                        .find_map(|line| line.strip_prefix("content-length:"))
+                        .and_then(|value| value.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if request.len() >= end + 4 + length {
+                        break;
+                    }
+                }
+            }
+            let head = format!(
+                "HTTP/1.1 {status} X\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(&body));
+        }
+    });
+    base
+}
+
+/// The config for the simulator with the APIv2 key, the merchant certificate for mutual TLS and the simulator's
+/// TLS CA trusted.
+pub fn v2_config(server: &Server) -> ConfigBuilder {
+    let ids = server.identities();
+    config(server)
+        .secret(&ids.apiv2_key)
+        .merchant_tls(
+            Certificate::from_pem(&ids.merchant.certificate_pem).expect("merchant certificate"),
+            PrivateKey::from_pem(&ids.merchant.private_key_pem).expect("merchant key"),
+        )
+        .root_certificate(server.tls_ca_pem())
+}

@@ -318,6 +318,8 @@ pub(crate) struct State {
     pub(crate) refunds: refunds::Refunds,
     pub(crate) bills: bills::Bills,
     pub(crate) uploads: u64,
+    /// APIv2 orders, refunds and red packets.
+    pub(crate) apiv2: crate::v2::Ledger,
     /// State changes that have a `notify_url`, waiting to be turned into callbacks.
     pub(crate) events: Vec<Event>,
 }
