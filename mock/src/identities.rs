@@ -13,7 +13,7 @@ use crate::MockError;
 use crate::util::{fill_random, hex_upper, now_secs, pem_encode, random_alnum, random_digits};
 
 /// How long generated certificates are valid: five years, as WeChat Pay's platform certificates are.
-const CERT_LIFETIME_SECS: i64 = 5 * 365 * 86_400;
+pub(crate) const CERT_LIFETIME_SECS: i64 = 5 * 365 * 86_400;
 
 /// The merchant: the key that signs requests and the certificate whose serial goes in `serial_no`.
 #[derive(Clone, PartialEq, Eq)]
@@ -174,13 +174,13 @@ fn serial_bytes() -> [u8; 20] {
     serial
 }
 
-/// A self-signed certificate for `pkcs8` with the given serial and subject.
+/// A self-signed certificate for `pkcs8` with the given serial and subject, valid from `not_before` to `not_after`.
 fn certificate(
     pkcs8: &[u8],
     serial: &[u8],
     common_name: &str,
     org_unit: &str,
-    not_before: i64,
+    (not_before, not_after): (i64, i64),
 ) -> Result<String, MockError> {
     let key = rcgen::KeyPair::try_from(pkcs8).map_err(|e| MockError::crypto(format!("certificate key: {e}")))?;
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new())
@@ -194,7 +194,7 @@ fn certificate(
     params.serial_number = Some(rcgen::SerialNumber::from_slice(serial));
     params.not_before = time::OffsetDateTime::from_unix_timestamp(not_before)
         .map_err(|_| MockError::crypto("certificate start time out of range"))?;
-    params.not_after = time::OffsetDateTime::from_unix_timestamp(not_before + CERT_LIFETIME_SECS)
+    params.not_after = time::OffsetDateTime::from_unix_timestamp(not_after)
         .map_err(|_| MockError::crypto("certificate end time out of range"))?;
     params.key_usages = vec![
         rcgen::KeyUsagePurpose::DigitalSignature,
@@ -206,6 +206,24 @@ fn certificate(
 }
 
 static SHARED: Mutex<Option<Identities>> = Mutex::new(None);
+
+impl Platform {
+    /// A platform certificate with a fresh RSA-2048 key and serial, valid from `effective_time` to `expire_time`
+    /// (Unix seconds).
+    pub(crate) fn generate((effective_time, expire_time): (i64, i64)) -> Result<Platform, MockError> {
+        let (pkcs8, _) = rsa_key()?;
+        let serial = serial_bytes();
+        let certificate_pem =
+            certificate(&pkcs8, &serial, "Tenpay.com mock platform", "platform", (effective_time, expire_time))?;
+        Ok(Platform {
+            serial: hex_upper(&serial),
+            certificate_pem,
+            private_key_pem: pem_encode("PRIVATE KEY", &pkcs8),
+            effective_time,
+            expire_time,
+        })
+    }
+}
 
 impl Identities {
     /// Fresh identities: a random `19xxxxxxxx` mchid, three new RSA-2048 keys, two self-signed certificates
@@ -219,12 +237,9 @@ impl Identities {
 
         let (merchant_pkcs8, _) = rsa_key()?;
         let merchant_serial = serial_bytes();
-        let merchant_cert = certificate(&merchant_pkcs8, &merchant_serial, &mchid, "merchant", not_before)?;
-
-        let (platform_pkcs8, _) = rsa_key()?;
-        let platform_serial = serial_bytes();
-        let platform_cert =
-            certificate(&platform_pkcs8, &platform_serial, "Tenpay.com mock platform", "platform", not_before)?;
+        let validity = (not_before, not_before + CERT_LIFETIME_SECS);
+        let merchant_cert = certificate(&merchant_pkcs8, &merchant_serial, &mchid, "merchant", validity)?;
+        let platform = Platform::generate(validity)?;
 
         let (pubkey_pkcs8, pubkey_spki) = rsa_key()?;
         let public_key_id = format!("PUB_KEY_ID_01{mchid}{}", random_digits(16));
@@ -235,13 +250,7 @@ impl Identities {
                 private_key_pem: pem_encode("PRIVATE KEY", &merchant_pkcs8),
                 certificate_pem: merchant_cert,
             },
-            platform: Platform {
-                serial: hex_upper(&platform_serial),
-                certificate_pem: platform_cert,
-                private_key_pem: pem_encode("PRIVATE KEY", &platform_pkcs8),
-                effective_time: not_before,
-                expire_time: not_before + CERT_LIFETIME_SECS,
-            },
+            platform,
             public_key: WechatpayPublicKey {
                 id: public_key_id,
                 public_key_pem: pem_encode("PUBLIC KEY", &pubkey_spki),
