@@ -167,6 +167,10 @@ pub enum Error {
         /// What to do instead.
         hint: &'static str,
     },
+
+    /// A callback was refused by [`NotificationParser::parse`](crate::NotificationParser::parse).
+    #[error("{0}")]
+    Notification(crate::notification::NotificationError),
 }
 
 /// Why an answer failed verification. Each says what to do.
@@ -234,6 +238,18 @@ pub enum VerificationFailure {
         "the statement's SHA-1 does not match its Wechatpay-Statement-Sha1 header: the file was altered or truncated"
     )]
     DigestMismatch,
+    /// The answer is signed with a platform certificate that has expired: WeChat Pay never signs with one.
+    #[error(
+        "the answer is signed with platform certificate {serial}, which expired at {}: WeChat Pay no longer signs \
+         with it; download the current certificates (Builder::refresh_certificates) or configure the WeChat Pay \
+         public key", crate::util::time::rfc3339_utc(*.expired_at)
+    )]
+    ExpiredCertificate {
+        /// The certificate serial (`Wechatpay-Serial`).
+        serial: String,
+        /// When it expired.
+        expired_at: std::time::SystemTime,
+    },
 }
 
 fn request_id_suffix(request_id: &Option<String>) -> String {

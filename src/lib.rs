@@ -24,12 +24,14 @@
 #![warn(missing_docs)]
 
 mod builder;
+mod certificates;
 mod client;
 mod config;
 pub mod crypto;
 mod error;
 mod formatter;
 mod media;
+mod notification;
 mod options;
 mod response;
 mod runtime;
@@ -39,10 +41,14 @@ pub mod util;
 mod verifier;
 
 pub use crate::builder::{Accessor, Builder};
+pub use crate::certificates::{AutoRefresh, RefreshOutcome};
 pub use crate::config::{BACKUP_BASE_URI, Config, ConfigBuilder, DEFAULT_BASE_URI, HK_BASE_URI, IntoConfig};
 pub use crate::error::{Error, Result, VerificationFailure};
 pub use crate::formatter::{AUTHORIZATION_SCHEME, FormValue, Formatter};
 pub use crate::media::MediaUpload;
+pub use crate::notification::{
+    Notification, NotificationAnswer, NotificationError, NotificationHeaders, NotificationParser, ReplayGuard,
+};
 pub use crate::options::{IntoOptions, OPTION_KEYS, Options};
 pub use crate::response::Response;
 pub use crate::runtime::ResponseFuture;
