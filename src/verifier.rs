@@ -473,3 +473,54 @@ impl<'h> SignatureHeaders<'h> {
         verifier.verify(self.serial, &message, self.signature)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::PublicKey;
+
+    /// Readers running beside a writer that adds pairs of keys in one change never see an odd count.
+    #[test]
+    fn a_batch_is_seen_whole_or_not_at_all() {
+        let keys = PlatformKeys::new();
+        let key = PublicKey::load("file://tests/fixtures/wechat_pay_public_key.pem").unwrap();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let (keys, stop) = (keys.clone(), Arc::clone(&stop));
+                std::thread::spawn(move || {
+                    let mut reads = 0u64;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        assert_eq!(keys.len() % 2, 0, "half a batch was visible");
+                        reads += 1;
+                    }
+                    reads
+                })
+            })
+            .collect();
+        for i in 0..2_000 {
+            keys.update(|map| {
+                map.insert(format!("A{i}"), Entry::Key(key.clone()));
+                map.insert(format!("B{i}"), Entry::Key(key.clone()));
+            });
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for reader in readers {
+            assert!(reader.join().expect("no reader saw half a batch") > 0);
+        }
+        assert_eq!(keys.len(), 4_000);
+    }
+
+    #[test]
+    fn the_encryption_key_prefers_the_public_key_then_the_latest_valid_certificate() {
+        let keys = PlatformKeys::new();
+        let key = PublicKey::load("file://tests/fixtures/wechat_pay_public_key.pem").unwrap();
+        keys.insert("0A0B", key.clone());
+        assert_eq!(keys.encryption_key().map(|(serial, _)| serial).as_deref(), Some("0A0B"), "a bare key will do");
+        keys.insert("PUB_KEY_ID_0114232134912410000000000000000", key);
+        assert_eq!(
+            keys.encryption_key().map(|(serial, _)| serial).as_deref(),
+            Some("PUB_KEY_ID_0114232134912410000000000000000")
+        );
+    }
+}
