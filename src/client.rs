@@ -17,7 +17,7 @@ use crate::certificates::Refresher;
 use crate::config::Config;
 use crate::error::{Error, Result, VerificationFailure};
 use crate::formatter::Formatter;
-use crate::options::{Body, OPTION_KEYS, Options};
+use crate::options::{Body, Json, OPTION_KEYS, Options};
 use crate::response::Response;
 use crate::runtime::{IoRuntime, ResponseFuture, on_io_thread};
 use crate::template::{UriTemplate, encode_component};
@@ -176,12 +176,20 @@ impl Core {
             (Some(Err(reason)), None) => {
                 return Err(Error::options(format!("the json body does not serialise: {reason}")));
             }
+            (Some(Ok(json)), None) if !options.encrypt.is_empty() => {
+                let bytes = self.encrypt_sensitive(json, &options.encrypt, &options.headers, &mut headers)?;
+                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                (Some(bytes.clone()), bytes)
+            }
             (Some(Ok(json)), None) => {
                 let bytes = json
                     .into_bytes()
                     .map_err(|err| Error::options(format!("the json body does not serialise: {err}")))?;
                 headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
                 (Some(bytes.clone()), bytes)
+            }
+            (_, _) if !options.encrypt.is_empty() => {
+                return Err(Error::options("`encrypt_fields` encrypts fields of the `json` body, and there is none"));
             }
             (None, Some(Body::Raw(bytes))) => (Some(bytes.clone()), bytes),
             (None, Some(Body::Media(media))) => {
@@ -204,6 +212,36 @@ impl Core {
             headers.insert(header, value);
         }
         Ok(Prepared { method, url, headers, body, signed_body, timeout: options.timeout })
+    }
+
+    /// The `json` body with its sensitive `fields` encrypted (protocol §6), serialised; adds `Wechatpay-Serial`
+    /// unless the caller's headers name the key.
+    fn encrypt_sensitive(
+        &self,
+        json: Json,
+        fields: &[String],
+        given_headers: &[(String, String)],
+        headers: &mut HeaderMap,
+    ) -> Result<Bytes> {
+        let invalid = |err: serde_json::Error| Error::options(format!("the json body does not serialise: {err}"));
+        let mut body = match json {
+            Json::Value(value) => value,
+            Json::Bytes(bytes) => serde_json::from_slice(&bytes).map_err(invalid)?,
+        };
+        let named = given_headers.iter().find(|(name, _)| name.eq_ignore_ascii_case("Wechatpay-Serial"));
+        let encryptor = match named {
+            Some((_, serial)) => self.config.encryptor_for(serial)?,
+            None => self.config.encryptor()?,
+        };
+        let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+        encryptor.encrypt_fields(&mut body, &fields).map_err(|err| match err {
+            Error::InvalidArgument { reason, .. } => Error::options(format!("encrypt_fields: {reason}")),
+            other => other,
+        })?;
+        let serial = HeaderValue::from_str(encryptor.serial())
+            .map_err(|_| Error::config("certs", "a serial is not a valid header value"))?;
+        headers.insert("Wechatpay-Serial", serial);
+        serde_json::to_vec(&body).map(Bytes::from).map_err(invalid)
     }
 
     /// Runs a prepared request on the I/O runtime and returns its future.

@@ -35,6 +35,7 @@ mod notification;
 mod options;
 mod response;
 mod runtime;
+mod sensitive;
 mod signer;
 mod template;
 pub mod util;
@@ -52,6 +53,7 @@ pub use crate::notification::{
 pub use crate::options::{IntoOptions, OPTION_KEYS, Options};
 pub use crate::response::Response;
 pub use crate::runtime::ResponseFuture;
+pub use crate::sensitive::Encryptor;
 pub use crate::signer::{RsaSigner, SignFuture, Signer};
 pub use crate::template::UriTemplate;
 pub use crate::verifier::{PlatformKeys, Verifier};
