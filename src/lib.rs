@@ -33,6 +33,7 @@ mod formatter;
 mod media;
 mod notification;
 mod options;
+mod pay_signature;
 mod response;
 mod runtime;
 mod sensitive;
@@ -51,6 +52,7 @@ pub use crate::notification::{
     Notification, NotificationAnswer, NotificationError, NotificationHeaders, NotificationParser, ReplayGuard,
 };
 pub use crate::options::{IntoOptions, OPTION_KEYS, Options};
+pub use crate::pay_signature::{AppPayParams, JsapiPayParams};
 pub use crate::response::Response;
 pub use crate::runtime::ResponseFuture;
 pub use crate::sensitive::Encryptor;
