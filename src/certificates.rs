@@ -80,7 +80,8 @@ impl Default for AutoRefresh {
 #[non_exhaustive]
 pub enum RefreshOutcome {
     /// Every certificate `v3/certificates` listed (expired ones included), decrypted and verified; they were
-    /// added to the configured [`PlatformKeys`](crate::PlatformKeys), where expired ones verify nothing.
+    /// added to the configured [`PlatformKeys`](crate::PlatformKeys), where expired ones verify nothing (with a
+    /// custom [`Verifier`](crate::Verifier) instead, nothing is added: keep its keys current with these).
     Certificates(Vec<Certificate>),
     /// `v3/certificates` answered 404, 403 or 500: this merchant has no platform certificates and WeChat Pay signs
     /// with the WeChat Pay public key, which must be configured (`PUB_KEY_ID_...`).

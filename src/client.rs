@@ -365,7 +365,7 @@ impl Core {
         }
         let signed = SignatureHeaders::read(headers, self.config.max_clock_skew)?;
         let statement_digest = match headers.get("Wechatpay-Statement-Sha1").map(|value| value.to_str()) {
-            Some(Ok(digest)) if is_statement(path) => Some(digest.trim()),
+            Some(Ok(digest)) if is_statement(path) && !digest.trim().is_empty() => Some(digest.trim()),
             Some(Err(_)) if is_statement(path) => {
                 return Err(VerificationFailure::InvalidHeader("Wechatpay-Statement-Sha1"));
             }

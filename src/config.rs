@@ -215,9 +215,10 @@ impl Config {
                                 .ok_or_else(|| Error::config(field(), "it must be a positive number of seconds"))?;
                             policy.interval = Some(interval);
                         }
+                        ("minGap", value) if value.as_f64() == Some(0.0) => policy.min_gap = Duration::ZERO,
                         ("minGap", value) => {
                             policy.min_gap = crate::options::seconds(value)
-                                .ok_or_else(|| Error::config(field(), "it must be a positive number of seconds"))?;
+                                .ok_or_else(|| Error::config(field(), "it must be a number of seconds, 0 or more"))?;
                         }
                         _ => return Err(Error::config(field(), "not a refresh setting; they are interval and minGap")),
                     }
@@ -447,17 +448,20 @@ pub(crate) struct Apiv3Key(Zeroizing<[u8; 32]>);
 impl Apiv3Key {
     /// Checks the length; the error never quotes the key.
     pub(crate) fn new(key: &[u8], field: &str) -> Result<Apiv3Key> {
-        let bytes: [u8; 32] = key.try_into().map_err(|_| {
-            Error::config(
+        if key.len() != 32 {
+            return Err(Error::config(
                 field,
                 format!(
                     "it must be the 32-character APIv3 key set on the merchant platform (Account > API security), \
                      not {} bytes; PHP's `secret` is the APIv2 key",
                     key.len()
                 ),
-            )
-        })?;
-        Ok(Apiv3Key(Zeroizing::new(bytes)))
+            ));
+        }
+        // Copied straight into the zeroizing buffer: no stray copy of the key is left behind.
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        bytes.copy_from_slice(key);
+        Ok(Apiv3Key(bytes))
     }
 
     pub(crate) fn as_bytes(&self) -> &[u8] {
