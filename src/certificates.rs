@@ -280,7 +280,12 @@ impl Core {
             keys.insert_certificates(certificates.iter().cloned());
         }
         let serials: Vec<&str> = certificates.iter().map(Certificate::serial_number).collect();
-        tracing::info!(mchid = %self.config.mchid, serials = ?serials, "downloaded the platform certificates");
+        if serials.is_empty() {
+            // PHP's downloader fails here; the configured keys stay in use, so this is a warning, not an error.
+            tracing::warn!(mchid = %self.config.mchid, "GET v3/certificates listed no certificate");
+        } else {
+            tracing::info!(mchid = %self.config.mchid, serials = ?serials, "downloaded the platform certificates");
+        }
         Ok(RefreshOutcome::Certificates(certificates))
     }
 
