@@ -112,7 +112,13 @@ impl Builder {
     /// ```
     pub fn factory(config: impl IntoConfig) -> Result<Builder> {
         let core = Arc::new(Core::new(config.into_config()?)?);
+        core.start_auto_refresh();
         Ok(Builder::node(core, String::new()))
+    }
+
+    /// The configuration, HTTP pool and runtime every node of this chain shares.
+    pub(crate) fn core(&self) -> &Arc<Core> {
+        &self.core
     }
 
     fn node(core: Arc<Core>, template: String) -> Builder {

@@ -1,24 +1,27 @@
 //! The APIv3 request pipeline shared by every node of a chain: prepare (template, options, body), sign (§2), send
 //! over one keep-alive pool, verify (§3).
 
+use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
-use reqwest::Method;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Method, StatusCode};
 use sha1::{Digest, Sha1};
 use url::Url;
 
+use crate::certificates::Refresher;
 use crate::config::Config;
 use crate::error::{Error, Result, VerificationFailure};
 use crate::formatter::Formatter;
-use crate::options::{Body, OPTION_KEYS, Options};
+use crate::options::{Body, Json, OPTION_KEYS, Options};
 use crate::response::Response;
 use crate::runtime::{IoRuntime, ResponseFuture, on_io_thread};
 use crate::template::{UriTemplate, encode_component};
+use crate::verifier::{SignatureHeaders, Verifier};
 
 /// The User-Agent: SDK and version, platform, as the official SDKs send.
 fn user_agent() -> String {
@@ -30,13 +33,48 @@ fn user_agent() -> String {
     )
 }
 
-/// One per `Builder::factory`: the configuration, the HTTP pools and the I/O runtime, shared by every node.
+/// One per `Builder::factory`: the configuration, the HTTP pools, the I/O runtime and the certificate refresher,
+/// shared by every node.
 pub(crate) struct Core {
     pub(crate) config: Config,
     pub(crate) http: reqwest::Client,
     /// The pool that presents the merchant certificate (APIv2 `security` requests), made on first use.
     pub(crate) mutual_tls: OnceLock<reqwest::Client>,
     io: OnceLock<IoRuntime>,
+    pub(crate) refresher: Refresher,
+}
+
+/// An answer as it arrived, not yet verified.
+pub(crate) struct Exchange {
+    pub(crate) method: Method,
+    pub(crate) url: Url,
+    /// The request target as signed and sent: path and query.
+    pub(crate) target: String,
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+    pub(crate) request_id: Option<String>,
+}
+
+impl Exchange {
+    /// The path relative to `base`, without its leading `/`.
+    pub(crate) fn relative_path<'a>(&'a self, base: &Url) -> &'a str {
+        self.url.path().strip_prefix(base.path()).unwrap_or(self.url.path())
+    }
+
+    /// The answer as [`Error::Api`] (for a 4xx/5xx status).
+    pub(crate) fn into_api_error(self) -> Error {
+        api_error(self.status.as_u16(), self.request_id, self.body)
+    }
+
+    pub(crate) fn verification_error(&self, failure: VerificationFailure) -> Error {
+        Error::Verification {
+            method: self.method.to_string(),
+            path: self.target.clone(),
+            failure,
+            request_id: self.request_id.clone(),
+        }
+    }
 }
 
 /// A request ready to be signed and sent.
@@ -63,11 +101,11 @@ impl Core {
         let http = http_client(&config)
             .build()
             .map_err(|err| Error::config("base_uri", format!("the HTTP client cannot be built: {err}")))?;
-        Ok(Core { config, http, mutual_tls: OnceLock::new(), io: OnceLock::new() })
+        Ok(Core { config, http, mutual_tls: OnceLock::new(), io: OnceLock::new(), refresher: Refresher::default() })
     }
 
     /// The I/O runtime, started on first use. A failed start is not remembered: the next request tries again.
-    fn io(&self) -> Result<&IoRuntime> {
+    pub(crate) fn io(&self) -> Result<&IoRuntime> {
         if let Some(io) = self.io.get() {
             return Ok(io);
         }
@@ -115,12 +153,20 @@ impl Core {
             (Some(Err(reason)), None) => {
                 return Err(Error::options(format!("the json body does not serialise: {reason}")));
             }
+            (Some(Ok(json)), None) if !options.encrypt.is_empty() => {
+                let bytes = self.encrypt_sensitive(json, &options.encrypt, &options.headers, &mut headers)?;
+                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                (Some(bytes.clone()), bytes)
+            }
             (Some(Ok(json)), None) => {
                 let bytes = json
                     .into_bytes()
                     .map_err(|err| Error::options(format!("the json body does not serialise: {err}")))?;
                 headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
                 (Some(bytes.clone()), bytes)
+            }
+            (_, _) if !options.encrypt.is_empty() => {
+                return Err(Error::options("`encrypt_fields` encrypts fields of the `json` body, and there is none"));
             }
             (None, Some(Body::Raw(bytes))) => (Some(bytes.clone()), bytes),
             (None, Some(Body::Media(media))) => {
@@ -135,10 +181,47 @@ impl Core {
         Ok(Prepared { method, url, headers, body, signed_body, timeout: options.timeout, xml: None })
     }
 
+    /// The `json` body with its sensitive `fields` encrypted (protocol §6), serialised; adds `Wechatpay-Serial`
+    /// unless the caller's headers name the key.
+    fn encrypt_sensitive(
+        &self,
+        json: Json,
+        fields: &[String],
+        given_headers: &[(String, String)],
+        headers: &mut HeaderMap,
+    ) -> Result<Bytes> {
+        let invalid = |err: serde_json::Error| Error::options(format!("the json body does not serialise: {err}"));
+        let mut body = match json {
+            Json::Value(value) => value,
+            Json::Bytes(bytes) => serde_json::from_slice(&bytes).map_err(invalid)?,
+        };
+        let named = given_headers.iter().find(|(name, _)| name.eq_ignore_ascii_case("Wechatpay-Serial"));
+        let encryptor = match named {
+            Some((_, serial)) => self.config.encryptor_for(serial)?,
+            None => self.config.encryptor()?,
+        };
+        let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+        encryptor.encrypt_fields(&mut body, &fields).map_err(|err| match err {
+            Error::InvalidArgument { reason, .. } => Error::options(format!("encrypt_fields: {reason}")),
+            other => other,
+        })?;
+        let serial = HeaderValue::from_str(encryptor.serial())
+            .map_err(|_| Error::config("certs", "a serial is not a valid header value"))?;
+        headers.insert("Wechatpay-Serial", serial);
+        serde_json::to_vec(&body).map(Bytes::from).map_err(invalid)
+    }
+
     /// Runs a prepared request on the I/O runtime and returns its future.
     pub(crate) fn spawn(self: &Arc<Self>, prepared: Prepared) -> ResponseFuture {
-        let core = Arc::clone(self);
-        match self.io().map(|io| io.spawn(core.execute(prepared))) {
+        self.spawn_task(Arc::clone(self).execute(prepared))
+    }
+
+    /// Runs `task` on the I/O runtime and returns its future.
+    pub(crate) fn spawn_task<T: Send + 'static>(
+        &self,
+        task: impl Future<Output = Result<T>> + Send + 'static,
+    ) -> ResponseFuture<T> {
+        match self.io().map(|io| io.spawn(task)) {
             Ok(Some(handle)) => ResponseFuture::running(handle),
             Ok(None) => ResponseFuture::failed(Error::runtime("the SDK's I/O runtime has shut down")),
             Err(err) => ResponseFuture::failed(err),
@@ -147,6 +230,14 @@ impl Core {
 
     /// Runs a prepared request on the I/O runtime and waits for it on this thread.
     pub(crate) fn block(self: &Arc<Self>, prepared: Prepared) -> Result<Response> {
+        self.block_on(Arc::clone(self).execute(prepared))
+    }
+
+    /// Runs `task` on the I/O runtime and waits for it on this thread.
+    pub(crate) fn block_on<T: Send + 'static>(
+        &self,
+        task: impl Future<Output = Result<T>> + Send + 'static,
+    ) -> Result<T> {
         if on_io_thread() {
             return Err(Error::runtime(
                 "a blocking verb was called on one of the SDK's own I/O threads (from a Signer or Verifier?), where it \
@@ -154,12 +245,11 @@ impl Core {
             ));
         }
         let (sender, receiver) = std::sync::mpsc::sync_channel(1);
-        let core = Arc::clone(self);
         let io = self.io()?;
         // std's channel, not Tokio's: it may block inside any async runtime without Tokio's panic, and the work
         // happens on the SDK's threads, so the caller's runtime cannot starve it.
         io.spawn(async move {
-            let _ = sender.send(core.execute(prepared).await);
+            let _ = sender.send(task.await);
         })
         .ok_or_else(|| Error::runtime("the SDK's I/O runtime has shut down"))?;
         let wait = || {
@@ -173,11 +263,30 @@ impl Core {
         }
     }
 
-    /// Signs, sends, reads and verifies.
+    /// Signs, sends, reads and verifies. An answer signed with an unknown serial triggers a certificate refresh
+    /// (when enabled) and is verified once more.
     async fn execute(self: Arc<Self>, mut prepared: Prepared) -> Result<Response> {
         if let Some(exchange) = prepared.xml.take() {
             return self.execute_xml(prepared, exchange).await;
         }
+        let exchange = self.send(prepared).await?;
+        if !exchange.status.is_success() {
+            return Err(exchange.into_api_error());
+        }
+        let path = exchange.relative_path(&self.config.base_uri);
+        let verifier = &*self.config.verifier;
+        let mut verified = self.verify(&exchange.method, path, &exchange.headers, &exchange.body, verifier);
+        if let Err(VerificationFailure::UnknownSerial(serial)) = &verified {
+            if self.refresh_for_unknown_serial(serial).await {
+                verified = self.verify(&exchange.method, path, &exchange.headers, &exchange.body, verifier);
+            }
+        }
+        let verified_by = verified.map_err(|failure| exchange.verification_error(failure))?;
+        Ok(Response::new(exchange.status, exchange.headers, exchange.body, verified_by))
+    }
+
+    /// Signs, sends and reads the whole answer, without judging it.
+    pub(crate) async fn send(&self, prepared: Prepared) -> Result<Exchange> {
         let Prepared { method, url, mut headers, body, signed_body, timeout, xml: _ } = prepared;
         let target = match url.query() {
             Some(query) => format!("{}?{query}", url.path()),
@@ -207,64 +316,43 @@ impl Core {
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
         let body = response.bytes().await.map_err(transport)?;
-
         let request_id = headers.get("Request-ID").and_then(|value| value.to_str().ok()).map(str::to_owned);
-        if !status.is_success() {
-            return Err(api_error(status.as_u16(), request_id, body));
-        }
-        let path = url.path().strip_prefix(self.config.base_uri.path()).unwrap_or(url.path());
-        let verified_by = self.verify(&method, path, &headers, &body).map_err(|failure| Error::Verification {
-            method: method.to_string(),
-            path: target.clone(),
-            failure,
-            request_id,
-        })?;
-        Ok(Response::new(status, headers, body, verified_by))
+        Ok(Exchange { method, url, target, status, headers, body, request_id })
     }
 
-    /// Protocol §3. Returns the serial that verified the answer, or `None` where WeChat Pay does not sign. `path` is
-    /// relative to the base URI, without its leading `/`.
-    fn verify(
+    /// Protocol §3 with `verifier`. Returns the serial that verified the answer, or `None` where WeChat Pay does not
+    /// sign. `path` is relative to the base URI, without its leading `/`.
+    pub(crate) fn verify(
         &self,
         method: &Method,
         path: &str,
         headers: &HeaderMap,
         body: &[u8],
+        verifier: &dyn Verifier,
     ) -> Result<Option<String>, VerificationFailure> {
         if is_unsigned(method, path) {
             return Ok(None);
         }
-        let header = |name: &'static str| match headers.get(name).map(|value| value.to_str()) {
-            None => Err(VerificationFailure::MissingHeader(name)),
-            Some(Err(_)) => Err(VerificationFailure::InvalidHeader(name)),
-            Some(Ok(value)) if value.trim().is_empty() => Err(VerificationFailure::MissingHeader(name)),
-            Some(Ok(value)) => Ok(value.trim()),
-        };
-        let timestamp_text = header("Wechatpay-Timestamp")?;
-        let nonce = header("Wechatpay-Nonce")?;
-        let signature = header("Wechatpay-Signature")?;
-        let serial = header("Wechatpay-Serial")?;
-        if signature.starts_with(crate::crypto::SIGNTEST_PREFIX) {
-            return Err(VerificationFailure::Probe);
-        }
-        let timestamp: i64 = timestamp_text.parse().map_err(|_| VerificationFailure::InvalidTimestamp)?;
-        let now = Formatter::timestamp();
-        let max_skew = self.config.max_clock_skew.as_secs();
-        if timestamp.abs_diff(now) > max_skew {
-            return Err(VerificationFailure::ClockSkew { timestamp, now, max_skew });
-        }
-        let message = if is_statement(path) {
-            // Overseas statements sign a digest document instead of the (large) file; the file must match it.
-            let digest = header("Wechatpay-Statement-Sha1")?;
-            if !crate::crypto::hex_lower(&Sha1::digest(body)).eq_ignore_ascii_case(digest) {
-                return Err(VerificationFailure::DigestMismatch);
+        let signed = SignatureHeaders::read(headers, self.config.max_clock_skew)?;
+        let statement_digest = match headers.get("Wechatpay-Statement-Sha1").map(|value| value.to_str()) {
+            Some(Ok(digest)) if is_statement(path) && !digest.trim().is_empty() => Some(digest.trim()),
+            Some(Err(_)) if is_statement(path) => {
+                return Err(VerificationFailure::InvalidHeader("Wechatpay-Statement-Sha1"));
             }
-            Formatter::response_bytes(timestamp_text, nonce, format!("{{\"sha1\":\"{digest}\"}}").as_bytes())
-        } else {
-            Formatter::response_bytes(timestamp_text, nonce, body)
+            _ => None,
         };
-        self.config.verifier.verify(serial, &message, signature)?;
-        Ok(Some(serial.to_owned()))
+        match statement_digest {
+            // Overseas statements sign a digest document instead of the (large) file; the file must match it.
+            // Without the digest header they are signed over the body, as every other answer (PHP does the same).
+            Some(digest) => {
+                if !crate::crypto::hex_lower(&Sha1::digest(body)).eq_ignore_ascii_case(digest) {
+                    return Err(VerificationFailure::DigestMismatch);
+                }
+                signed.verify(format!("{{\"sha1\":\"{digest}\"}}").as_bytes(), verifier)?;
+            }
+            None => signed.verify(body, verifier)?,
+        }
+        Ok(Some(signed.serial.to_owned()))
     }
 
     pub(crate) fn transport_error(
@@ -474,15 +562,30 @@ mod tests {
 
         const PLATFORM_SERIAL: &str = "440024045C4A427599D09BB4E3DE0279F2E813FD";
 
+        fn platform_certificate() -> Certificate {
+            Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem").unwrap()
+        }
+
+        /// The fixture platform certificate expired in 2025: its key is trusted here as a bare key, without the
+        /// validity a certificate brings.
         fn core() -> Core {
             let config = Config::builder()
                 .mchid("1900000001")
                 .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
                 .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem").unwrap())
-                .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem").unwrap())
+                .cert(PLATFORM_SERIAL, platform_certificate().public_key().clone())
                 .build()
                 .unwrap();
             Core::new(config).unwrap()
+        }
+
+        fn verify(
+            core: &Core,
+            path: &str,
+            headers: &HeaderMap,
+            body: &[u8],
+        ) -> Result<Option<String>, VerificationFailure> {
+            core.verify(&Method::GET, path, headers, body, &*core.config.verifier)
         }
 
         /// Headers as WeChat Pay signs an answer: `signed_body` is what the signature covers.
@@ -502,15 +605,14 @@ mod tests {
 
         #[test]
         fn a_signed_answer_verifies_and_names_its_key() {
-            let verified =
-                core().verify(&Method::GET, "v3/certificates", &signed(Formatter::timestamp(), b"{}"), b"{}");
+            let verified = verify(&core(), "v3/certificates", &signed(Formatter::timestamp(), b"{}"), b"{}");
             assert_eq!(verified, Ok(Some(PLATFORM_SERIAL.to_owned())));
         }
 
         #[test]
         fn timestamps_from_the_future_are_refused_too() {
             let future = Formatter::timestamp() + 400;
-            let result = core().verify(&Method::GET, "v3/certificates", &signed(future, b"{}"), b"{}");
+            let result = verify(&core(), "v3/certificates", &signed(future, b"{}"), b"{}");
             assert!(matches!(result, Err(VerificationFailure::ClockSkew { .. })), "{result:?}");
         }
 
@@ -518,7 +620,7 @@ mod tests {
         fn a_header_that_is_not_ascii_is_named() {
             let mut headers = signed(Formatter::timestamp(), b"{}");
             headers.insert("Wechatpay-Nonce", HeaderValue::from_bytes("NONCÉ".as_bytes()).unwrap());
-            let result = core().verify(&Method::GET, "v3/certificates", &headers, b"{}");
+            let result = verify(&core(), "v3/certificates", &headers, b"{}");
             assert_eq!(result, Err(VerificationFailure::InvalidHeader("Wechatpay-Nonce")));
         }
 
@@ -530,16 +632,45 @@ mod tests {
             let mut headers = signed(Formatter::timestamp(), digest_document.as_bytes());
             headers.insert("Wechatpay-Statement-Sha1", HeaderValue::from_str(&digest).unwrap());
             for path in ["hk/v3/statements", "v3/global/statements"] {
-                assert_eq!(
-                    core().verify(&Method::GET, path, &headers, statement),
-                    Ok(Some(PLATFORM_SERIAL.to_owned()))
-                );
-                let altered = core().verify(&Method::GET, path, &headers, b"2024-01-01,statement lime");
+                assert_eq!(verify(&core(), path, &headers, statement), Ok(Some(PLATFORM_SERIAL.to_owned())));
+                let altered = verify(&core(), path, &headers, b"2024-01-01,statement lime");
                 assert_eq!(altered, Err(VerificationFailure::DigestMismatch));
             }
             // The same headers on an ordinary endpoint: the signature does not cover this body.
-            let ordinary = core().verify(&Method::GET, "v3/certificates", &headers, statement);
+            let ordinary = verify(&core(), "v3/certificates", &headers, statement);
             assert_eq!(ordinary, Err(VerificationFailure::BadSignature));
+        }
+
+        /// PHP parity: without `Wechatpay-Statement-Sha1`, a statement is verified over its body like any answer.
+        #[test]
+        fn statements_without_the_digest_header_are_verified_over_their_body() {
+            let statement = b"2024-01-01,statement line";
+            let headers = signed(Formatter::timestamp(), statement);
+            for path in ["hk/v3/statements", "v3/global/statements"] {
+                assert_eq!(verify(&core(), path, &headers, statement), Ok(Some(PLATFORM_SERIAL.to_owned())));
+                let altered = verify(&core(), path, &headers, b"2024-01-01,statement lime");
+                assert_eq!(altered, Err(VerificationFailure::BadSignature));
+            }
+        }
+
+        #[test]
+        fn an_expired_platform_certificate_verifies_nothing() {
+            let config = Config::builder()
+                .mchid("1900000001")
+                .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+                .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem").unwrap())
+                .platform_certificate(platform_certificate())
+                .build()
+                .unwrap();
+            let core = Core::new(config).unwrap();
+            let result = verify(&core, "v3/certificates", &signed(Formatter::timestamp(), b"{}"), b"{}");
+            let Err(VerificationFailure::ExpiredCertificate { serial, expired_at }) = result else {
+                panic!("expected ExpiredCertificate, got {result:?}")
+            };
+            assert_eq!(serial, PLATFORM_SERIAL);
+            assert_eq!(expired_at, platform_certificate().not_after());
+            let message = VerificationFailure::ExpiredCertificate { serial, expired_at }.to_string();
+            assert!(message.contains("expired at 2025-05-09T02:04:30Z"), "{message}");
         }
     }
 }

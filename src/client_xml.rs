@@ -77,9 +77,12 @@ pub(crate) fn is_apiv2(template: &str) -> bool {
 impl Core {
     /// Checks, signs and serialises an APIv2 request.
     pub(crate) fn prepare_xml(&self, method: Method, template: &UriTemplate, options: Options) -> Result<Prepared> {
-        for (name, given) in
-            [("json", options.json.is_some()), ("body", options.body.is_some()), ("query", !options.query.is_empty())]
-        {
+        for (name, given) in [
+            ("json", options.json.is_some()),
+            ("body", options.body.is_some()),
+            ("query", !options.query.is_empty()),
+            ("encrypt_fields", !options.encrypt.is_empty()),
+        ] {
             if given {
                 return Err(Error::options(format!(
                     "`{name}` is an APIv3 option, and {} is an APIv2 path: give the payload as `xml`",

@@ -9,6 +9,7 @@ use serde_json::Value;
 use url::Url;
 use zeroize::Zeroizing;
 
+use crate::certificates::AutoRefresh;
 use crate::crypto::{Certificate, PrivateKey, PublicKey};
 use crate::error::{Error, Result};
 use crate::signer::{RsaSigner, Signer};
@@ -55,13 +56,15 @@ pub const BACKUP_BASE_URI: &str = "https://api2.mch.weixin.qq.com/";
 /// ```
 pub const HK_BASE_URI: &str = "https://apihk.mch.weixin.qq.com/";
 
-/// The keys the PHP-shaped config may have.
-const CONFIG_KEYS: [&str; 10] = [
+/// The keys the PHP-shaped config may have (`apiv3Key` and `autoRefresh` are this SDK's own).
+const CONFIG_KEYS: [&str; 12] = [
     "mchid",
     "serial",
     "privateKey",
     "certs",
     "secret",
+    "apiv3Key",
+    "autoRefresh",
     "merchant",
     "base_uri",
     "timeout",
@@ -97,6 +100,8 @@ pub struct Config {
     pub(crate) verifier: Arc<dyn Verifier>,
     pub(crate) platform_keys: Option<PlatformKeys>,
     pub(crate) secret: Option<Secret>,
+    pub(crate) apiv3_key: Option<Apiv3Key>,
+    pub(crate) auto_refresh: Option<AutoRefresh>,
     pub(crate) merchant_tls: Option<(Certificate, PrivateKey)>,
     /// DER of each extra TLS root.
     pub(crate) root_certificates: Vec<Vec<u8>>,
@@ -125,6 +130,10 @@ impl Config {
     /// `verify` is Guzzle's option: a CA bundle (a path, `file://` path or PEM text) whose certificates are trusted
     /// as [`ConfigBuilder::root_certificate`] trusts them, beside the system's roots (Guzzle would trust the bundle
     /// alone); `false` is refused.
+    ///
+    /// Two keys are this SDK's own: `"apiv3Key"` (the APIv3 key, see [`ConfigBuilder::apiv3_key`]; PHP's `secret`
+    /// is the APIv2 key) and `"autoRefresh"` (see [`ConfigBuilder::auto_refresh`]): `true` for the defaults, or
+    /// `{"interval": seconds or null for none, "minGap": seconds}`.
     ///
     /// ```
     /// use serde_json::json;
@@ -194,6 +203,40 @@ impl Config {
         }
         if let Some(secret) = text("secret")? {
             builder = builder.secret(secret);
+        }
+        if let Some(key) = text("apiv3Key")? {
+            builder = builder.apiv3_key(key);
+        }
+        match object.get("autoRefresh") {
+            None | Some(Value::Null) | Some(Value::Bool(false)) => {}
+            Some(Value::Bool(true)) => builder = builder.auto_refresh(AutoRefresh::default()),
+            Some(Value::Object(refresh)) => {
+                let mut policy = AutoRefresh::default();
+                for (key, value) in refresh {
+                    let field = || format!("autoRefresh.{key}");
+                    match (key.as_str(), value) {
+                        ("interval", Value::Null | Value::Bool(false)) => policy.interval = None,
+                        ("interval", value) => {
+                            let interval = crate::options::seconds(value)
+                                .ok_or_else(|| Error::config(field(), "it must be a positive number of seconds"))?;
+                            policy.interval = Some(interval);
+                        }
+                        ("minGap", value) if value.as_f64() == Some(0.0) => policy.min_gap = Duration::ZERO,
+                        ("minGap", value) => {
+                            policy.min_gap = crate::options::seconds(value)
+                                .ok_or_else(|| Error::config(field(), "it must be a number of seconds, 0 or more"))?;
+                        }
+                        _ => return Err(Error::config(field(), "not a refresh setting; they are interval and minGap")),
+                    }
+                }
+                builder = builder.auto_refresh(policy);
+            }
+            Some(_) => {
+                return Err(Error::config(
+                    "autoRefresh",
+                    "it must be true, false, or an object {\"interval\": seconds, \"minGap\": seconds}",
+                ));
+            }
         }
         match object.get("merchant") {
             None | Some(Value::Null) => {}
@@ -378,6 +421,42 @@ impl Config {
     pub fn has_apiv2_key(&self) -> bool {
         self.secret.as_ref().is_some_and(|secret| !secret.0.is_empty())
     }
+
+    /// Whether the APIv3 key is configured (for callbacks and certificate downloads). The key itself is never
+    /// shown.
+    ///
+    /// ```
+    /// # use wechatpay::crypto::{Certificate, PrivateKey};
+    /// # let builder = wechatpay::Config::builder().mchid("1900000001")
+    /// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    /// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+    /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
+    /// let config = builder.apiv3_key("a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb").build()?;
+    /// assert!(config.has_apiv3_key());
+    /// assert!(!format!("{config:?}").contains("a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb"));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn has_apiv3_key(&self) -> bool {
+        self.apiv3_key.is_some()
+    }
+
+    /// The automatic certificate refresh, when enabled.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wechatpay::AutoRefresh;
+    /// # use wechatpay::crypto::{Certificate, PrivateKey};
+    /// # let builder = wechatpay::Config::builder().mchid("1900000001")
+    /// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    /// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+    /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
+    /// let config = builder.apiv3_key("a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb").auto_refresh(AutoRefresh::default()).build()?;
+    /// assert_eq!(config.auto_refresh().and_then(|refresh| refresh.interval), Some(Duration::from_secs(24 * 3600)));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn auto_refresh(&self) -> Option<&AutoRefresh> {
+        self.auto_refresh.as_ref()
+    }
 }
 
 impl fmt::Debug for Config {
@@ -387,6 +466,8 @@ impl fmt::Debug for Config {
             .field("serial", &self.serial)
             .field("certs", &self.platform_keys.as_ref().map(PlatformKeys::serials))
             .field("secret", &self.secret)
+            .field("apiv3_key", &self.apiv3_key)
+            .field("auto_refresh", &self.auto_refresh)
             .field("base_uri", &self.base_uri.as_str())
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
@@ -401,6 +482,41 @@ pub(crate) struct Secret(pub(crate) Zeroizing<String>);
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// The APIv3 key: 32 bytes used as the AES-256-GCM key of callbacks and certificate downloads. Zeroized on drop,
+/// never shown.
+#[derive(Clone)]
+pub(crate) struct Apiv3Key(Zeroizing<[u8; 32]>);
+
+impl Apiv3Key {
+    /// Checks the length; the error never quotes the key.
+    pub(crate) fn new(key: &[u8], field: &str) -> Result<Apiv3Key> {
+        if key.len() != 32 {
+            return Err(Error::config(
+                field,
+                format!(
+                    "it must be the 32-character APIv3 key set on the merchant platform (Account > API security), \
+                     not {} bytes; PHP's `secret` is the APIv2 key",
+                    key.len()
+                ),
+            ));
+        }
+        // Copied straight into the zeroizing buffer: no stray copy of the key is left behind.
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        bytes.copy_from_slice(key);
+        Ok(Apiv3Key(bytes))
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.0.as_slice()
+    }
+}
+
+impl fmt::Debug for Apiv3Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Apiv3Key(<redacted>)")
     }
 }
 
@@ -427,6 +543,8 @@ pub struct ConfigBuilder {
     keys: PlatformKeys,
     verifier: Option<Arc<dyn Verifier>>,
     secret: Option<Secret>,
+    apiv3_key: Option<Zeroizing<String>>,
+    auto_refresh: Option<AutoRefresh>,
     merchant_tls: Option<(Certificate, PrivateKey)>,
     /// PEM or DER as given: parsed by `build`.
     root_certificates: Vec<Vec<u8>>,
@@ -639,6 +757,54 @@ impl ConfigBuilder {
         self
     }
 
+    /// The APIv3 key (`apiv3Key` in the PHP-shaped config): the 32-character key set on the merchant platform. It
+    /// decrypts callbacks ([`NotificationParser`](crate::NotificationParser)) and downloaded platform certificates
+    /// ([`Builder::refresh_certificates`](crate::Builder::refresh_certificates)). It is zeroized on drop and never
+    /// shown in `Debug`, errors or logs. Not PHP's `secret`, which is the APIv2 key.
+    ///
+    /// ```
+    /// # use wechatpay::crypto::{Certificate, PrivateKey};
+    /// # let builder = || wechatpay::Config::builder().mchid("1900000001")
+    /// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    /// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem").unwrap())
+    /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem").unwrap());
+    /// assert!(builder().apiv3_key("a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb").build()?.has_apiv3_key());
+    /// // The wrong length is refused, and the error never quotes the key.
+    /// let err = builder().apiv3_key("tooshort-but-secret").build().unwrap_err();
+    /// assert!(err.to_string().contains("32-character APIv3 key"));
+    /// assert!(!err.to_string().contains("tooshort-but-secret"));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn apiv3_key(mut self, key: impl Into<String>) -> Self {
+        self.apiv3_key = Some(Zeroizing::new(key.into()));
+        self
+    }
+
+    /// Keeps the platform certificates current (needs [`apiv3_key`](Self::apiv3_key)): downloads
+    /// `GET /v3/certificates` in the background every [`AutoRefresh::interval`] (first right away), and when an
+    /// answer names an unknown `Wechatpay-Serial` (one download for any number of such answers at once, at most one
+    /// per [`AutoRefresh::min_gap`]), then verifies that answer again. With it, `certs` may start empty. A merchant
+    /// without platform certificates (404/403/500 there) keeps using its configured public key; that is logged once.
+    ///
+    /// ```
+    /// use wechatpay::{AutoRefresh, Config};
+    /// use wechatpay::crypto::PrivateKey;
+    ///
+    /// let config = Config::builder()
+    ///     .mchid("1900000001")
+    ///     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    ///     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+    ///     .apiv3_key("a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb")
+    ///     .auto_refresh(AutoRefresh::default())
+    ///     .build()?;
+    /// assert!(config.platform_keys().is_some_and(|keys| keys.is_empty()), "filled by the first download");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn auto_refresh(mut self, refresh: AutoRefresh) -> Self {
+        self.auto_refresh = Some(refresh);
+        self
+    }
+
     /// The merchant certificate and key for APIv2 mutual TLS (`merchant` in the PHP config).
     ///
     /// ```
@@ -835,13 +1001,33 @@ impl ConfigBuilder {
                 ),
             ));
         }
+        let apiv3_key = self.apiv3_key.as_deref().map(|key| Apiv3Key::new(key.as_bytes(), "apiv3Key")).transpose()?;
+        if let Some(refresh) = &self.auto_refresh {
+            if apiv3_key.is_none() {
+                return Err(Error::config(
+                    "autoRefresh",
+                    "it needs the APIv3 key (apiv3Key, ConfigBuilder::apiv3_key) to decrypt the downloaded certificates",
+                ));
+            }
+            if self.verifier.is_some() {
+                return Err(Error::config(
+                    "autoRefresh",
+                    "it refreshes the configured certs, which a custom verifier replaces: keep your verifier's keys \
+                     current yourself (Builder::refresh_certificates returns the downloaded certificates)",
+                ));
+            }
+            if refresh.interval.is_some_and(|interval| interval.is_zero()) {
+                return Err(Error::config("autoRefresh.interval", "it must be more than zero, or none"));
+            }
+        }
         let (verifier, platform_keys): (Arc<dyn Verifier>, Option<PlatformKeys>) = match self.verifier {
             Some(verifier) => (verifier, (!self.keys.is_empty()).then_some(self.keys)),
-            None if self.keys.is_empty() => {
+            None if self.keys.is_empty() && self.auto_refresh.is_none() => {
                 return Err(Error::config(
                     "certs",
                     "at least one is required: a platform certificate (serial -> certificate) or the WeChat Pay public \
-                     key (PUB_KEY_ID_... -> public key), to verify answers",
+                     key (PUB_KEY_ID_... -> public key), to verify answers; or apiv3Key with autoRefresh to download \
+                     the platform certificates",
                 ));
             }
             None => (Arc::new(self.keys.clone()), Some(self.keys)),
@@ -891,6 +1077,8 @@ impl ConfigBuilder {
             verifier,
             platform_keys,
             secret: self.secret,
+            apiv3_key,
+            auto_refresh: self.auto_refresh,
             merchant_tls: self.merchant_tls,
             root_certificates,
             base_uri,

@@ -173,6 +173,10 @@ pub enum Error {
     /// small; see [`ApiV2Failure`].
     #[error("{0}")]
     ApiV2(Box<ApiV2Failure>),
+
+    /// A callback was refused by [`NotificationParser::parse`](crate::NotificationParser::parse).
+    #[error("{0}")]
+    Notification(crate::notification::NotificationError),
 }
 
 /// What an APIv2 `FAIL` answer said, with the whole answer.
@@ -325,6 +329,18 @@ pub enum VerificationFailure {
          the one set on the merchant platform"
     )]
     SignMismatch,
+    /// The answer is signed with a platform certificate that has expired: WeChat Pay never signs with one.
+    #[error(
+        "the answer is signed with platform certificate {serial}, which expired at {}: WeChat Pay no longer signs \
+         with it; download the current certificates (Builder::refresh_certificates) or configure the WeChat Pay \
+         public key", crate::util::time::rfc3339_utc(*.expired_at)
+    )]
+    ExpiredCertificate {
+        /// The certificate serial (`Wechatpay-Serial`).
+        serial: String,
+        /// When it expired.
+        expired_at: std::time::SystemTime,
+    },
 }
 
 fn request_id_suffix(request_id: &Option<String>) -> String {

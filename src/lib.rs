@@ -24,6 +24,7 @@
 #![warn(missing_docs)]
 
 mod builder;
+mod certificates;
 mod client;
 mod client_xml;
 mod config;
@@ -31,9 +32,12 @@ pub mod crypto;
 mod error;
 mod formatter;
 mod media;
+mod notification;
 mod options;
+mod pay_signature;
 mod response;
 mod runtime;
+mod sensitive;
 mod signer;
 mod template;
 mod transformer;
@@ -42,13 +46,19 @@ mod verifier;
 mod xml_notification;
 
 pub use crate::builder::{Accessor, Builder};
+pub use crate::certificates::{AutoRefresh, RefreshOutcome};
 pub use crate::config::{BACKUP_BASE_URI, Config, ConfigBuilder, DEFAULT_BASE_URI, HK_BASE_URI, IntoConfig};
 pub use crate::error::{ApiV2Failure, Error, Result, VerificationFailure};
 pub use crate::formatter::{AUTHORIZATION_SCHEME, FormValue, Formatter};
 pub use crate::media::MediaUpload;
+pub use crate::notification::{
+    Notification, NotificationAnswer, NotificationError, NotificationHeaders, NotificationParser, ReplayGuard,
+};
 pub use crate::options::{IntoOptions, OPTION_KEYS, Options};
+pub use crate::pay_signature::{AppPayParams, JsapiPayParams};
 pub use crate::response::Response;
 pub use crate::runtime::ResponseFuture;
+pub use crate::sensitive::Encryptor;
 pub use crate::signer::{RsaSigner, SignFuture, Signer};
 pub use crate::template::UriTemplate;
 pub use crate::transformer::Transformer;

@@ -57,6 +57,8 @@ pub struct Options {
     pub(crate) nonceless: bool,
     pub(crate) timeout: Option<Duration>,
     pub(crate) base_uri: Option<String>,
+    /// Fields of the `json` body to encrypt as sensitive (dotted paths).
+    pub(crate) encrypt: Vec<String>,
     pub(crate) vars: Vec<(String, String)>,
     /// Top-level keys whose values cannot be path variables (objects, arrays, ...), with the kind found: an error
     /// once the path's variables are known, either "not an option nor a variable" or "a variable of the wrong type".
@@ -164,6 +166,44 @@ impl Options {
     /// ```
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Encrypts these fields of the `json` body as sensitive (RSA-OAEP with a WeChat Pay key) and sends that key's
+    /// serial in `Wechatpay-Serial`: the WeChat Pay public key when one is configured, else the latest valid
+    /// platform certificate, unless a [`header`](Self::header) `Wechatpay-Serial` names the key to use. Names are
+    /// dotted paths, as [`Encryptor::encrypt_fields`](crate::Encryptor::encrypt_fields) takes them; each must be a
+    /// string of the body.
+    ///
+    /// ```
+    /// use wechatpay::Options;
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({
+    /// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+    /// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem,
+    /// #               ids.public_key.id.clone(): ids.public_key.public_key_pem}, "base_uri": server.base_uri(),
+    /// # }))?;
+    /// let transfer = serde_json::json!({
+    ///     "appid": "102022609", "out_bill_no": "plfk2020042013", "transfer_scene_id": "1401",
+    ///     "transfer_scene_report_infos": [{"info_type": "活动名称", "info_content": "注册会员有礼"}],
+    ///     "openid": "o-MYE42l80oelYMDE34nYD456Xoy", "transfer_amount": 400, "transfer_remark": "2020年4月报销",
+    ///     "user_name": "张三",
+    /// });
+    /// let options = Options::new().json(&transfer).encrypt_fields(["user_name"]);
+    /// instance.v3().fund_app().mch_transfer().transfer_to_qq_wallet_bills().post(options)?;
+    /// // wechatpay-mock decrypted user_name with the key the header named: the public key, preferred.
+    /// let sent = server.last_request().unwrap();
+    /// assert!(sent.headers.iter().any(|(name, value)| name == "wechatpay-serial" && *value == ids.public_key.id));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn encrypt_fields<I, S>(mut self, fields: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.encrypt.extend(fields.into_iter().map(Into::into));
         self
     }
 

@@ -136,3 +136,96 @@ fn the_merchant_tls_pair_must_match() {
     assert_eq!(field, "merchant");
     assert!(reason.contains("does not match"), "{reason}");
 }
+
+const APIV3_KEY: &str = "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb";
+
+#[test]
+fn the_apiv3_key_is_checked_and_never_shown() {
+    let mut config = php();
+    config["apiv3Key"] = json!(APIV3_KEY);
+    config["secret"] = json!("192006250b4c09247ec02edce69f6a2d");
+    let instance = Builder::factory(&config).unwrap();
+    assert!(instance.config().has_apiv3_key());
+    let shown = format!("{:?} {:?} {:?}", instance.config(), instance, instance.notification_parser().unwrap());
+    assert!(!shown.contains(APIV3_KEY) && !shown.contains("192006250b4c09247ec02edce69f6a2d"), "{shown}");
+    assert!(shown.contains("<redacted>"), "{shown}");
+
+    for wrong in
+        ["a7cde1ZJB1kG2e7VfTs3jQzaWizur8G", "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb1", "", "密钥密钥密钥密钥密钥密钥密钥密钥"]
+    {
+        config["apiv3Key"] = json!(wrong);
+        let err = Builder::factory(&config).unwrap_err();
+        let (message, debug) = (err.to_string(), format!("{err:?}"));
+        assert!(matches!(&err, Error::Config { field, .. } if field == "apiv3Key"), "{message}");
+        assert!(message.contains("32-character APIv3 key"), "{message}");
+        assert!(wrong.is_empty() || (!message.contains(wrong) && !debug.contains(wrong)), "{message}");
+    }
+    config["apiv3Key"] = json!(32);
+    assert_eq!(config_error(config).0, "apiv3Key");
+}
+
+#[test]
+fn auto_refresh_reads_the_php_shape_and_needs_the_apiv3_key() {
+    let mut config = php();
+    config["apiv3Key"] = json!(APIV3_KEY);
+    config["autoRefresh"] = json!(true);
+    let refresh = Builder::factory(&config).unwrap().config().auto_refresh().cloned().unwrap();
+    assert_eq!(refresh, wechatpay::AutoRefresh::default());
+
+    config["autoRefresh"] = json!({"interval": 3600, "minGap": 5});
+    let refresh = Builder::factory(&config).unwrap().config().auto_refresh().cloned().unwrap();
+    assert_eq!(refresh.interval, Some(std::time::Duration::from_secs(3600)));
+    assert_eq!(refresh.min_gap, std::time::Duration::from_secs(5));
+    config["autoRefresh"] = json!({"interval": null});
+    assert_eq!(Builder::factory(&config).unwrap().config().auto_refresh().unwrap().interval, None);
+    config["autoRefresh"] = json!(false);
+    assert!(Builder::factory(&config).unwrap().config().auto_refresh().is_none());
+
+    for (value, field) in [
+        (json!({"intervall": 60}), "autoRefresh.intervall"),
+        (json!({"interval": -1}), "autoRefresh.interval"),
+        (json!({"minGap": "soon"}), "autoRefresh.minGap"),
+        (json!("yes"), "autoRefresh"),
+    ] {
+        config["autoRefresh"] = value;
+        assert_eq!(config_error(config.clone()).0, field);
+    }
+
+    let mut no_key = php();
+    no_key["autoRefresh"] = json!(true);
+    let (field, reason) = config_error(no_key);
+    assert_eq!(field, "autoRefresh");
+    assert!(reason.contains("apiv3Key"), "{reason}");
+
+    let custom_verifier = Config::builder()
+        .mchid("1900000001")
+        .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+        .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem").unwrap())
+        .verifier(wechatpay::PlatformKeys::new())
+        .apiv3_key(APIV3_KEY)
+        .auto_refresh(wechatpay::AutoRefresh::default())
+        .build();
+    assert!(matches!(custom_verifier, Err(Error::Config { ref field, .. }) if field == "autoRefresh"));
+
+    // With refresh, certs may start empty; without, they may not.
+    let mut empty = php();
+    empty["certs"] = json!({});
+    empty["apiv3Key"] = json!(APIV3_KEY);
+    assert_eq!(config_error(empty.clone()).0, "certs");
+    empty["autoRefresh"] = json!({"interval": null});
+    assert!(Builder::factory(&empty).unwrap().config().platform_keys().unwrap().is_empty());
+}
+
+#[test]
+fn an_expired_platform_certificate_may_be_configured_and_is_reported_by_its_validity() {
+    // The fixture expired in 2025; configuring it is allowed (a public key may be configured beside it), and the
+    // keys remember it is a certificate with a validity.
+    let instance = Builder::factory(php()).unwrap();
+    let keys = instance.config().platform_keys().unwrap();
+    let certificate = keys.certificate("440024045C4A427599D09BB4E3DE0279F2E813FD").unwrap();
+    assert!(certificate.not_after() < std::time::SystemTime::now());
+    assert_eq!(
+        keys.encryption_key().map(|(serial, _)| serial).as_deref(),
+        Some("PUB_KEY_ID_0114232134912410000000000000000")
+    );
+}

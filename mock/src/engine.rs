@@ -1,8 +1,9 @@
 //! The transport-free core: one request in, one answer out (checks, routing, state, signing, faults).
 
 use std::collections::VecDeque;
+use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -10,7 +11,7 @@ use serde_json::Value;
 use crate::auth::{self, NonceCache, SignedRequest};
 use crate::catalog::Catalog;
 use crate::faults::{Fault, FaultHandle};
-use crate::identities::Identities;
+use crate::identities::{Identities, Platform};
 use crate::keys::{Keys, WechatKey};
 use crate::notify::{self, DeliveryRecord, Notification};
 use crate::routes::{self, Ctx, Event, Lookup, Reply, Signing, State};
@@ -79,6 +80,37 @@ pub(crate) struct Settings {
     pub(crate) auto_notify: bool,
 }
 
+/// A platform certificate the simulator lists in `GET /v3/certificates`, with the key that signs as it.
+pub(crate) struct PlatformEntry {
+    pub(crate) platform: Platform,
+    pub(crate) key: WechatKey,
+}
+
+/// Every platform certificate of the account, in the order added, and which one signs answers.
+#[derive(Clone)]
+struct PlatformSet {
+    entries: Vec<Arc<PlatformEntry>>,
+    signing: usize,
+}
+
+/// A key that signs or decrypts: one of the fixed keys, or a platform certificate's that may be rotated away
+/// while an answer is being signed.
+pub(crate) enum KeyRef<'a> {
+    Fixed(&'a WechatKey),
+    Platform(Arc<PlatformEntry>),
+}
+
+impl Deref for KeyRef<'_> {
+    type Target = WechatKey;
+
+    fn deref(&self) -> &WechatKey {
+        match self {
+            KeyRef::Fixed(key) => key,
+            KeyRef::Platform(entry) => &entry.key,
+        }
+    }
+}
+
 /// How many received requests [`Engine::received`] keeps.
 const LOG_CAPACITY: usize = 512;
 
@@ -103,10 +135,20 @@ pub(crate) struct Engine {
     pub(crate) runtime: tokio::runtime::Handle,
     /// What APIv2's `/risk/getpublickey` answers (the platform key, PKCS#1 PEM).
     v2_public_key_pem: String,
+    platforms: RwLock<PlatformSet>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+// The platform set is replaced whole under the lock, so a poisoned lock still holds a consistent set.
+fn read<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn request_id() -> String {
@@ -123,7 +165,12 @@ impl Engine {
         runtime: tokio::runtime::Handle,
     ) -> Result<Engine, MockError> {
         let keys = Keys::new(&ids)?;
+        let first = PlatformEntry {
+            key: WechatKey::new(&ids.platform.serial, &ids.platform.private_key_pem)?,
+            platform: ids.platform.clone(),
+        };
         Ok(Engine {
+            platforms: RwLock::new(PlatformSet { entries: vec![Arc::new(first)], signing: 0 }),
             v2_public_key_pem: keys.platform.public_pkcs1_pem(),
             keys,
             ids,
@@ -153,11 +200,65 @@ impl Engine {
     }
 
     /// The key answers are signed with unless the request names another.
-    pub(crate) fn default_key(&self) -> &WechatKey {
+    pub(crate) fn default_key(&self) -> KeyRef<'_> {
         match self.settings.signer {
-            ResponseSigner::PlatformCertificate if self.settings.platform_certificates => &self.keys.platform,
-            _ => &self.keys.public_key,
+            ResponseSigner::PlatformCertificate if self.settings.platform_certificates => {
+                let set = read(&self.platforms);
+                KeyRef::Platform(Arc::clone(&set.entries[set.signing]))
+            }
+            _ => KeyRef::Fixed(&self.keys.public_key),
         }
+    }
+
+    /// The platform certificates `GET /v3/certificates` lists: none for a merchant in public-key-only mode.
+    pub(crate) fn platform_certificates(&self) -> Vec<Arc<PlatformEntry>> {
+        if self.settings.platform_certificates { read(&self.platforms).entries.clone() } else { Vec::new() }
+    }
+
+    /// The key a `Wechatpay-Serial` value names: a listed platform certificate or the WeChat Pay public key.
+    pub(crate) fn wechat_key(&self, serial: &str) -> Option<KeyRef<'_>> {
+        let platform =
+            self.platform_certificates().into_iter().find(|e| e.platform.serial.eq_ignore_ascii_case(serial));
+        match platform {
+            Some(entry) => Some(KeyRef::Platform(entry)),
+            None => self.keys.public_key_named(serial).map(KeyRef::Fixed),
+        }
+    }
+
+    /// The platform certificate that signs answers and callbacks.
+    pub(crate) fn signing_platform(&self) -> Platform {
+        let set = read(&self.platforms);
+        set.entries[set.signing].platform.clone()
+    }
+
+    /// Adds a platform certificate with a fresh key; `sign` makes it the one that signs from now on.
+    pub(crate) fn add_platform(&self, validity: (i64, i64), sign: bool) -> Result<Platform, MockError> {
+        if validity.1 <= validity.0 {
+            return Err(MockError::InvalidState(format!(
+                "a certificate must expire after it becomes effective (effective {}, expire {})",
+                validity.0, validity.1
+            )));
+        }
+        let platform = Platform::generate(validity)?;
+        let entry = PlatformEntry { key: WechatKey::new(&platform.serial, &platform.private_key_pem)?, platform };
+        let mut set = write(&self.platforms);
+        set.entries.push(Arc::new(entry));
+        if sign {
+            set.signing = set.entries.len() - 1;
+        }
+        Ok(set.entries[set.entries.len() - 1].platform.clone())
+    }
+
+    /// Makes the listed platform certificate `serial` the one that signs.
+    pub(crate) fn sign_with_platform(&self, serial: &str) -> Result<(), MockError> {
+        let mut set = write(&self.platforms);
+        let index = set
+            .entries
+            .iter()
+            .position(|e| e.platform.serial.eq_ignore_ascii_case(serial))
+            .ok_or_else(|| MockError::NotFound(format!("platform certificate {serial}")))?;
+        set.signing = index;
+        Ok(())
     }
 
     /// Runs `f` on the state after the time-based catch-up, then sends the callbacks it caused.
@@ -194,14 +295,14 @@ impl Engine {
             log.push_back(logged);
         }
         let key = routes::header(&req.headers, "wechatpay-serial")
-            .and_then(|s| self.keys.wechat_key(s, self.settings.platform_certificates))
+            .and_then(|s| self.wechat_key(s))
             .unwrap_or_else(|| self.default_key());
         match fault {
             Some(Fault::DropConnection) => return (RawResponse::default(), Delivery::Drop),
             Some(Fault::Status(code)) => {
                 let reply =
                     Reply::error(*code, "SYSTEM_ERROR", "simulated server error (fault injection), retry later");
-                return (self.finish(reply, key, None), Delivery::Normal);
+                return (self.finish(reply, &key, None), Delivery::Normal);
             }
             _ => {}
         }
@@ -211,7 +312,7 @@ impl Engine {
             Some(Fault::TruncatedBody) => Delivery::Truncate,
             _ => Delivery::Normal,
         };
-        (self.finish(reply, key, fault), delivery)
+        (self.finish(reply, &key, fault), delivery)
     }
 
     /// Signs (when the reply is signed) and adds the standard headers.
@@ -323,7 +424,7 @@ impl Engine {
             params,
             now,
             keys: &self.keys,
-            platform_certificate: self.settings.platform_certificates.then_some(&self.ids.platform),
+            platform_certificates: self.platform_certificates(),
             base_uri: &self.base_uri,
         };
         self.with_state(|state, _| state.dispatch(endpoint, &ctx))

@@ -14,7 +14,7 @@ use crate::tls::Authority;
 use crate::util::{fill_random, hex_upper, now_secs, pem_encode, random_alnum, random_digits};
 
 /// How long generated certificates are valid: five years, as WeChat Pay's platform certificates are.
-const CERT_LIFETIME_SECS: i64 = 5 * 365 * 86_400;
+pub(crate) const CERT_LIFETIME_SECS: i64 = 5 * 365 * 86_400;
 
 /// The merchant CA outlives the certificates it issues.
 const CA_LIFETIME_SECS: i64 = 10 * 365 * 86_400;
@@ -210,13 +210,13 @@ fn serial_bytes() -> [u8; 20] {
     serial
 }
 
-/// A self-signed certificate for `pkcs8` with the given serial and subject.
+/// A self-signed certificate for `pkcs8` with the given serial and subject, valid from `not_before` to `not_after`.
 fn certificate(
     pkcs8: &[u8],
     serial: &[u8],
     common_name: &str,
     org_unit: &str,
-    not_before: i64,
+    (not_before, not_after): (i64, i64),
 ) -> Result<String, MockError> {
     let key = rcgen::KeyPair::try_from(pkcs8).map_err(|e| MockError::crypto(format!("certificate key: {e}")))?;
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new())
@@ -230,7 +230,7 @@ fn certificate(
     params.serial_number = Some(rcgen::SerialNumber::from_slice(serial));
     params.not_before = time::OffsetDateTime::from_unix_timestamp(not_before)
         .map_err(|_| MockError::crypto("certificate start time out of range"))?;
-    params.not_after = time::OffsetDateTime::from_unix_timestamp(not_before + CERT_LIFETIME_SECS)
+    params.not_after = time::OffsetDateTime::from_unix_timestamp(not_after)
         .map_err(|_| MockError::crypto("certificate end time out of range"))?;
     params.key_usages = vec![
         rcgen::KeyUsagePurpose::DigitalSignature,
@@ -259,6 +259,24 @@ fn reissue_merchant(merchant: Merchant, mchid: &str) -> Result<(Merchant, Mercha
 
 static SHARED: Mutex<Option<Identities>> = Mutex::new(None);
 
+impl Platform {
+    /// A platform certificate with a fresh RSA-2048 key and serial, valid from `effective_time` to `expire_time`
+    /// (Unix seconds).
+    pub(crate) fn generate((effective_time, expire_time): (i64, i64)) -> Result<Platform, MockError> {
+        let (pkcs8, _) = rsa_key()?;
+        let serial = serial_bytes();
+        let certificate_pem =
+            certificate(&pkcs8, &serial, "Tenpay.com mock platform", "platform", (effective_time, expire_time))?;
+        Ok(Platform {
+            serial: hex_upper(&serial),
+            certificate_pem,
+            private_key_pem: pem_encode("PRIVATE KEY", &pkcs8),
+            effective_time,
+            expire_time,
+        })
+    }
+}
+
 impl Identities {
     /// Fresh identities: a random `19xxxxxxxx` mchid, three new RSA-2048 keys, a merchant CA and the merchant
     /// certificate it issues, a self-signed platform certificate (all valid from yesterday for five years), and
@@ -275,11 +293,7 @@ impl Identities {
         let authority = Authority::generate("Tenpay.com mock merchant CA", not_before, CA_LIFETIME_SECS)?;
         let merchant_cert =
             authority.issue_merchant(&merchant_pkcs8, &merchant_serial, &mchid, not_before, CERT_LIFETIME_SECS)?;
-
-        let (platform_pkcs8, _) = rsa_key()?;
-        let platform_serial = serial_bytes();
-        let platform_cert =
-            certificate(&platform_pkcs8, &platform_serial, "Tenpay.com mock platform", "platform", not_before)?;
+        let platform = Platform::generate((not_before, not_before + CERT_LIFETIME_SECS))?;
 
         let (pubkey_pkcs8, pubkey_spki) = rsa_key()?;
         let public_key_id = format!("PUB_KEY_ID_01{mchid}{}", random_digits(16));
@@ -294,13 +308,7 @@ impl Identities {
                 certificate_pem: authority.certificate_pem,
                 private_key_pem: authority.private_key_pem,
             },
-            platform: Platform {
-                serial: hex_upper(&platform_serial),
-                certificate_pem: platform_cert,
-                private_key_pem: pem_encode("PRIVATE KEY", &platform_pkcs8),
-                effective_time: not_before,
-                expire_time: not_before + CERT_LIFETIME_SECS,
-            },
+            platform,
             public_key: WechatpayPublicKey {
                 id: public_key_id,
                 public_key_pem: pem_encode("PUBLIC KEY", &pubkey_spki),

@@ -25,7 +25,7 @@ pub(crate) struct WechatKey {
 }
 
 impl WechatKey {
-    fn new(serial: &str, private_key_pem: &str) -> Result<WechatKey, MockError> {
+    pub(crate) fn new(serial: &str, private_key_pem: &str) -> Result<WechatKey, MockError> {
         let pkcs8 = pem_decode("PRIVATE KEY", private_key_pem)?;
         let signer = KeyPair::from_pkcs8(&pkcs8)
             .map_err(|e| MockError::crypto(format!("key {serial} is not RSA PKCS#8: {e}")))?;
@@ -136,14 +136,8 @@ impl Keys {
         Ok(B64.encode(&buf))
     }
 
-    /// The WeChat key a `Wechatpay-Serial` value names, if any (`platform_enabled` = platform certificates exist).
-    pub(crate) fn wechat_key(&self, serial: &str, platform_enabled: bool) -> Option<&WechatKey> {
-        if platform_enabled && serial.eq_ignore_ascii_case(&self.platform.serial) {
-            Some(&self.platform)
-        } else if serial == self.public_key.serial {
-            Some(&self.public_key)
-        } else {
-            None
-        }
+    /// The WeChat Pay public key, when `serial` is its `PUB_KEY_ID_...` (platform certificates are the engine's).
+    pub(crate) fn public_key_named(&self, serial: &str) -> Option<&WechatKey> {
+        (serial == self.public_key.serial).then_some(&self.public_key)
     }
 }

@@ -125,7 +125,7 @@ pub(crate) fn sign_headers(
 ) -> Result<Vec<(String, String)>, MockError> {
     let mut headers = vec![("Content-Type".to_owned(), "application/json".to_owned())];
     headers.extend(
-        crate::sign::signature_headers(engine.default_key(), body, fault)?.into_iter().map(|(k, v)| (k.to_owned(), v)),
+        crate::sign::signature_headers(&engine.default_key(), body, fault)?.into_iter().map(|(k, v)| (k.to_owned(), v)),
     );
     Ok(headers)
 }

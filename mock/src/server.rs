@@ -21,7 +21,7 @@ use serde_json::Value;
 use crate::MockError;
 use crate::engine::{Delivery, Engine, RawRequest, RawResponse, ResponseSigner, Settings};
 use crate::faults::{Fault, FaultHandle};
-use crate::identities::{Identities, StatePaths};
+use crate::identities::{Identities, Platform, StatePaths};
 use crate::notify::{self, Delivered, DeliveryRecord, Notification};
 use crate::routes::Event;
 use crate::routes::pay::TradeState;
@@ -497,6 +497,96 @@ impl Server {
         self.engine
             .with_state(|s, now| s.apiv2.refund_notification(out_refund_no, &self.engine.v2_account(now)))
             .ok_or_else(|| MockError::NotFound(format!("APIv2 refund {out_refund_no}")))
+    }
+
+    // --- platform certificates -------------------------------------------------------------------
+
+    /// The platform certificates `GET /v3/certificates` lists, in the order added: the identities' own first,
+    /// then those of [`Server::add_platform_certificate`] and [`Server::rotate_platform_certificate`]. Empty for
+    /// a [`ServerBuilder::public_key_only`] merchant.
+    ///
+    /// ```
+    /// let server = wechatpay_mock::Server::builder().identities(wechatpay_mock::Identities::shared()?).start_blocking()?;
+    /// let listed = server.platform_certificates();
+    /// assert_eq!(listed.len(), 1);
+    /// assert_eq!(listed[0], server.identities().platform);
+    /// # Ok::<(), wechatpay_mock::MockError>(())
+    /// ```
+    pub fn platform_certificates(&self) -> Vec<Platform> {
+        self.engine.platform_certificates().iter().map(|entry| entry.platform.clone()).collect()
+    }
+
+    /// The platform certificate that signs answers and callbacks (unless a request's `Wechatpay-Serial` names
+    /// another key, or the server signs with the WeChat Pay public key).
+    ///
+    /// ```
+    /// let server = wechatpay_mock::Server::builder().identities(wechatpay_mock::Identities::shared()?).start_blocking()?;
+    /// assert_eq!(server.signing_platform_certificate().serial, server.identities().platform.serial);
+    /// # Ok::<(), wechatpay_mock::MockError>(())
+    /// ```
+    pub fn signing_platform_certificate(&self) -> Platform {
+        self.engine.signing_platform()
+    }
+
+    /// WeChat Pay's rotation: a new platform certificate (fresh RSA-2048 key and serial, valid from yesterday for
+    /// five years) is listed beside the others and signs every answer and callback from now on. Clients that
+    /// only know the old certificate see an unknown `Wechatpay-Serial` until they download the new one.
+    ///
+    /// ```
+    /// let server = wechatpay_mock::Server::builder().identities(wechatpay_mock::Identities::shared()?).start_blocking()?;
+    /// let new = server.rotate_platform_certificate()?;
+    /// assert_ne!(new.serial, server.identities().platform.serial);
+    /// assert_eq!(server.platform_certificates().len(), 2);
+    /// assert_eq!(server.signing_platform_certificate(), new);
+    /// # Ok::<(), wechatpay_mock::MockError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`MockError::Crypto`] when key generation fails.
+    pub fn rotate_platform_certificate(&self) -> Result<Platform, MockError> {
+        let not_before = crate::util::now_secs() - 86_400;
+        self.engine.add_platform((not_before, not_before + crate::identities::CERT_LIFETIME_SECS), true)
+    }
+
+    /// Lists one more platform certificate (fresh key and serial) valid from `effective_time` to `expire_time`
+    /// (Unix seconds), without signing with it: e.g. one that expired yesterday, or one announced before use.
+    /// [`Server::sign_with_platform_certificate`] makes it sign.
+    ///
+    /// ```
+    /// let server = wechatpay_mock::Server::builder().identities(wechatpay_mock::Identities::shared()?).start_blocking()?;
+    /// let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    /// let expired = server.add_platform_certificate(now - 400 * 86_400, now - 86_400)?;
+    /// assert!(expired.expire_time < now);
+    /// // Listed, but answers are still signed with the identities' certificate.
+    /// assert_eq!(server.platform_certificates().len(), 2);
+    /// assert_eq!(server.signing_platform_certificate(), server.identities().platform);
+    /// # Ok::<(), wechatpay_mock::MockError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`MockError::InvalidState`] when `expire_time` is not after `effective_time`, [`MockError::Crypto`] when
+    /// key generation fails.
+    pub fn add_platform_certificate(&self, effective_time: i64, expire_time: i64) -> Result<Platform, MockError> {
+        self.engine.add_platform((effective_time, expire_time), false)
+    }
+
+    /// Signs answers and callbacks with the listed platform certificate `serial` from now on (whatever its
+    /// validity: WeChat Pay never signs with an expired certificate, so clients should refuse that).
+    ///
+    /// ```
+    /// let server = wechatpay_mock::Server::builder().identities(wechatpay_mock::Identities::shared()?).start_blocking()?;
+    /// let first = server.identities().platform.clone();
+    /// server.rotate_platform_certificate()?;
+    /// server.sign_with_platform_certificate(&first.serial)?;
+    /// assert_eq!(server.signing_platform_certificate(), first);
+    /// assert!(server.sign_with_platform_certificate("0123").is_err());
+    /// # Ok::<(), wechatpay_mock::MockError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`MockError::NotFound`] when no listed certificate has that serial.
+    pub fn sign_with_platform_certificate(&self, serial: &str) -> Result<(), MockError> {
+        self.engine.sign_with_platform(serial)
     }
 
     // --- callbacks -------------------------------------------------------------------------------

@@ -10,5 +10,6 @@
 //! ```
 
 mod pem_util;
+pub(crate) mod time;
 
 pub use self::pem_util::PemUtil;

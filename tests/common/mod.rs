@@ -134,3 +134,21 @@ pub fn v2_config(server: &Server) -> ConfigBuilder {
         )
         .root_certificate(server.tls_ca_pem())
 }
+
+/// How many `GET /v3/certificates` the simulator received (among its last 512 requests).
+pub fn certificate_downloads(server: &Server) -> usize {
+    server
+        .received_requests()
+        .iter()
+        .filter(|request| request.method == "GET" && request.target.split('?').next() == Some("/v3/certificates"))
+        .count()
+}
+
+/// The config of [`config`] with the APIv3 key and automatic refresh on unknown serials only (no interval), at most
+/// once per `min_gap`.
+pub fn refreshing_config(server: &Server, min_gap: std::time::Duration) -> ConfigBuilder {
+    let mut refresh = wechatpay::AutoRefresh::default();
+    refresh.interval = None;
+    refresh.min_gap = min_gap;
+    config(server).apiv3_key(&server.identities().apiv3_key).auto_refresh(refresh)
+}

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
-use crate::identities::Platform;
+use crate::engine::PlatformEntry;
 use crate::keys::{Keys, WechatKey};
 use crate::multipart::Part;
 use crate::util::percent_decode;
@@ -96,8 +96,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) params: Vec<(&'static str, String)>,
     pub(crate) now: i64,
     pub(crate) keys: &'a Keys,
-    /// The platform certificate, unless the merchant is in public-key-only mode.
-    pub(crate) platform_certificate: Option<&'a Platform>,
+    /// The platform certificates, in the order added (none when the merchant is in public-key-only mode).
+    pub(crate) platform_certificates: Vec<std::sync::Arc<PlatformEntry>>,
     pub(crate) base_uri: &'a str,
 }
 
@@ -140,13 +140,15 @@ impl Ctx<'_> {
                 format!("{field} is encrypted: the Wechatpay-Serial header must name the key used"),
             ));
         };
-        let key: &WechatKey = self.keys.wechat_key(serial, self.platform_certificate.is_some()).ok_or_else(|| {
-            Reply::param_error(
-                "Wechatpay-Serial",
-                "header",
-                format!("Wechatpay-Serial {serial} names no platform certificate or public key of this merchant"),
-            )
-        })?;
+        let platform = self.platform_certificates.iter().find(|e| e.platform.serial.eq_ignore_ascii_case(serial));
+        let key: &WechatKey =
+            platform.map(|e| &e.key).or_else(|| self.keys.public_key_named(serial)).ok_or_else(|| {
+                Reply::param_error(
+                    "Wechatpay-Serial",
+                    "header",
+                    format!("Wechatpay-Serial {serial} names no platform certificate or public key of this merchant"),
+                )
+            })?;
         key.decrypt_field(ciphertext).ok_or_else(|| {
             Reply::param_error(
                 field,

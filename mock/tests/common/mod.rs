@@ -235,3 +235,40 @@ impl Client {
         answer
     }
 }
+
+/// Verifies a signed answer or callback against the given platform certificates (PEM) only: headers present,
+/// timestamp fresh, `Wechatpay-Serial` one of theirs, RSA SHA-256 over `TS\nNONCE\nBODY\n`. Returns the serial.
+pub fn verify_with_certificates(
+    certificates: &[&str],
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Result<String, String> {
+    let h = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+            .ok_or(format!("missing {name}"))
+    };
+    let (ts, nonce, sig, serial) =
+        (h("Wechatpay-Timestamp")?, h("Wechatpay-Nonce")?, h("Wechatpay-Signature")?, h("Wechatpay-Serial")?);
+    let ts_num: i64 = ts.parse().map_err(|_| "timestamp not a number".to_owned())?;
+    if (now() - ts_num).abs() > 300 {
+        return Err("stale timestamp".into());
+    }
+    let spki = certificates
+        .iter()
+        .map(|pem| cert_info(pem))
+        .find(|(s, _)| *s == serial)
+        .map(|(_, spki)| spki)
+        .ok_or_else(|| format!("unknown serial {serial}"))?;
+    let raw = B64.decode(sig.as_bytes()).map_err(|_| "signature not base64".to_owned())?;
+    let mut message = format!("{ts}\n{nonce}\n").into_bytes();
+    message.extend_from_slice(body);
+    message.push(b'\n');
+    ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &spki)
+        .map_err(|e| e.to_string())?
+        .verify_sig(&message, &raw)
+        .map_err(|_| "bad signature".to_owned())?;
+    Ok(serial)
+}
