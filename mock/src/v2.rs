@@ -144,6 +144,7 @@ fn xml_reply(body: String) -> Reply {
         content_type: Some("text/xml; charset=utf-8"),
         signing: Signing::Unsigned,
         extra_headers: Vec::new(),
+        stream: None,
     }
 }
 
