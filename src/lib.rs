@@ -23,10 +23,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod bills;
 mod builder;
 mod client;
 mod config;
 pub mod crypto;
+mod download;
 mod error;
 mod formatter;
 mod media;
@@ -38,8 +40,10 @@ mod template;
 pub mod util;
 mod verifier;
 
+pub use crate::bills::Bill;
 pub use crate::builder::{Accessor, Builder};
 pub use crate::config::{BACKUP_BASE_URI, Config, ConfigBuilder, DEFAULT_BASE_URI, HK_BASE_URI, IntoConfig};
+pub use crate::download::Downloaded;
 pub use crate::error::{Error, Result, VerificationFailure};
 pub use crate::formatter::{AUTHORIZATION_SCHEME, FormValue, Formatter};
 pub use crate::media::MediaUpload;
