@@ -94,7 +94,7 @@ impl Streaming {
         self.response.chunk().await
     }
 
-    /// The `Content-Length` the answer announced.
+    /// The `Content-Length` the answer announced, before any of the body is read (it counts down as it is).
     pub(crate) fn content_length(&self) -> Option<u64> {
         self.response.content_length()
     }

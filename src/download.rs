@@ -724,6 +724,8 @@ async fn produce(
             return;
         }
     };
+    // reqwest's `content_length` shrinks as the body is read: keep what the head announced.
+    let announced = head.content_length;
     if sender.send(Message::Head(head)).await.is_err() {
         return;
     }
@@ -735,7 +737,7 @@ async fn produce(
                 Message::Chunk(chunk)
             }
             Ok(None) => Message::End,
-            Err(err) => Message::Failed(cut_short(&core, &streaming, &what, received, err)),
+            Err(err) => Message::Failed(cut_short(&core, &streaming, &what, (received, announced), err)),
         };
         let last = !matches!(message, Message::Chunk(_));
         if sender.send(message).await.is_err() || last {
@@ -745,7 +747,14 @@ async fn produce(
 }
 
 /// The error for a body that stopped arriving.
-fn cut_short(core: &Core, streaming: &Streaming, what: &str, received: u64, err: reqwest::Error) -> Error {
+fn cut_short(
+    core: &Core,
+    streaming: &Streaming,
+    what: &str,
+    lengths: (u64, Option<u64>),
+    err: reqwest::Error,
+) -> Error {
+    let (received, expected) = lengths;
     if err.is_timeout() {
         return Error::Timeout {
             method: streaming.method.to_string(),
@@ -753,12 +762,7 @@ fn cut_short(core: &Core, streaming: &Streaming, what: &str, received: u64, err:
             after: streaming.timeout.or(core.config.timeout),
         };
     }
-    Error::Truncated {
-        what: what.to_owned(),
-        received,
-        expected: streaming.content_length(),
-        source: Some(Box::new(err)),
-    }
+    Error::Truncated { what: what.to_owned(), received, expected, source: Some(Box::new(err)) }
 }
 
 /// Runs a future to completion on this thread, parking between polls. The download's futures only wait on

@@ -53,6 +53,8 @@ pub struct MediaUpload {
     sha256: String,
     meta: String,
     file_content_type: String,
+    file_field: String,
+    fields: Vec<(String, String)>,
     boundary: String,
 }
 
@@ -182,7 +184,17 @@ impl MediaUpload {
         // that is still very unlikely to occur in the content.
         let boundary = Formatter::nonce(32).unwrap_or_else(|_| "wechatpay-sdk-rust-form-boundary0".to_owned());
         let file_content_type = file_content_type(&filename).to_owned();
-        MediaUpload { filename, source, len, sha256, meta, file_content_type, boundary }
+        MediaUpload {
+            filename,
+            source,
+            len,
+            sha256,
+            meta,
+            file_content_type,
+            file_field: "file".to_owned(),
+            fields: Vec::new(),
+            boundary,
+        }
     }
 
     /// Replaces the `meta` JSON, for endpoints whose meta has other fields (e.g. `bank_type`). These exact bytes are
@@ -199,6 +211,32 @@ impl MediaUpload {
     /// ```
     pub fn with_meta(mut self, meta: &Value) -> Self {
         self.meta = meta.to_string();
+        self
+    }
+
+    /// Names the file part (default `file`), for the endpoints that call it otherwise, e.g. `submission_file` of
+    /// `v3/mch-manage/submission-files/sub-mchid/{sub_mchid}/upload`.
+    ///
+    /// ```
+    /// let media = wechatpay::MediaUpload::new("id.png", vec![1, 2, 3]).with_file_field("submission_file");
+    /// assert!(String::from_utf8_lossy(&media.to_body()?).contains("name=\"submission_file\"; filename=\"id.png\""));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn with_file_field(mut self, name: impl Into<String>) -> Self {
+        self.file_field = name.into();
+        self
+    }
+
+    /// Adds a text part to the form (sent after `meta`, before the file; not signed), for the endpoints that take
+    /// other form fields, e.g. `item_id` and `manage_record_id`.
+    ///
+    /// ```
+    /// let media = wechatpay::MediaUpload::new("id.png", vec![1]).with_field("item_id", "56");
+    /// assert!(String::from_utf8_lossy(&media.to_body()?).contains("name=\"item_id\"\r\n\r\n56\r\n"));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn with_field(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.fields.push((name.into(), value.into()));
         self
     }
 
@@ -339,16 +377,27 @@ impl MediaUpload {
         Ok(Bytes::from(body))
     }
 
-    /// Everything before the content: the `meta` part and the file part's headers.
+    /// Everything before the content: the `meta` part, the other fields and the file part's headers.
     fn head(&self) -> String {
         let boundary = &self.boundary;
-        let filename = self.filename.replace('"', "%22").replace(['\r', '\n'], "");
-        let content_type = self.file_content_type.replace(['\r', '\n'], "");
-        format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"meta\"\r\nContent-Type: application/json\r\n\r\n{}\r\n\
-             --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: {content_type}\r\n\r\n",
+        let quoted = |text: &str| text.replace('"', "%22").replace(['\r', '\n'], "");
+        let mut head = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"meta\"\r\nContent-Type: application/json\r\n\r\n{}\r\n",
             self.meta
-        )
+        );
+        for (name, value) in &self.fields {
+            head.push_str(&format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"\r\n\r\n{value}\r\n",
+                quoted(name)
+            ));
+        }
+        head.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"; filename=\"{}\"\r\nContent-Type: {}\r\n\r\n",
+            quoted(&self.file_field),
+            quoted(&self.filename),
+            self.file_content_type.replace(['\r', '\n'], ""),
+        ));
+        head
     }
 
     fn tail(&self) -> String {
