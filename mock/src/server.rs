@@ -612,7 +612,7 @@ async fn respond(engine: Arc<Engine>, req: hyper::Request<Incoming>) -> Result<h
         Delivery::Normal => Ok(to_hyper(response, None)),
         Delivery::Truncate(at) => Ok(to_hyper(response, Some(at))),
         Delivery::Stream(stream, fault) => {
-            let len = stream.len;
+            let len = stream.len();
             let payload = Payload::Stream { receiver: produce(stream, fault), remaining: len };
             Ok(with_payload(response, payload))
         }
@@ -626,7 +626,7 @@ fn produce(stream: Streamed, fault: Option<Fault>) -> tokio::sync::mpsc::Receive
     tokio::task::spawn_blocking(move || {
         let cut_at = match fault {
             Some(Fault::CutAfter(n)) => Some(n),
-            Some(Fault::TruncatedBody) => stream.len.map(|len| len / 2),
+            Some(Fault::TruncatedBody) => stream.len().map(|len| len / 2),
             _ => None,
         };
         let corrupt_at = match fault {
@@ -634,7 +634,7 @@ fn produce(stream: Streamed, fault: Option<Fault>) -> tokio::sync::mpsc::Receive
             _ => None,
         };
         // Without a known length, a truncated body loses its last piece: hold one piece back.
-        let hold_back = matches!(fault, Some(Fault::TruncatedBody)) && stream.len.is_none();
+        let hold_back = matches!(fault, Some(Fault::TruncatedBody)) && stream.len().is_none();
         let mut sent = 0u64;
         let mut held: Option<Vec<u8>> = None;
         let cut = |sender: &tokio::sync::mpsc::Sender<io::Result<Bytes>>| {

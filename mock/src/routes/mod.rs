@@ -36,27 +36,35 @@ pub(crate) struct Reply {
 pub(crate) type Chunks = Box<dyn Iterator<Item = Vec<u8>> + Send>;
 
 /// A body produced piece by piece when it is sent, so that a bill of gigabytes is never held in memory;
-/// `len` is announced as `Content-Length` when known (otherwise the answer is chunked).
+/// its length is announced as `Content-Length` when known (otherwise the answer is chunked). One pointer
+/// wide, so that every `Result<Reply, Reply>` stays small.
 #[derive(Clone)]
-pub(crate) struct Streamed {
-    pub(crate) len: Option<u64>,
-    open: Arc<dyn Fn() -> Chunks + Send + Sync>,
+pub(crate) struct Streamed(Arc<StreamedBody>);
+
+struct StreamedBody {
+    len: Option<u64>,
+    open: Box<dyn Fn() -> Chunks + Send + Sync>,
 }
 
 impl Streamed {
     pub(crate) fn new(len: Option<u64>, open: impl Fn() -> Chunks + Send + Sync + 'static) -> Self {
-        Streamed { len, open: Arc::new(open) }
+        Streamed(Arc::new(StreamedBody { len, open: Box::new(open) }))
+    }
+
+    /// The body's length, when known before it is produced.
+    pub(crate) fn len(&self) -> Option<u64> {
+        self.0.len
     }
 
     /// The body's chunks, from its start.
     pub(crate) fn chunks(&self) -> Chunks {
-        (self.open)()
+        (self.0.open)()
     }
 }
 
 impl std::fmt::Debug for Streamed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Streamed").field("len", &self.len).finish_non_exhaustive()
+        f.debug_struct("Streamed").field("len", &self.0.len).finish_non_exhaustive()
     }
 }
 
