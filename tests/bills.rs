@@ -306,10 +306,20 @@ fn dropping_an_async_file_download_cancels_it_and_removes_the_temporary_file() {
     let bill = Bill::from_response(&apply_for(&instance, "v3/bill/tradebill", sized(10_000))).unwrap();
     server.faults().on_route_n("GET", DOWNLOAD, 1, Fault::Delay(Duration::from_secs(2)));
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let timed_out = runtime.block_on(async {
-        tokio::time::timeout(Duration::from_millis(300), bill.download_to_file_async(&instance, &path)).await
+    runtime.block_on(async {
+        let download = tokio::spawn(bill.download_to_file_async(&instance, &path));
+        // The download waits for the delayed answer, its temporary file open beside the target.
+        let mut waited = 0;
+        while std::fs::read_dir(dir.path()).unwrap().count() == 0 && waited < 100 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            waited += 1;
+        }
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(names.len() == 1 && names[0].to_string_lossy().ends_with(".part"), "{names:?}");
+        assert!(!download.is_finished());
+        download.abort();
+        assert!(download.await.unwrap_err().is_cancelled());
     });
-    assert!(timed_out.is_err(), "the download was still waiting");
     // The task is aborted when its future is dropped; give it a moment to unwind.
     for _ in 0..50 {
         if std::fs::read_dir(dir.path()).unwrap().count() == 0 {
