@@ -788,3 +788,87 @@ fn wait<F: Future>(future: F) -> F::Output {
         std::thread::park();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checks(sha1: Option<&str>, gzip: bool) -> Checks {
+        Checks { what: "the bill file".into(), sha1: sha1.map(str::to_owned), gzip, decrypt: None }
+    }
+
+    fn head() -> Head {
+        Head { check: StreamCheck::Unsigned, content_length: None, request_id: None }
+    }
+
+    fn gzip(plain: &[u8]) -> Vec<u8> {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(plain).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    /// Feeds `input` in pieces of 7 bytes and finishes.
+    fn decode(checks: &Checks, input: &[u8]) -> Result<Vec<u8>> {
+        let mut decoder = Decoder::new(checks, Vec::new())?;
+        for piece in input.chunks(7) {
+            decoder.write(piece).map_err(|failure| failure.into_error(checks))?;
+        }
+        decoder.finish(checks, &head(), input.len() as u64).map(|(out, _)| out)
+    }
+
+    #[test]
+    fn plain_and_gzip_files_are_checked_against_their_sha1() {
+        let plain: Vec<u8> = (0..5000u32).flat_map(|i| format!("`row {i},`{}\r\n", i * 7).into_bytes()).collect();
+        let sha1 = hex_lower(&Sha1::digest(&plain));
+        assert_eq!(decode(&checks(Some(&sha1), false), &plain).unwrap(), plain);
+        assert_eq!(decode(&checks(Some(&sha1.to_ascii_uppercase()), true), &gzip(&plain)).unwrap(), plain);
+        let err = decode(&checks(Some(&"0".repeat(40)), false), &plain).unwrap_err();
+        assert!(matches!(err, Error::Integrity { check: "SHA-1", .. }), "{err:?}");
+        // A gzip file that was not announced as one says so.
+        let err = decode(&checks(Some(&sha1), false), &gzip(&plain)).unwrap_err();
+        assert!(err.to_string().contains("gzip-compressed"), "{err}");
+    }
+
+    #[test]
+    fn a_gzip_stream_that_stops_short_is_truncated_and_a_broken_one_fails_its_check() {
+        let plain = vec![b'x'; 100_000];
+        let compressed = gzip(&plain);
+        let sha1 = hex_lower(&Sha1::digest(&plain));
+        for cut in [compressed.len() / 2, compressed.len() - 9, 5] {
+            let err = decode(&checks(Some(&sha1), true), &compressed[..cut]).unwrap_err();
+            assert!(matches!(err, Error::Truncated { .. }), "cut at {cut}: {err:?}");
+        }
+        let mut broken = compressed.clone();
+        let last = broken.len() - 6;
+        broken[last] ^= 0xFF; // the CRC-32 in the trailer
+        let err = decode(&checks(Some(&sha1), true), &broken).unwrap_err();
+        assert!(matches!(err, Error::Integrity { check: "gzip", .. }), "{err:?}");
+        let err = decode(&checks(None, true), b"not gzip at all").unwrap_err();
+        assert!(matches!(err, Error::Integrity { check: "gzip", .. }), "{err:?}");
+    }
+
+    #[test]
+    fn a_target_that_refuses_the_bytes_is_an_io_error() {
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::new(io::ErrorKind::StorageFull, "disk full"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        for gzip_it in [false, true] {
+            let checks = checks(None, gzip_it);
+            let input = if gzip_it { gzip(&[b'y'; 10_000]) } else { vec![b'y'; 10_000] };
+            // A gzip decoder may hold its output until the end: the failure shows when writing or when finishing.
+            let mut decoder = Decoder::new(&checks, Full).unwrap();
+            let failure = input.chunks(1000).map(|piece| decoder.write(piece)).find_map(std::result::Result::err);
+            let err = match failure {
+                Some(failure) => failure.into_error(&checks),
+                None => decoder.finish(&checks, &head(), input.len() as u64).map(drop).unwrap_err(),
+            };
+            assert!(matches!(&err, Error::Io { source, .. } if source.kind() == io::ErrorKind::StorageFull), "{err:?}");
+        }
+    }
+}
