@@ -493,20 +493,20 @@ struct Decoder<W: Write> {
 enum Failure {
     /// The target refused them.
     Refused(io::Error),
-    /// The gzip stream is broken.
-    Gzip(io::Error),
+    /// The gzip stream is broken (after this many bytes were written).
+    Gzip(io::Error, u64),
 }
 
 impl Failure {
     fn into_error(self, checks: &Checks) -> Error {
         match self {
             Failure::Refused(err) => Error::Io { what: format!("writing {}", checks.what), source: err },
-            Failure::Gzip(err) => Error::Integrity {
+            Failure::Gzip(err, bytes) => Error::Integrity {
                 what: format!("{} ({err})", checks.what),
                 check: "gzip",
                 expected: None,
                 actual: None,
-                bytes: 0,
+                bytes,
             },
         }
     }
@@ -560,9 +560,12 @@ impl<W: Write> Decoder<W> {
             Stage::Plain(digest) => digest.write_all(plain),
             Stage::Gzip(decoder) => decoder.write_all(plain),
         };
-        written.map_err(|err| match self.stage.digest().refused.take() {
-            Some(refused) => Failure::Refused(refused),
-            None => Failure::Gzip(err),
+        written.map_err(|err| {
+            let digest = self.stage.digest();
+            match digest.refused.take() {
+                Some(refused) => Failure::Refused(refused),
+                None => Failure::Gzip(err, digest.bytes),
+            }
         })
     }
 
@@ -602,7 +605,7 @@ impl<W: Write> Decoder<W> {
                     return Err(if err.kind() == io::ErrorKind::UnexpectedEof {
                         truncated()
                     } else {
-                        Failure::Gzip(err).into_error(checks)
+                        Failure::Gzip(err, decoder.get_ref().bytes).into_error(checks)
                     });
                 }
                 match decoder.finish() {

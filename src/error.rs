@@ -177,7 +177,7 @@ pub enum Error {
         digests_suffix(.expected, .actual)
     )]
     Integrity {
-        /// What was downloaded, e.g. "the bill file of 2024-01-02 from /v3/billdownload/file".
+        /// What was downloaded, e.g. "the bill file of 2024-01-02 from GET /v3/billdownload/file".
         what: String,
         /// The check that failed: "SHA-1", "gzip", "AEAD_AES_256_GCM tag".
         check: &'static str,
