@@ -6,14 +6,19 @@
 mod accessors;
 
 use std::fmt;
+use std::future::Future;
+use std::io::Write;
 use std::ops::Index;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use elsa::sync::FrozenMap;
 use reqwest::Method;
+use tokio::io::AsyncWrite;
 
 use crate::client::Core;
 use crate::config::IntoConfig;
+use crate::download::{self, Checks, Downloaded, Job};
 use crate::error::{Error, Result};
 use crate::options::IntoOptions;
 use crate::response::Response;
@@ -495,6 +500,127 @@ impl Builder {
     /// ```
     pub fn delete_async(&self, options: impl IntoOptions) -> ResponseFuture {
         self.request_async(Method::DELETE, options)
+    }
+    /// `GET` this node and stream the answer's body into `writer`, never holding it whole in memory: for the
+    /// downloads WeChat Pay answers unsigned (bill files at `v3/billdownload/file`, merchant-service images at
+    /// `v3/merchant-service/images/{media_id}`) and the overseas statements (`v3/global/statements`,
+    /// `hk/v3/statements`), whose signed `Wechatpay-Statement-Sha1` is checked before the body and compared with
+    /// its SHA-1 at the end. Other answers are signed over their whole body and cannot be checked while they
+    /// stream: they are refused before anything is sent (use [`get`](Self::get)). For a bill,
+    /// [`Bill`](crate::Bill) does more: it checks the apply's `hash_value`, gunzips and decrypts.
+    ///
+    /// ```
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({
+    /// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+    /// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+    /// # }))?;
+    /// let mut image = Vec::new();
+    /// let downloaded = instance.v3().merchant_service().images()._media_id_()
+    ///     .download(serde_json::json!({"media_id": "ABC.png"}), &mut image)?;
+    /// assert_eq!(downloaded.bytes(), image.len() as u64);
+    ///
+    /// // An answer signed over its whole body does not stream.
+    /// let err = instance.v3().certificates().download((), &mut Vec::new()).unwrap_err();
+    /// assert!(matches!(err, wechatpay::Error::Unsupported { .. }));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn download(&self, options: impl IntoOptions, writer: &mut (impl Write + ?Sized)) -> Result<Downloaded> {
+        download::to_writer(&self.core, vec![self.download_job(options)?], writer)
+    }
+
+    /// As [`download`](Self::download), into a file at `path`: written under a hidden temporary name beside it and
+    /// renamed to `path` only once complete and checked.
+    ///
+    /// ```
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({
+    /// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+    /// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+    /// # }))?;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("statement-20240102.csv");
+    /// let statement = instance.v3().global().statements()
+    ///     .download_to_file(serde_json::json!({"query": {"date": "20240102"}}), &path)?;
+    /// assert!(statement.verified());
+    /// assert_eq!(std::fs::metadata(&path).unwrap().len(), statement.bytes());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn download_to_file(&self, options: impl IntoOptions, path: impl AsRef<Path>) -> Result<Downloaded> {
+        download::to_file(&self.core, vec![self.download_job(options)?], path.as_ref())
+    }
+
+    /// As [`download`](Self::download), into an async writer: the connection is read on the SDK's I/O threads, the
+    /// bytes are written by this future.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay::Result<()> {
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({
+    /// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+    /// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+    /// # }))?;
+    /// let mut image = Vec::new();
+    /// let downloaded = instance.v3().merchant_service().images()._media_id_()
+    ///     .download_async(serde_json::json!({"media_id": "ABC.png"}), &mut image).await?;
+    /// assert_eq!(downloaded.bytes(), image.len() as u64);
+    /// # Ok(()) }
+    /// ```
+    pub fn download_async<'w, W: AsyncWrite + Unpin + ?Sized>(
+        &self,
+        options: impl IntoOptions,
+        writer: &'w mut W,
+    ) -> impl Future<Output = Result<Downloaded>> + 'w {
+        let core = Arc::clone(&self.core);
+        let job = self.download_job(options);
+        async move { download::to_async_writer(core, vec![job?], writer).await }
+    }
+
+    /// As [`download_to_file`](Self::download_to_file), as a `Send + 'static` future running on the SDK's I/O
+    /// threads; dropping it cancels the download and removes the temporary file.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay::Result<()> {
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({
+    /// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+    /// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+    /// # }))?;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("logo.png");
+    /// let future = instance.v3().merchant_service().images()._media_id_()
+    ///     .download_to_file_async(serde_json::json!({"media_id": "ABC.png"}), &path);
+    /// let downloaded = tokio::spawn(future).await.expect("not cancelled")?;
+    /// assert_eq!(downloaded.path(), Some(path.as_path()));
+    /// # Ok(()) }
+    /// ```
+    pub fn download_to_file_async(
+        &self,
+        options: impl IntoOptions,
+        path: impl Into<PathBuf>,
+    ) -> ResponseFuture<Downloaded> {
+        match self.download_job(options) {
+            Ok(job) => download::to_file_async(Arc::clone(&self.core), vec![job], path.into()),
+            Err(err) => ResponseFuture::failed(err),
+        }
+    }
+
+    /// A streamed `GET` of this node, refused up front when its answer cannot be checked while it streams.
+    fn download_job(&self, options: impl IntoOptions) -> Result<Job> {
+        let prepared = self.core.prepare(Method::GET, self.parsed()?, options.into_options()?)?;
+        self.core.streamable(&prepared)?;
+        let what = format!("the answer to GET /{}", prepared.relative_path(&self.core.config.base_uri));
+        Ok(Job { prepared, verify_head: true, checks: Checks { what, sha1: None, gzip: false, decrypt: None } })
     }
 }
 

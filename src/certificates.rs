@@ -252,7 +252,7 @@ impl Core {
             )
         })?;
         let prepared = self.prepare(Method::GET, &UriTemplate::parse("v3/certificates")?, Options::default())?;
-        let exchange = self.send(prepared).await?;
+        let exchange = self.exchange(prepared).await?;
         let status = exchange.status.as_u16();
         if matches!(status, 403 | 404 | 500) {
             let code = match exchange.into_api_error() {

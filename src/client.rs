@@ -8,7 +8,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
 use sha1::{Digest, Sha1};
 use url::Url;
@@ -17,6 +17,7 @@ use crate::certificates::Refresher;
 use crate::config::Config;
 use crate::error::{Error, Result, VerificationFailure};
 use crate::formatter::Formatter;
+use crate::media::MediaUpload;
 use crate::options::{Body, Json, OPTION_KEYS, Options};
 use crate::response::Response;
 use crate::runtime::{IoRuntime, ResponseFuture, on_io_thread};
@@ -82,7 +83,7 @@ pub(crate) struct Prepared {
     pub(crate) method: Method,
     pub(crate) url: Url,
     pub(crate) headers: HeaderMap,
-    pub(crate) body: Option<Bytes>,
+    pub(crate) body: Option<RequestBody>,
     /// What the signature covers: the body, or a multipart upload's `meta` (APIv3).
     pub(crate) signed_body: Bytes,
     pub(crate) timeout: Option<Duration>,
@@ -90,11 +91,71 @@ pub(crate) struct Prepared {
     pub(crate) xml: Option<crate::client_xml::XmlExchange>,
 }
 
+/// What a request sends.
+pub(crate) enum RequestBody {
+    Bytes(Bytes),
+    /// A multipart upload, streamed from its source as it is sent.
+    Media(MediaUpload),
+}
+
 impl Prepared {
     pub(crate) fn url(&self) -> &str {
         self.url.as_str()
     }
+
+    /// The path relative to the base URI, without its leading `/`.
+    pub(crate) fn relative_path<'a>(&'a self, base_uri: &Url) -> &'a str {
+        self.url.path().strip_prefix(base_uri.path()).unwrap_or(self.url.path())
+    }
 }
+
+/// A request signed and sent: the answer's head has arrived, its body has not been read.
+struct Sent {
+    method: Method,
+    url: Url,
+    /// The path and query as signed.
+    target: String,
+    timeout: Option<Duration>,
+    response: reqwest::Response,
+}
+
+/// A 2xx answer whose body is read as it arrives (bill files, images, statements). This is the streaming path:
+/// no limit on the body's size and no signature over the whole body (see [`Core::check_stream`]); every other
+/// answer goes through [`Core::execute`], which reads the body whole before verifying it.
+pub(crate) struct Streaming {
+    pub(crate) method: Method,
+    pub(crate) url: Url,
+    pub(crate) headers: HeaderMap,
+    pub(crate) timeout: Option<Duration>,
+    response: reqwest::Response,
+}
+
+impl Streaming {
+    /// The next piece of the body; `None` at its end. A connection cut before the announced length is an error.
+    pub(crate) async fn chunk(&mut self) -> std::result::Result<Option<Bytes>, reqwest::Error> {
+        self.response.chunk().await
+    }
+
+    /// The `Content-Length` the answer announced, before any of the body is read (it counts down as it is).
+    pub(crate) fn content_length(&self) -> Option<u64> {
+        self.response.content_length()
+    }
+
+    pub(crate) fn request_id(&self) -> Option<String> {
+        self.headers.get("Request-ID").and_then(|value| value.to_str().ok()).map(str::to_owned)
+    }
+}
+
+/// How a streamed answer is checked, decided from its head before its body is read.
+pub(crate) enum StreamCheck {
+    /// WeChat Pay does not sign it (bill files, merchant-service images): a digest from elsewhere is the check.
+    Unsigned,
+    /// An overseas statement: its signature covers this SHA-1 (lower-case hex) of the body, checked at the end.
+    Sha1 { expected: String, verified_by: String },
+}
+
+/// The most of an error answer's body the streaming path reads (error bodies are small JSON documents).
+const STREAMED_ERROR_BODY_LIMIT: usize = 64 * 1024;
 
 impl Core {
     pub(crate) fn new(config: Config) -> Result<Self> {
@@ -156,24 +217,26 @@ impl Core {
             (Some(Ok(json)), None) if !options.encrypt.is_empty() => {
                 let bytes = self.encrypt_sensitive(json, &options.encrypt, &options.headers, &mut headers)?;
                 headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                (Some(bytes.clone()), bytes)
+                (Some(RequestBody::Bytes(bytes.clone())), bytes)
             }
             (Some(Ok(json)), None) => {
                 let bytes = json
                     .into_bytes()
                     .map_err(|err| Error::options(format!("the json body does not serialise: {err}")))?;
                 headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                (Some(bytes.clone()), bytes)
+                (Some(RequestBody::Bytes(bytes.clone())), bytes)
             }
             (_, _) if !options.encrypt.is_empty() => {
                 return Err(Error::options("`encrypt_fields` encrypts fields of the `json` body, and there is none"));
             }
-            (None, Some(Body::Raw(bytes))) => (Some(bytes.clone()), bytes),
+            (None, Some(Body::Raw(bytes))) => (Some(RequestBody::Bytes(bytes.clone())), bytes),
             (None, Some(Body::Media(media))) => {
                 let content_type = HeaderValue::from_str(&media.content_type())
                     .map_err(|_| Error::options("the multipart boundary is not a valid header value"))?;
                 headers.insert(CONTENT_TYPE, content_type);
-                (Some(media.to_body()), Bytes::from(media.meta().to_owned()))
+                headers.insert(CONTENT_LENGTH, HeaderValue::from(media.content_length()));
+                let meta = Bytes::from(media.meta().to_owned());
+                (Some(RequestBody::Media(media)), meta)
             }
             (None, None) => (None, Bytes::new()),
         };
@@ -209,6 +272,27 @@ impl Core {
             .map_err(|_| Error::config("certs", "a serial is not a valid header value"))?;
         headers.insert("Wechatpay-Serial", serial);
         serde_json::to_vec(&body).map(Bytes::from).map_err(invalid)
+    }
+
+    /// A signed `GET` of a download URL from an answer (a bill's `download_url`): its path and query, exactly as
+    /// given, on the configured base URI, so that a signed request never goes to a host the merchant did not
+    /// configure.
+    pub(crate) fn prepare_download(&self, download_url: &str, timeout: Option<Duration>) -> Result<Prepared> {
+        let given = Url::parse(download_url)
+            .map_err(|err| Error::invalid("download_url", format!("`{download_url}` is not an absolute URL: {err}")))?;
+        if !matches!(given.scheme(), "https" | "http") {
+            return Err(Error::invalid("download_url", format!("`{download_url}` is not an http(s) URL")));
+        }
+        let mut target = format!("{}{}", self.config.base_uri, given.path().trim_start_matches('/'));
+        if let Some(query) = given.query() {
+            target.push('?');
+            target.push_str(query);
+        }
+        let url = Url::parse(&target)
+            .map_err(|err| Error::invalid("download_url", format!("{target} is not a URL: {err}")))?;
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        Ok(Prepared { method: Method::GET, url, headers, body: None, signed_body: Bytes::new(), timeout, xml: None })
     }
 
     /// Runs a prepared request on the I/O runtime and returns its future.
@@ -269,7 +353,7 @@ impl Core {
         if let Some(exchange) = prepared.xml.take() {
             return self.execute_xml(prepared, exchange).await;
         }
-        let exchange = self.send(prepared).await?;
+        let exchange = self.exchange(prepared).await?;
         if !exchange.status.is_success() {
             return Err(exchange.into_api_error());
         }
@@ -282,11 +366,11 @@ impl Core {
             }
         }
         let verified_by = verified.map_err(|failure| exchange.verification_error(failure))?;
-        Ok(Response::new(exchange.status, exchange.headers, exchange.body, verified_by))
+        Ok(Response::new(exchange.status, exchange.headers, exchange.body, verified_by).with_url(exchange.url))
     }
 
-    /// Signs, sends and reads the whole answer, without judging it.
-    pub(crate) async fn send(&self, prepared: Prepared) -> Result<Exchange> {
+    /// Signs and sends; returns once the answer's head has arrived.
+    async fn send(&self, prepared: Prepared) -> Result<Sent> {
         let Prepared { method, url, mut headers, body, signed_body, timeout, xml: _ } = prepared;
         let target = match url.query() {
             Some(query) => format!("{}?{query}", url.path()),
@@ -305,19 +389,106 @@ impl Core {
         );
 
         let mut request = self.http.request(method.clone(), url.clone()).headers(headers);
-        if let Some(body) = body {
-            request = request.body(body);
+        let mut upload = None;
+        match body {
+            Some(RequestBody::Bytes(bytes)) => request = request.body(bytes),
+            Some(RequestBody::Media(media)) => {
+                let (body, progress) = media.into_request_body();
+                upload = Some(progress);
+                request = request.body(body);
+            }
+            None => {}
         }
         if let Some(timeout) = timeout {
             request = request.timeout(timeout);
         }
-        let transport = |err: reqwest::Error| self.transport_error(&method, &url, timeout, err);
-        let mut response = request.send().await.map_err(transport)?;
+        let response = request.send().await.map_err(|err| {
+            // An upload whose content could not be read says so, rather than blaming the connection.
+            match upload.as_ref().and_then(|upload| upload.failure()) {
+                Some(reason) => Error::Transport {
+                    method: method.to_string(),
+                    url: url.as_str().to_owned(),
+                    reason,
+                    source: Some(Box::new(err)),
+                },
+                None => self.transport_error(&method, &url, timeout, err),
+            }
+        })?;
+        Ok(Sent { method, url, target, timeout, response })
+    }
+
+    /// Signs, sends and reads the whole answer, without judging it.
+    pub(crate) async fn exchange(&self, prepared: Prepared) -> Result<Exchange> {
+        let Sent { method, url, target, timeout, mut response } = self.send(prepared).await?;
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
+        let transport = |err: reqwest::Error| self.transport_error(&method, &url, timeout, err);
         let body = response.bytes().await.map_err(transport)?;
         let request_id = headers.get("Request-ID").and_then(|value| value.to_str().ok()).map(str::to_owned);
         Ok(Exchange { method, url, target, status, headers, body, request_id })
+    }
+
+    /// Signs and sends, and hands back a 2xx answer whose body is still to be read: the streaming path. A 4xx/5xx
+    /// answer is [`Error::Api`], read up to a small bound.
+    pub(crate) async fn open_stream(&self, prepared: Prepared) -> Result<Streaming> {
+        let Sent { method, url, timeout, mut response, .. } = self.send(prepared).await?;
+        let status = response.status();
+        let headers = std::mem::take(response.headers_mut());
+        if !status.is_success() {
+            let mut body = Vec::new();
+            while body.len() < STREAMED_ERROR_BODY_LIMIT {
+                match response.chunk().await {
+                    Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                    Ok(None) => break,
+                    Err(err) => return Err(self.transport_error(&method, &url, timeout, err)),
+                }
+            }
+            body.truncate(STREAMED_ERROR_BODY_LIMIT);
+            let request_id = headers.get("Request-ID").and_then(|value| value.to_str().ok()).map(str::to_owned);
+            return Err(api_error(status.as_u16(), request_id, Bytes::from(body)));
+        }
+        Ok(Streaming { method, url, headers, timeout, response })
+    }
+
+    /// Whether the answer to `prepared` can be checked while it streams: WeChat Pay leaves it unsigned, or signs a
+    /// digest of it (overseas statements). Any other answer is signed over its whole body, so it is refused here,
+    /// before anything is sent.
+    pub(crate) fn streamable(&self, prepared: &Prepared) -> Result<()> {
+        let path = prepared.relative_path(&self.config.base_uri);
+        if is_unsigned(&prepared.method, path) || (prepared.method == Method::GET && is_statement(path)) {
+            return Ok(());
+        }
+        Err(Error::Unsupported {
+            what: format!("streaming the answer to {} /{path}", prepared.method),
+            hint: "WeChat Pay signs that answer over its whole body, so it cannot be verified while it streams: use \
+                   get()/request() (only bill files, merchant-service images and overseas statements stream)",
+        })
+    }
+
+    /// Checks a streamed answer's head: nothing to check for unsigned downloads; for statements, the signature over
+    /// the announced SHA-1, which the caller compares with the body's at the end.
+    pub(crate) fn check_stream(&self, streaming: &Streaming) -> Result<StreamCheck> {
+        let path = streaming.url.path().strip_prefix(self.config.base_uri.path()).unwrap_or(streaming.url.path());
+        if !is_statement(path) {
+            return Ok(StreamCheck::Unsigned);
+        }
+        let failed = |failure| Error::Verification {
+            method: streaming.method.to_string(),
+            path: format!("/{path}"),
+            failure,
+            request_id: streaming.request_id(),
+        };
+        let signed = SignatureHeaders::read(&streaming.headers, self.config.max_clock_skew).map_err(failed)?;
+        let expected = match streaming.headers.get("Wechatpay-Statement-Sha1").map(|value| value.to_str()) {
+            Some(Ok(digest)) if !digest.trim().is_empty() => digest.trim().to_ascii_lowercase(),
+            Some(Err(_)) => return Err(failed(VerificationFailure::InvalidHeader("Wechatpay-Statement-Sha1"))),
+            // Without the digest header a statement is signed over its whole body, which cannot be checked while it
+            // streams.
+            _ => return Err(failed(VerificationFailure::MissingHeader("Wechatpay-Statement-Sha1"))),
+        };
+        signed.verify(format!("{{\"sha1\":\"{expected}\"}}").as_bytes(), &*self.config.verifier).map_err(failed)?;
+        let verified_by = signed.serial.to_owned();
+        Ok(StreamCheck::Sha1 { expected, verified_by })
     }
 
     /// Protocol §3 with `verifier`. Returns the serial that verified the answer, or `None` where WeChat Pay does not

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use url::Url;
 use zeroize::Zeroizing;
 
-use crate::client::{Core, Prepared, add_headers, api_error, http_client};
+use crate::client::{Core, Prepared, RequestBody, add_headers, api_error, http_client};
 use crate::crypto::{Hash, pem_encode};
 use crate::error::{ApiV2Failure, Error, Result, VerificationFailure};
 use crate::formatter::Formatter;
@@ -146,7 +146,7 @@ impl Core {
                 Error::InvalidArgument { reason, .. } => Error::options(format!("the xml payload: {reason}")),
                 other => other,
             })?;
-            Some(Bytes::from(xml))
+            Some(RequestBody::Bytes(Bytes::from(xml)))
         };
         let url = Url::parse(&target)
             .map_err(|err| Error::template(template.as_str(), format!("{target} is not a URL: {err}")))?;
@@ -208,8 +208,13 @@ impl Core {
         let Prepared { method, url, headers, body, timeout, .. } = prepared;
         let http = if exchange.security { self.mutual_tls()? } else { &self.http };
         let mut request = http.request(method.clone(), url.clone()).headers(headers);
-        if let Some(body) = body {
-            request = request.body(body);
+        match body {
+            Some(RequestBody::Bytes(bytes)) => request = request.body(bytes),
+            // prepare_xml makes XML bodies only.
+            Some(RequestBody::Media(_)) => {
+                return Err(Error::options("an APIv2 request sends its `xml` payload, never a media upload"));
+            }
+            None => {}
         }
         if let Some(timeout) = timeout {
             request = request.timeout(timeout);

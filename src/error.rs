@@ -177,6 +177,53 @@ pub enum Error {
     /// A callback was refused by [`NotificationParser::parse`](crate::NotificationParser::parse).
     #[error("{0}")]
     Notification(crate::notification::NotificationError),
+
+    /// A downloaded file failed a check of its integrity: its SHA-1 is not the `hash_value` WeChat Pay gave for
+    /// it, or its gzip stream or its AEAD_AES_256_GCM tag is broken. A file target was removed; bytes already
+    /// given to a writer must be discarded.
+    #[error(
+        "{what} failed its {check} check after {bytes} bytes{}: it was altered on the way or is not the file that was \
+         applied for; {AFTER_A_BAD_DOWNLOAD}",
+        digests_suffix(.expected, .actual)
+    )]
+    Integrity {
+        /// What was downloaded, e.g. "the bill file of 2024-01-02 from GET /v3/billdownload/file".
+        what: String,
+        /// The check that failed: "SHA-1", "gzip", "AEAD_AES_256_GCM tag".
+        check: &'static str,
+        /// The expected digest (lower-case hex), when the check compares digests.
+        expected: Option<String>,
+        /// The digest of what arrived.
+        actual: Option<String>,
+        /// How many bytes had been written when the check failed.
+        bytes: u64,
+    },
+
+    /// A download ended before the whole file arrived: the connection was cut short of the announced length, or
+    /// the file stops short (a gzip stream without its end, an encrypted file without its tag). A file target was
+    /// removed; bytes already given to a writer must be discarded.
+    #[error("{what} ended after {received} bytes{}: the connection was cut or the file stops short; {AFTER_A_BAD_DOWNLOAD}", expected_suffix(.expected))]
+    Truncated {
+        /// What was downloaded.
+        what: String,
+        /// The bytes that arrived (as sent, before decompression or decryption).
+        received: u64,
+        /// The length the answer announced, when it did.
+        expected: Option<u64>,
+        /// The underlying error.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+
+    /// Reading or writing a local file or stream failed (a download's target, a temporary file).
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done, e.g. "writing bill.csv".
+        what: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// What an APIv2 `FAIL` answer said, with the whole answer.
@@ -254,6 +301,10 @@ impl fmt::Display for ApiV2Failure {
         write!(f, "WeChat Pay answered the APIv2 request {path} with result_code FAIL {code}: {description}")
     }
 }
+
+/// What to do after a download failed a check or was cut.
+const AFTER_A_BAD_DOWNLOAD: &str = "nothing was kept (a file target is removed; discard what a writer received) - \
+     download it again, and apply again first if its download_url has expired (they live 5 minutes)";
 
 /// Why an answer failed verification. Each says what to do.
 ///
@@ -353,6 +404,20 @@ fn request_id_suffix(request_id: &Option<String>) -> String {
 fn after_suffix(after: &Option<Duration>) -> String {
     match after {
         Some(after) => format!(" after {after:?}"),
+        None => String::new(),
+    }
+}
+
+fn digests_suffix(expected: &Option<String>, actual: &Option<String>) -> String {
+    match (expected, actual) {
+        (Some(expected), Some(actual)) => format!(" (expected {expected}, got {actual})"),
+        _ => String::new(),
+    }
+}
+
+fn expected_suffix(expected: &Option<u64>) -> String {
+    match expected {
+        Some(expected) => format!(" of {expected}"),
         None => String::new(),
     }
 }

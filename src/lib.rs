@@ -23,12 +23,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod bills;
 mod builder;
 mod certificates;
 mod client;
 mod client_xml;
 mod config;
 pub mod crypto;
+mod download;
 mod error;
 mod formatter;
 mod media;
@@ -45,9 +47,11 @@ pub mod util;
 mod verifier;
 mod xml_notification;
 
+pub use crate::bills::Bill;
 pub use crate::builder::{Accessor, Builder};
 pub use crate::certificates::{AutoRefresh, RefreshOutcome};
 pub use crate::config::{BACKUP_BASE_URI, Config, ConfigBuilder, DEFAULT_BASE_URI, HK_BASE_URI, IntoConfig};
+pub use crate::download::Downloaded;
 pub use crate::error::{ApiV2Failure, Error, Result, VerificationFailure};
 pub use crate::formatter::{AUTHORIZATION_SCHEME, FormValue, Formatter};
 pub use crate::media::MediaUpload;

@@ -29,11 +29,37 @@ pub struct Response {
     headers: HeaderMap,
     body: Bytes,
     verified_by: Option<String>,
+    url: Option<url::Url>,
 }
 
 impl Response {
     pub(crate) fn new(status: StatusCode, headers: HeaderMap, body: Bytes, verified_by: Option<String>) -> Self {
-        Response { status, headers, body, verified_by }
+        Response { status, headers, body, verified_by, url: None }
+    }
+
+    /// Records the URL the request went to.
+    pub(crate) fn with_url(mut self, url: url::Url) -> Self {
+        self.url = Some(url);
+        self
+    }
+
+    /// The URL the request went to, query included, as sent (`None` for answers not made by an HTTP request).
+    /// [`Bill::from_response`](crate::Bill::from_response) reads the apply's `tar_type` and `algorithm` from it.
+    ///
+    /// ```
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({
+    /// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+    /// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+    /// # }))?;
+    /// let response = instance.v3().certificates().get(serde_json::json!({"query": {"algorithm_type": "RSA"}}))?;
+    /// assert_eq!(response.url(), Some(format!("{}v3/certificates?algorithm_type=RSA", server.base_uri()).as_str()));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn url(&self) -> Option<&str> {
+        self.url.as_ref().map(url::Url::as_str)
     }
 
     /// The HTTP status.

@@ -395,7 +395,7 @@ fn media_upload_signs_the_meta_only() {
     assert!(answer["media_id"].as_str().is_some_and(|id| !id.is_empty()), "{answer}");
     let sent = server.last_request().unwrap();
     assert!(header(&sent, "Content-Type").is_some_and(|ct| ct.starts_with("multipart/form-data; boundary=")));
-    assert_eq!(sent.body, media.to_body());
+    assert_eq!(sent.body, media.to_body().unwrap());
 }
 
 #[test]

@@ -14,7 +14,7 @@ use crate::faults::{Fault, FaultHandle};
 use crate::identities::{Identities, Platform};
 use crate::keys::{Keys, WechatKey};
 use crate::notify::{self, DeliveryRecord, Notification};
-use crate::routes::{self, Ctx, Event, Lookup, Reply, Signing, State};
+use crate::routes::{self, Ctx, Event, Lookup, Reply, Signing, State, Streamed};
 use crate::util::{fill_random, hex_upper, now_secs, parse_query};
 use crate::{MockError, multipart};
 
@@ -60,13 +60,15 @@ impl RawResponse {
 }
 
 /// How the transport must send an answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) enum Delivery {
     Normal,
     /// Close the connection without answering.
     Drop,
-    /// Send the headers and half of the body, then close.
-    Truncate,
+    /// Send the headers and this many bytes of the body, then close.
+    Truncate(usize),
+    /// Produce the body while sending it (bill files): `len` is announced, the fault (if any) applied on the way.
+    Stream(Streamed, Option<Fault>),
 }
 
 /// Server settings fixed at start.
@@ -284,6 +286,17 @@ impl Engine {
 
     /// Processes one request. `fault` is the fault drawn for it (delays are applied by the transport).
     pub(crate) fn handle(&self, req: &RawRequest, fault: Option<&Fault>) -> (RawResponse, Delivery) {
+        self.handle_parsed(req, None, fault)
+    }
+
+    /// As [`Engine::handle`], for a multipart request whose body was split into parts as it streamed in
+    /// (`req.body` then holds only its first bytes, for the request log).
+    pub(crate) fn handle_parsed(
+        &self,
+        req: &RawRequest,
+        parts: Option<Result<Vec<multipart::Part>, String>>,
+        fault: Option<&Fault>,
+    ) -> (RawResponse, Delivery) {
         self.requests.fetch_add(1, Ordering::Relaxed);
         {
             let mut log = lock(&self.log);
@@ -306,13 +319,28 @@ impl Engine {
             }
             _ => {}
         }
-        let reply = self.process(req);
+        let mut reply = self.process(req, parts);
+        if let Some(stream) = reply.stream.take() {
+            let response = self.finish(reply, &key, fault);
+            return match fault {
+                Some(Fault::DropAfterProcessing) => (response, Delivery::Drop),
+                _ => (response, Delivery::Stream(stream, fault.cloned())),
+            };
+        }
+        let mut response = self.finish(reply, &key, fault);
         let delivery = match fault {
             Some(Fault::DropAfterProcessing) => Delivery::Drop,
-            Some(Fault::TruncatedBody) => Delivery::Truncate,
+            Some(Fault::TruncatedBody) => Delivery::Truncate(response.body.len() / 2),
+            Some(Fault::CutAfter(n)) => Delivery::Truncate(usize::try_from(*n).unwrap_or(usize::MAX)),
+            Some(Fault::CorruptByte(at)) => {
+                if let Some(byte) = usize::try_from(*at).ok().and_then(|at| response.body.get_mut(at)) {
+                    *byte ^= 0x5A;
+                }
+                Delivery::Normal
+            }
             _ => Delivery::Normal,
         };
-        (self.finish(reply, &key, fault), delivery)
+        (response, delivery)
     }
 
     /// Signs (when the reply is signed) and adds the standard headers.
@@ -342,7 +370,7 @@ impl Engine {
         RawResponse { status: reply.status, headers, body: reply.body }
     }
 
-    fn process(&self, req: &RawRequest) -> Reply {
+    fn process(&self, req: &RawRequest, parsed: Option<Result<Vec<multipart::Part>, String>>) -> Reply {
         let (path, query) = match req.target.split_once('?') {
             Some((p, q)) => (p, q),
             None => (req.target.as_str(), ""),
@@ -352,16 +380,18 @@ impl Engine {
                 .with_state(|state, now| crate::v2::handle(path, &req.body, &self.v2_account(now), &mut state.apiv2));
         }
         let content_type = routes::header(&req.headers, "content-type").unwrap_or_default();
-        let parts = match multipart::boundary(content_type, &req.body) {
-            Some(boundary) => match multipart::parse(&req.body, &boundary) {
-                Ok(parts) => Some(parts),
-                Err(e) => return Reply::param_error("body", "body", format!("bad multipart body: {e}")),
-            },
+        let parsed = parsed.or_else(|| {
+            multipart::boundary(content_type, &req.body).map(|boundary| multipart::parse(&req.body, &boundary))
+        });
+        let parts = match parsed {
+            Some(Ok(parts)) => Some(parts),
+            Some(Err(e)) => return Reply::param_error("body", "body", format!("bad multipart body: {e}")),
             None => None,
         };
         let signed_body: &[u8] = match &parts {
             Some(parts) => match parts.iter().find(|p| p.name == "meta") {
-                Some(meta) => &meta.data,
+                Some(meta) if meta.complete() => &meta.data,
+                Some(_) => return Reply::param_error("meta", "body", "the meta part is too long to be a meta JSON"),
                 None => return Reply::missing("meta", "body"),
             },
             None => &req.body,

@@ -46,7 +46,8 @@ pub enum Fault {
     /// cannot know whether its request took effect (the case idempotent retries are for).
     DropAfterProcessing,
     /// Answer normally but send only the first half of the body, then close the connection
-    /// (`Content-Length` announces the whole body).
+    /// (`Content-Length` announces the whole body). A bill streamed without a `Content-Length` (gzip) loses
+    /// its last piece instead.
     TruncatedBody,
     /// Answer normally but with a signature that does not verify (well-formed base64, one byte changed).
     TamperedSignature,
@@ -61,6 +62,13 @@ pub enum Fault {
     /// Answer with a `WECHATPAY/SIGNTEST/...` probe signature, as WeChat Pay sends on purpose to check that
     /// merchants verify signatures.
     SignTestProbe,
+    /// Answer normally but with the body byte at this offset changed (bits flipped), after the answer was
+    /// signed: a bill file that no longer matches its `hash_value`, an answer whose signature fails. Past the
+    /// end of the body, nothing changes.
+    CorruptByte(u64),
+    /// Answer normally but send only the first this-many bytes of the body, then close the connection
+    /// (`Content-Length`, when the answer has one, announces the whole body).
+    CutAfter(u64),
 }
 
 #[derive(Debug)]

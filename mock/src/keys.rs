@@ -117,10 +117,15 @@ impl Keys {
 
     /// Encrypts a downward sensitive field for the merchant (OAEP with the merchant's public key), base64.
     pub(crate) fn encrypt_for_merchant(&self, plaintext: &str) -> Result<String, MockError> {
+        self.encrypt_bytes_for_merchant(plaintext.as_bytes())
+    }
+
+    /// As [`Keys::encrypt_for_merchant`], for bytes (an encrypted bill's AES key).
+    pub(crate) fn encrypt_bytes_for_merchant(&self, plaintext: &[u8]) -> Result<String, MockError> {
         let mut out = vec![0u8; self.merchant_encrypter.ciphertext_size()];
         let ct = self
             .merchant_encrypter
-            .encrypt(&OAEP_SHA1_MGF1SHA1, plaintext.as_bytes(), &mut out, None)
+            .encrypt(&OAEP_SHA1_MGF1SHA1, plaintext, &mut out, None)
             .map_err(|_| MockError::crypto("OAEP encryption failed (field too long?)"))?;
         Ok(B64.encode(ct))
     }

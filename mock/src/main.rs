@@ -27,6 +27,8 @@ OPTIONS:
     --auto-advance MILLIS    let transfers and refunds advance one state every MILLIS milliseconds
     --auto-pay MILLIS        play the payer: every order is paid MILLIS milliseconds after its prepay
     --auto-notify            POST callbacks to http:// notify URLs when payments, refunds, transfers end
+    --bill-size BYTES        bill applies serve generated bills of BYTES bytes (streamed, deterministic); a
+                             request header `Wechatpay-Mock-Bill-Size: BYTES` asks for one bill's size
     -h, --help               this text
     -V, --version            the version
 
@@ -45,6 +47,7 @@ struct Args {
     auto_advance: Option<Duration>,
     auto_pay: Option<Duration>,
     auto_notify: bool,
+    bill_size: Option<u64>,
 }
 
 enum Parsed {
@@ -95,6 +98,10 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Parsed, String> 
                 out.auto_pay = Some(Duration::from_millis(ms));
             }
             "--auto-notify" => out.auto_notify = true,
+            "--bill-size" => {
+                let v = value("--bill-size")?;
+                out.bill_size = Some(v.parse().map_err(|_| format!("--bill-size: `{v}` is not a number of bytes"))?);
+            }
             other => return Err(format!("unknown argument `{other}` (see --help)")),
         }
     }
@@ -161,7 +168,8 @@ fn run(args: Args) -> Result<(), String> {
         .state_dir(&state_dir)
         .auto_advance(args.auto_advance)
         .auto_pay(args.auto_pay)
-        .auto_notify(args.auto_notify);
+        .auto_notify(args.auto_notify)
+        .bill_size(args.bill_size);
     if let Some(addr) = args.listen {
         builder = builder.listen(addr);
     }
@@ -232,6 +240,9 @@ mod tests {
         let Ok(Parsed::Run(a)) = parse(&["--auto-pay=0"]) else { panic!("should parse") };
         assert_eq!(a.auto_pay, Some(Duration::ZERO));
         assert!(parse(&["--auto-pay", "soon"]).is_err());
+        let Ok(Parsed::Run(a)) = parse(&["--bill-size", "1073741824"]) else { panic!("should parse") };
+        assert_eq!(a.bill_size, Some(1 << 30));
+        assert!(parse(&["--bill-size", "1G"]).is_err());
         assert!(parse(&["--listen"]).is_err());
         assert!(parse(&["--listen", "nope"]).is_err());
         assert!(parse(&["--bogus"]).is_err());

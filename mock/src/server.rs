@@ -22,14 +22,25 @@ use crate::MockError;
 use crate::engine::{Delivery, Engine, RawRequest, RawResponse, ResponseSigner, Settings};
 use crate::faults::{Fault, FaultHandle};
 use crate::identities::{Identities, Platform, StatePaths};
+use crate::multipart::{self, Part};
 use crate::notify::{self, Delivered, DeliveryRecord, Notification};
-use crate::routes::Event;
 use crate::routes::pay::TradeState;
 use crate::routes::refunds::RefundStatus;
 use crate::routes::transfers::TransferState;
+use crate::routes::{Event, Streamed};
 
-/// The largest request body accepted (uploads included).
+/// The largest request body read whole (JSON, XML and raw bodies).
 const MAX_BODY: usize = 32 * 1024 * 1024;
+
+/// The largest `multipart/form-data` body accepted: uploads are split into parts as they stream in, each
+/// part hashed and measured, so only their first bytes are ever held.
+const MAX_MULTIPART_BODY: u64 = 4 * 1024 * 1024 * 1024;
+
+/// How much of each multipart part is kept (a `meta` part must fit; a file part is kept this far).
+const PART_KEEP: usize = 1024 * 1024;
+
+/// How much of a streamed body is kept for the request log.
+const LOGGED_BODY: usize = 1024 * 1024;
 
 /// Settings for a [`Server`]; start it with [`ServerBuilder::start`] or [`ServerBuilder::start_blocking`].
 ///
@@ -57,6 +68,7 @@ pub struct ServerBuilder {
     auto_notify: bool,
     platform_certificates: bool,
     window: Duration,
+    bill_size: Option<u64>,
 }
 
 impl Default for ServerBuilder {
@@ -72,6 +84,7 @@ impl Default for ServerBuilder {
             auto_notify: false,
             platform_certificates: true,
             window: Duration::from_secs(300),
+            bill_size: None,
         }
     }
 }
@@ -146,6 +159,13 @@ impl ServerBuilder {
         self
     }
 
+    /// Serve generated bills of this many bytes instead of the bills of the simulator's orders (see
+    /// [`Server::set_bill_size`]); default `None`.
+    pub fn bill_size(mut self, size: Option<u64>) -> Self {
+        self.bill_size = size;
+        self
+    }
+
     /// Starts the server on its own runtime thread, from async code (any executor). Key generation and
     /// the bind happen off the caller's executor.
     ///
@@ -204,6 +224,7 @@ impl ServerBuilder {
             auto_pay: self.auto_pay,
             auto_notify: self.auto_notify,
         };
+        let bill_size = self.bill_size;
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let uri = base_uri.clone();
@@ -223,7 +244,10 @@ impl ServerBuilder {
                     }
                 };
                 let engine = match Engine::new(identities, settings, uri, runtime.handle().clone()) {
-                    Ok(engine) => Arc::new(engine),
+                    Ok(engine) => {
+                        engine.with_state(|state, _| state.bills.default_size = bill_size);
+                        Arc::new(engine)
+                    }
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
                         return;
@@ -409,8 +433,16 @@ impl Server {
 
     /// Processes a request without the network and without fault injection (the checks, state and
     /// signatures all apply): for benchmarks and for embedding in another HTTP stack.
+    ///
+    /// A bill file, which the server streams, is produced here in full.
     pub fn dispatch(&self, request: &RawRequest) -> RawResponse {
-        self.engine.handle(request, None).0
+        match self.engine.handle(request, None) {
+            (mut response, Delivery::Stream(stream, _)) => {
+                response.body = stream.chunks().flatten().collect();
+                response
+            }
+            (response, _) => response,
+        }
     }
 
     // --- transfers -------------------------------------------------------------------------------
@@ -589,6 +621,37 @@ impl Server {
         self.engine.sign_with_platform(serial)
     }
 
+    // --- bills -----------------------------------------------------------------------------------
+
+    /// Makes the bill applies that follow (trade, fund flow, sub-merchant and e-commerce fund flows, the
+    /// overseas download URLs) serve a generated bill of exactly `size` bytes instead of the bill of the
+    /// simulator's paid orders; `None` goes back to those. A generated bill is the same for the same date,
+    /// kind and size, is produced while it is sent (never held in memory; encrypted bills, which are sealed
+    /// whole, up to 64 MiB) and its `hash_value` is computed by a first pass, cached per date, kind and size.
+    ///
+    /// A single apply can ask for its own size with the request header `Wechatpay-Mock-Bill-Size: <bytes>`
+    /// (what a client of the `wechatpay-mock` binary can do), and split an encrypted fund-flow bill into
+    /// several files with `Wechatpay-Mock-Bill-Parts: <1..16>`. Use [`Fault::CorruptByte`],
+    /// [`Fault::CutAfter`] and [`Fault::TruncatedBody`] on `GET /v3/billdownload/file` (or
+    /// `/v3/bill/downloadurl`) to alter or cut a download.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), wechatpay_mock::MockError> {
+    /// let server = wechatpay_mock::Server::builder().identities(wechatpay_mock::Identities::shared()?).start_blocking()?;
+    /// server.set_bill_size(Some(10 * 1024 * 1024));
+    /// server.faults().on_route_n("GET", "/v3/billdownload/file", 1, wechatpay_mock::Fault::CorruptByte(1234));
+    /// # Ok(()) }
+    /// ```
+    pub fn set_bill_size(&self, size: Option<u64>) {
+        self.engine.with_state(|state, _| state.bills.default_size = size);
+    }
+
+    /// The plain bytes (decrypted, decompressed) of the bill file a `download_url` from a bill apply serves,
+    /// while the simulator still keeps it (the last 64 files); for tests that compare what a client wrote.
+    pub fn bill_file(&self, download_url: &str) -> Option<Vec<u8>> {
+        self.engine.with_state(|state, _| state.bills.plain(download_url))
+    }
+
     // --- callbacks -------------------------------------------------------------------------------
 
     /// The `TRANSACTION.SUCCESS` callback of a paid order (`TRANSACTION.CLOSED` otherwise).
@@ -745,9 +808,15 @@ async fn respond(engine: Arc<Engine>, req: hyper::Request<Incoming>) -> Result<h
         .iter()
         .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
         .collect();
-    let body = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(collected) => collected.to_bytes().to_vec(),
-        Err(_) => return Err(io::Error::other("request body unreadable or too large")),
+    let content_type = parts.headers.get(hyper::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let (body, parsed) = if multipart::is_multipart(content_type) {
+        let (head, parsed) = read_multipart(content_type.to_owned(), body).await?;
+        (head, Some(parsed))
+    } else {
+        match Limited::new(body, MAX_BODY).collect().await {
+            Ok(collected) => (collected.to_bytes().to_vec(), None),
+            Err(_) => return Err(io::Error::other("request body unreadable or too large")),
+        }
     };
     let raw = RawRequest { method: parts.method.as_str().to_owned(), target, headers, body };
     let path = raw.target.split('?').next().unwrap_or_default().to_owned();
@@ -756,46 +825,167 @@ async fn respond(engine: Arc<Engine>, req: hyper::Request<Incoming>) -> Result<h
         tokio::time::sleep(*delay).await;
     }
     // RSA work runs on the blocking pool so that the accept loop and other connections never wait on it.
-    let (response, delivery) =
-        tokio::task::spawn_blocking(move || engine.handle(&raw, fault.as_ref())).await.map_err(io::Error::other)?;
+    let (response, delivery) = tokio::task::spawn_blocking(move || engine.handle_parsed(&raw, parsed, fault.as_ref()))
+        .await
+        .map_err(io::Error::other)?;
     match delivery {
         Delivery::Drop => Err(io::Error::other("connection dropped by fault injection")),
-        Delivery::Normal => Ok(to_hyper(response, false)),
-        Delivery::Truncate => Ok(to_hyper(response, true)),
+        Delivery::Normal => Ok(to_hyper(response, None)),
+        Delivery::Truncate(at) => Ok(to_hyper(response, Some(at))),
+        Delivery::Stream(stream, fault) => {
+            let len = stream.len();
+            let payload = Payload::Stream { receiver: produce(stream, fault), remaining: len };
+            Ok(with_payload(response, payload))
+        }
     }
 }
 
-fn to_hyper(response: RawResponse, truncate: bool) -> hyper::Response<Payload> {
+/// Produces a streamed body on a blocking thread, a few pieces ahead of the connection, applying a fault
+/// on the way: a changed byte, or a cut after some bytes (then the connection closes short of its length).
+fn produce(stream: Streamed, fault: Option<Fault>) -> tokio::sync::mpsc::Receiver<io::Result<Bytes>> {
+    let (sender, receiver) = tokio::sync::mpsc::channel(4);
+    tokio::task::spawn_blocking(move || {
+        let cut_at = match fault {
+            Some(Fault::CutAfter(n)) => Some(n),
+            Some(Fault::TruncatedBody) => stream.len().map(|len| len / 2),
+            _ => None,
+        };
+        let corrupt_at = match fault {
+            Some(Fault::CorruptByte(at)) => Some(at),
+            _ => None,
+        };
+        // Without a known length, a truncated body loses its last piece: hold one piece back.
+        let hold_back = matches!(fault, Some(Fault::TruncatedBody)) && stream.len().is_none();
+        let mut sent = 0u64;
+        let mut held: Option<Vec<u8>> = None;
+        let cut = |sender: &tokio::sync::mpsc::Sender<io::Result<Bytes>>| {
+            // Let the bytes already sent reach the client before the connection fails.
+            std::thread::sleep(Duration::from_millis(30));
+            let _ = sender.blocking_send(Err(io::Error::other("body cut by fault injection")));
+        };
+        for mut chunk in stream.chunks() {
+            if let Some(at) = corrupt_at.and_then(|at| at.checked_sub(sent)) {
+                if let Some(byte) = usize::try_from(at).ok().and_then(|at| chunk.get_mut(at)) {
+                    *byte ^= 0x5A;
+                }
+            }
+            if let Some(limit) = cut_at {
+                let room = usize::try_from(limit.saturating_sub(sent)).unwrap_or(usize::MAX);
+                if chunk.len() >= room {
+                    chunk.truncate(room);
+                    if !chunk.is_empty() && sender.blocking_send(Ok(Bytes::from(chunk))).is_err() {
+                        return;
+                    }
+                    return cut(&sender);
+                }
+            }
+            sent += chunk.len() as u64;
+            let chunk = if hold_back { held.replace(chunk) } else { Some(chunk) };
+            if let Some(chunk) = chunk {
+                if sender.blocking_send(Ok(Bytes::from(chunk))).is_err() {
+                    return;
+                }
+            }
+        }
+        if hold_back || cut_at.is_some() {
+            cut(&sender);
+        }
+    });
+    receiver
+}
+
+/// Reads a multipart body as it arrives: returns its first bytes (for the request log) and its parts, each
+/// hashed and measured whole but kept only up to [`PART_KEEP`]. A body that is not valid multipart is read to
+/// its end and answered 400 by the engine.
+async fn read_multipart(
+    content_type: String,
+    mut body: Incoming,
+) -> Result<(Vec<u8>, Result<Vec<Part>, String>), io::Error> {
+    let mut head = Vec::new();
+    // Bytes received before the boundary is known (it may have to be read from the body's first line).
+    let mut pending = Vec::new();
+    let mut parser: Option<Result<multipart::Parser, String>> = None;
+    let mut total = 0u64;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| io::Error::other(format!("request body unreadable: {e}")))?;
+        let Ok(data) = frame.into_data() else { continue };
+        total += data.len() as u64;
+        if total > MAX_MULTIPART_BODY {
+            return Err(io::Error::other("multipart request body too large"));
+        }
+        head.extend_from_slice(&data[..data.len().min(LOGGED_BODY.saturating_sub(head.len()))]);
+        match parser.as_mut() {
+            Some(Ok(p)) => {
+                if let Err(e) = p.feed(&data) {
+                    parser = Some(Err(e));
+                }
+            }
+            Some(Err(_)) => {}
+            None => {
+                pending.extend_from_slice(&data);
+                if multipart::boundary_known(&content_type, &pending) {
+                    let boundary = multipart::boundary(&content_type, &pending).unwrap_or_default();
+                    let started = multipart::Parser::new(&boundary, PART_KEEP);
+                    parser = Some(started.and_then(|mut p| p.feed(&std::mem::take(&mut pending)).map(|()| p)));
+                }
+            }
+        }
+    }
+    let parts = match parser {
+        Some(parser) => parser.and_then(multipart::Parser::finish),
+        None => {
+            let boundary = multipart::boundary(&content_type, &pending).unwrap_or_default();
+            multipart::parse(&pending, &boundary)
+        }
+    };
+    Ok((head, parts))
+}
+
+/// The answer, with its body cut after `truncate_at` bytes when asked.
+fn to_hyper(mut response: RawResponse, truncate_at: Option<usize>) -> hyper::Response<Payload> {
     let full_len = response.body.len();
-    let mut data = Bytes::from(response.body);
+    let mut data = Bytes::from(std::mem::take(&mut response.body));
+    let payload = match truncate_at {
+        Some(at) if at < full_len => {
+            data.truncate(at);
+            Payload::Full {
+                data: Some(data),
+                cut: Some(Box::pin(tokio::time::sleep(Duration::from_millis(30)))),
+                announced: Some(full_len as u64),
+            }
+        }
+        _ => Payload::Full { data: Some(data), cut: None, announced: None },
+    };
+    with_payload(response, payload)
+}
+
+fn with_payload(response: RawResponse, payload: Payload) -> hyper::Response<Payload> {
     let mut builder = hyper::Response::builder().status(response.status);
     for (name, value) in &response.headers {
         builder = builder.header(name.as_str(), value.as_str());
     }
-    let payload = if truncate {
-        builder = builder.header("Content-Length", full_len.to_string());
-        data.truncate(full_len / 2);
-        Payload { data: Some(data), cut: Some(Box::pin(tokio::time::sleep(Duration::from_millis(30)))) }
-    } else {
-        Payload { data: Some(data), cut: None }
-    };
+    if let Payload::Full { announced: Some(len), .. } = &payload {
+        builder = builder.header("Content-Length", len.to_string());
+    }
     let status = response.status;
     builder.body(payload).unwrap_or_else(|_| {
         // Only reachable with a status outside 100..=999 from a Status fault: answer 500 instead.
-        let mut r = hyper::Response::new(Payload {
+        let mut r = hyper::Response::new(Payload::Full {
             data: Some(Bytes::from(format!(r#"{{"code":"SYSTEM_ERROR","message":"invalid status {status}"}}"#))),
             cut: None,
+            announced: None,
         });
         *r.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
         r
     })
 }
 
-/// A response body; for a truncated answer it sends the first half, waits a moment (so the bytes are
-/// flushed) and then fails, which makes hyper close the connection short of `Content-Length`.
-struct Payload {
-    data: Option<Bytes>,
-    cut: Option<Pin<Box<tokio::time::Sleep>>>,
+/// A response body. A truncated answer sends its first bytes, waits a moment (so they are flushed) and
+/// then fails, which makes hyper close the connection short of the announced `Content-Length`. A streamed
+/// answer (a bill file) arrives piece by piece from its producer.
+enum Payload {
+    Full { data: Option<Bytes>, cut: Option<Pin<Box<tokio::time::Sleep>>>, announced: Option<u64> },
+    Stream { receiver: tokio::sync::mpsc::Receiver<io::Result<Bytes>>, remaining: Option<u64> },
 }
 
 impl Body for Payload {
@@ -803,31 +993,50 @@ impl Body for Payload {
     type Error = io::Error;
 
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
-        let this = self.get_mut();
-        if let Some(data) = this.data.take() {
-            if !data.is_empty() {
-                return Poll::Ready(Some(Ok(Frame::data(data))));
+        match self.get_mut() {
+            Payload::Full { data, cut, .. } => {
+                if let Some(data) = data.take() {
+                    if !data.is_empty() {
+                        return Poll::Ready(Some(Ok(Frame::data(data))));
+                    }
+                }
+                if let Some(sleep) = cut.as_mut() {
+                    if sleep.as_mut().poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    *cut = None;
+                    return Poll::Ready(Some(Err(io::Error::other("body truncated by fault injection"))));
+                }
+                Poll::Ready(None)
             }
+            Payload::Stream { receiver, remaining } => match receiver.poll_recv(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Some(Ok(chunk))) => {
+                    if let Some(left) = remaining.as_mut() {
+                        *left = left.saturating_sub(chunk.len() as u64);
+                    }
+                    Poll::Ready(Some(Ok(Frame::data(chunk))))
+                }
+                Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
+                Poll::Ready(None) => Poll::Ready(None),
+            },
         }
-        if let Some(cut) = this.cut.as_mut() {
-            if cut.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
-            }
-            this.cut = None;
-            return Poll::Ready(Some(Err(io::Error::other("body truncated by fault injection"))));
-        }
-        Poll::Ready(None)
     }
 
     fn is_end_stream(&self) -> bool {
-        self.cut.is_none() && self.data.as_ref().is_none_or(Bytes::is_empty)
+        match self {
+            Payload::Full { data, cut, .. } => cut.is_none() && data.as_ref().is_none_or(Bytes::is_empty),
+            Payload::Stream { .. } => false,
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        match (&self.cut, &self.data) {
-            (None, Some(d)) => SizeHint::with_exact(d.len() as u64),
-            (None, None) => SizeHint::with_exact(0),
-            _ => SizeHint::default(),
+        match self {
+            Payload::Full { cut: None, data: Some(d), .. } => SizeHint::with_exact(d.len() as u64),
+            Payload::Full { cut: None, data: None, .. } => SizeHint::with_exact(0),
+            Payload::Full { .. } => SizeHint::default(),
+            Payload::Stream { remaining: Some(left), .. } => SizeHint::with_exact(*left),
+            Payload::Stream { remaining: None, .. } => SizeHint::default(),
         }
     }
 }

@@ -149,6 +149,7 @@ fn xml_reply(body: String) -> Reply {
         content_type: Some("text/xml; charset=utf-8"),
         signing: Signing::Unsigned,
         extra_headers: Vec::new(),
+        stream: None,
     }
 }
 
@@ -798,7 +799,14 @@ fn download_bill(date: &str, gzip: bool, ledger: &Ledger) -> Reply {
     } else {
         (bill.into_bytes(), "text/plain; charset=utf-8")
     };
-    Reply { status: 200, body, content_type: Some(content_type), signing: Signing::Unsigned, extra_headers: Vec::new() }
+    Reply {
+        status: 200,
+        body,
+        content_type: Some(content_type),
+        signing: Signing::Unsigned,
+        extra_headers: Vec::new(),
+        stream: None,
+    }
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ mod aes_ecb;
 mod aes_gcm;
 mod backend;
 mod certificate;
+pub(crate) mod gcm_stream;
 mod hash;
 mod keys;
 mod rsa;

@@ -17,9 +17,14 @@ pub(crate) fn answer(route: &Route<'_>, path: &str, mchid: &str) -> Reply {
             Reply::json(status, &body)
         }
         (200, None) => download(route.template(), path),
-        (status, None) => {
-            Reply { status, body: Vec::new(), content_type: None, signing: Signing::Body, extra_headers: Vec::new() }
-        }
+        (status, None) => Reply {
+            status,
+            body: Vec::new(),
+            content_type: None,
+            signing: Signing::Body,
+            extra_headers: Vec::new(),
+            stream: None,
+        },
     }
 }
 
@@ -50,6 +55,7 @@ fn download(template: &str, path: &str) -> Reply {
             content_type: Some("application/octet-stream"),
             signing: Signing::Unsigned,
             extra_headers: Vec::new(),
+            stream: None,
         };
     }
     if template.ends_with("/statements") {
@@ -60,6 +66,7 @@ fn download(template: &str, path: &str) -> Reply {
             content_type: Some("text/plain; charset=utf-8"),
             signing: Signing::Over(format!(r#"{{"sha1":"{sha1}"}}"#).into_bytes()),
             extra_headers: vec![("Wechatpay-Statement-Sha1", sha1)],
+            stream: None,
         };
     }
     Reply {
@@ -68,5 +75,6 @@ fn download(template: &str, path: &str) -> Reply {
         content_type: Some("application/octet-stream"),
         signing: Signing::Body,
         extra_headers: Vec::new(),
+        stream: None,
     }
 }

@@ -1,8 +1,7 @@
 //! Uploads (`multipart/form-data`): the signature covers the `meta` part only (checked by the request
-//! checks); here the `meta.sha256` must match the `file` part.
+//! checks); here the `meta.sha256` must match the `file` part, hashed while it streamed in.
 
 use serde_json::{Value, json};
-use sha2::{Digest as _, Sha256};
 
 use super::{Ctx, Reply};
 use crate::util::{hex_lower, random_alnum};
@@ -28,6 +27,9 @@ pub(crate) fn upload(ctx: &Ctx<'_>, kind: UploadKind, seq: u64) -> Result<Reply,
     };
     let meta = parts.iter().find(|p| p.name == "meta").ok_or_else(|| Reply::missing("meta", "body"))?;
     let file = parts.iter().find(|p| p.name == "file").ok_or_else(|| Reply::missing("file", "body"))?;
+    if !meta.complete() {
+        return Err(Reply::param_error("meta", "body", "the meta part is too long to be a meta JSON"));
+    }
     let meta: Value = serde_json::from_slice(&meta.data)
         .map_err(|_| Reply::param_error("meta", "body", "the meta part is not JSON"))?;
     let filename = meta
@@ -40,7 +42,8 @@ pub(crate) fn upload(ctx: &Ctx<'_>, kind: UploadKind, seq: u64) -> Result<Reply,
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
         .ok_or_else(|| Reply::missing("meta.sha256", "body"))?;
-    let actual = hex_lower(&Sha256::digest(&file.data));
+    // The file part was hashed as it arrived (large videos are never held whole).
+    let actual = hex_lower(&file.sha256);
     if !declared.eq_ignore_ascii_case(&actual) {
         return Err(Reply::param_error(
             "meta.sha256",
@@ -48,7 +51,7 @@ pub(crate) fn upload(ctx: &Ctx<'_>, kind: UploadKind, seq: u64) -> Result<Reply,
             format!("meta.sha256 {declared} is not the SHA-256 of the file part ({actual})"),
         ));
     }
-    if file.data.is_empty() {
+    if file.len == 0 {
         return Err(Reply::param_error("file", "body", "the file part is empty"));
     }
     let ext = filename.rsplit_once('.').map(|(_, e)| e).unwrap_or("bin");

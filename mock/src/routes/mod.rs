@@ -8,6 +8,7 @@ pub(crate) mod pay;
 pub(crate) mod refunds;
 pub(crate) mod transfers;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
@@ -27,6 +28,44 @@ pub(crate) struct Reply {
     pub(crate) signing: Signing,
     /// Headers besides the standard ones.
     pub(crate) extra_headers: Vec<(&'static str, String)>,
+    /// A body produced while it is sent (bill files), instead of `body`.
+    pub(crate) stream: Option<Streamed>,
+}
+
+/// The chunks of a body produced while it is sent.
+pub(crate) type Chunks = Box<dyn Iterator<Item = Vec<u8>> + Send>;
+
+/// A body produced piece by piece when it is sent, so that a bill of gigabytes is never held in memory;
+/// its length is announced as `Content-Length` when known (otherwise the answer is chunked). One pointer
+/// wide, so that every `Result<Reply, Reply>` stays small.
+#[derive(Clone)]
+pub(crate) struct Streamed(Arc<StreamedBody>);
+
+struct StreamedBody {
+    len: Option<u64>,
+    open: Box<dyn Fn() -> Chunks + Send + Sync>,
+}
+
+impl Streamed {
+    pub(crate) fn new(len: Option<u64>, open: impl Fn() -> Chunks + Send + Sync + 'static) -> Self {
+        Streamed(Arc::new(StreamedBody { len, open: Box::new(open) }))
+    }
+
+    /// The body's length, when known before it is produced.
+    pub(crate) fn len(&self) -> Option<u64> {
+        self.0.len
+    }
+
+    /// The body's chunks, from its start.
+    pub(crate) fn chunks(&self) -> Chunks {
+        (self.0.open)()
+    }
+}
+
+impl std::fmt::Debug for Streamed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Streamed").field("len", &self.0.len).finish_non_exhaustive()
+    }
 }
 
 /// What the answer's signature covers.
@@ -48,6 +87,7 @@ impl Reply {
             content_type: Some("application/json; charset=utf-8"),
             signing: Signing::Body,
             extra_headers: Vec::new(),
+            stream: None,
         }
     }
 
@@ -56,7 +96,14 @@ impl Reply {
     }
 
     pub(crate) fn no_content() -> Reply {
-        Reply { status: 204, body: Vec::new(), content_type: None, signing: Signing::Body, extra_headers: Vec::new() }
+        Reply {
+            status: 204,
+            body: Vec::new(),
+            content_type: None,
+            signing: Signing::Body,
+            extra_headers: Vec::new(),
+            stream: None,
+        }
     }
 
     /// A WeChat-style error: `{"code":..., "message":...}`.
@@ -224,8 +271,7 @@ pub(crate) enum Endpoint {
     Close,
     RefundCreate,
     RefundQuery,
-    TradeBill,
-    FundflowBill,
+    Bill(bills::BillKind),
     BillDownload,
     Upload(media::UploadKind),
 }
@@ -251,9 +297,15 @@ const ROUTES: &[(&str, &str, Endpoint)] = &[
     ("POST", "/v3/pay/transactions/out-trade-no/{out_trade_no}/close", Endpoint::Close),
     ("POST", "/v3/refund/domestic/refunds", Endpoint::RefundCreate),
     ("GET", "/v3/refund/domestic/refunds/{out_refund_no}", Endpoint::RefundQuery),
-    ("GET", "/v3/bill/tradebill", Endpoint::TradeBill),
-    ("GET", "/v3/bill/fundflowbill", Endpoint::FundflowBill),
+    ("GET", "/v3/bill/tradebill", Endpoint::Bill(bills::BillKind::Trade)),
+    ("GET", "/v3/bill/fundflowbill", Endpoint::Bill(bills::BillKind::Fundflow)),
+    ("GET", "/v3/bill/sub-merchant-fundflowbill", Endpoint::Bill(bills::BillKind::SubMerchantFundflow)),
+    ("GET", "/v3/ecommerce/bill/fundflowbill", Endpoint::Bill(bills::BillKind::EcommerceFundflow)),
+    ("GET", "/v3/funds-to-oversea/bill-download-url", Endpoint::Bill(bills::BillKind::FundsToOversea)),
+    ("GET", "/v3/global/profit-sharing/bill-download-url", Endpoint::Bill(bills::BillKind::GlobalProfitSharing)),
     ("GET", "/v3/billdownload/file", Endpoint::BillDownload),
+    // Where the encrypted and overseas bills are downloaded from (not in the catalog: only in answers).
+    ("GET", "/v3/bill/downloadurl", Endpoint::BillDownload),
     ("POST", "/v3/merchant/media/upload", Endpoint::Upload(media::UploadKind::MediaId)),
     ("POST", "/v3/merchant/media/video_upload", Endpoint::Upload(media::UploadKind::MediaId)),
     ("POST", "/v3/merchant-service/images/upload", Endpoint::Upload(media::UploadKind::ImageId)),
@@ -361,8 +413,7 @@ impl State {
             Endpoint::Close => self.orders.close(ctx),
             Endpoint::RefundCreate => self.refunds.create(ctx, &mut self.orders),
             Endpoint::RefundQuery => self.refunds.query(ctx),
-            Endpoint::TradeBill => self.bills.apply(ctx, bills::BillKind::Trade, &self.orders),
-            Endpoint::FundflowBill => self.bills.apply(ctx, bills::BillKind::Fundflow, &self.orders),
+            Endpoint::Bill(kind) => self.bills.apply(ctx, kind, &self.orders),
             Endpoint::BillDownload => self.bills.download(ctx),
             Endpoint::Upload(kind) => {
                 self.uploads += 1;
