@@ -326,6 +326,17 @@ fn api_calls_any_endpoint_in_any_chain_form() {
     run(&mut merchant(&server, &files), &[&cancel[..], &["-F", &field]].concat(), None).ok();
     assert_eq!(server.transfer_state(out_bill_no), Some(TransferState::Canceling));
 
+    // A sensitive field, encrypted with WeChat Pay's key (whose serial goes in Wechatpay-Serial).
+    let mut named = serde_json::from_slice::<Value>(&std::fs::read(&order).expect("read")).expect("JSON");
+    named["out_bill_no"] = json!("CLI20240102");
+    named["user_name"] = json!("张三");
+    let create = ["api", "POST", "v3/fund-app/mch-transfer/transfer-to-qq-wallet-bills", "--json", "@-"];
+    let args = [&create[..], &["--encrypt", "user_name"]].concat();
+    run(&mut merchant(&server, &files), &args, Some(named.to_string().as_bytes())).ok();
+    let sent = server.last_request().expect("received");
+    assert!(!String::from_utf8_lossy(&sent.body).contains("张三"), "encrypted");
+    assert!(sent.headers.iter().any(|(name, value)| name == "wechatpay-serial" && *value == ids.public_key.id));
+
     // Query parameters, in the URI or with --query, and extra headers reach the server as given.
     let args = ["api", "GET", "v3/certificates?algorithm_type=RSA", "--query", "note=a b", "-H", "X-Trace: 42"];
     run(&mut merchant(&server, &files), &args, None).ok();
@@ -364,6 +375,9 @@ fn api_failures_exit_with_the_message_and_wechat_pays_code() {
     assert!(tampered.stdout.is_empty(), "an unverified answer is not printed: {tampered:?}");
     server.faults().next(Fault::UnknownSerial);
     run(&mut merchant(&server, &files), &["api", "GET", "v3/certificates"], None).fails(1, "not among the configured");
+    server.faults().next(Fault::Delay(std::time::Duration::from_secs(2)));
+    run(&mut merchant(&server, &files), &["api", "GET", "v3/certificates", "--timeout", "0.3"], None)
+        .fails(1, "timed out");
     server.faults().next(Fault::Status(503));
     run(&mut merchant(&server, &files), &["api", "GET", "v3/certificates", "--include"], None)
         .fails(1, "503 SYSTEM_ERROR");
@@ -402,9 +416,10 @@ fn api_v2_with_xml_and_mutual_tls() {
     let server = mock();
     let files = Files::new(&server);
     let ids = server.identities();
+    let key_file = files.write("apiv2.key", format!("{}\n", ids.apiv2_key));
     let v2 = || {
         let mut command = merchant(&server, &files);
-        command.env("WECHATPAY_APIV2_KEY", &ids.apiv2_key);
+        command.env("WECHATPAY_APIV2_KEY", format!("@{}", key_file.display()));
         command
     };
     let micropay = json!({
@@ -483,8 +498,16 @@ fn notify_decrypt_verifies_then_prints_the_resource_or_names_the_refusal() {
     altered.push(b'\n');
     notify(&callback.headers, &altered, &[]).fails(1, "ends with a line break");
 
-    let wrong: String = ids.apiv3_key.chars().rev().collect();
     let (headers, body) = (files.write("h.txt", header_file(&callback.headers)), files.write("b.json", &callback.body));
+    let key_file = files.write("apiv3.key", &ids.apiv3_key);
+    let args =
+        ["notify", "decrypt", "--headers", headers.to_str().expect("path"), "--body", body.to_str().expect("path")];
+    let key_arg = format!("@{}", key_file.display());
+    assert_eq!(
+        run(&mut merchant(&server, &files), &[&args[..], &["-k", &key_arg]].concat(), None).ok().json(),
+        resource
+    );
+    let wrong: String = ids.apiv3_key.chars().rev().collect();
     let args =
         ["notify", "decrypt", "--headers", headers.to_str().expect("path"), "--body", body.to_str().expect("path")];
     let mut command = merchant(&server, &files);
