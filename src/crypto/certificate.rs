@@ -61,8 +61,9 @@ impl Certificate {
                 ));
             }
         };
+        // Only the text of this one certificate is kept: never a bundle, nor a key given along with it.
         match std::str::from_utf8(thing) {
-            Ok(text) if !text.trim_start().starts_with("file://") && text.contains("-----BEGIN ") => {
+            Ok(text) if !text.trim_start().starts_with("file://") && text.matches("-----BEGIN ").count() == 1 => {
                 Ok(certificate.with_pem(text))
             }
             _ => Ok(certificate),
@@ -248,9 +249,9 @@ impl Certificate {
         pem_encode("CERTIFICATE", &self.0.der)
     }
 
-    /// The PEM text this certificate was parsed from, byte for byte, when it was given as PEM text
-    /// ([`from_pem`](Self::from_pem), or [`load`](Self::load) with PEM text); `None` when it came from DER or a
-    /// file. A platform certificate from [`Builder::refresh_certificates`](crate::Builder::refresh_certificates)
+    /// The PEM text this certificate was parsed from, byte for byte, when it was given as the PEM text of this one
+    /// certificate ([`from_pem`](Self::from_pem), or [`load`](Self::load) with PEM text); `None` when it came from
+    /// DER, a file, or text with more PEM blocks (a bundle, a key beside it). A platform certificate from [`Builder::refresh_certificates`](crate::Builder::refresh_certificates)
     /// has the text exactly as it was decrypted, which is what the PHP SDK's `CertificateDownloader` writes to
     /// `wechatpay_<serial>.pem`; [`to_pem`](Self::to_pem) encodes the DER anew instead.
     ///
@@ -262,6 +263,9 @@ impl Certificate {
     /// assert_eq!(certificate.pem_text(), Some(pem.as_str()));
     /// assert!(!certificate.to_pem().contains('\r'));
     /// assert_eq!(Certificate::from_der(certificate.to_der())?.pem_text(), None);
+    /// // Never a key that came along.
+    /// let key = std::fs::read_to_string("tests/fixtures/merchant_private_key.pem").unwrap();
+    /// assert_eq!(Certificate::load(format!("{pem}{key}"))?.pem_text(), None);
     /// # Ok::<(), wechatpay::Error>(())
     /// ```
     pub fn pem_text(&self) -> Option<&str> {
