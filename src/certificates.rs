@@ -426,4 +426,15 @@ mod tests {
         let err = decrypt_listing(b"<html>", KEY).unwrap_err();
         assert!(matches!(err, Error::Decode { .. }), "{err}");
     }
+
+    #[test]
+    fn downloaded_certificates_keep_the_pem_exactly_as_decrypted() {
+        // CRLF line ends and no final line break: not what re-encoding the DER would give.
+        let pem = std::fs::read_to_string("tests/fixtures/wechat_pay_certificate.pem").unwrap();
+        let pem = pem.trim_end().replace('\n', "\r\n");
+        let serial = "440024045C4A427599D09BB4E3DE0279F2E813FD";
+        let certificates = decrypt_listing(&listing(serial, &pem, "AEAD_AES_256_GCM"), KEY).unwrap();
+        assert_eq!(certificates[0].pem_text(), Some(pem.as_str()));
+        assert_ne!(certificates[0].to_pem(), pem);
+    }
 }

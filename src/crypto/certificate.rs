@@ -27,6 +27,7 @@ const EXPECTED: &str = "an X.509 certificate";
 #[derive(Clone)]
 pub struct Certificate(Arc<Inner>);
 
+#[derive(Clone)]
 struct Inner {
     der: Vec<u8>,
     serial: String,
@@ -34,6 +35,8 @@ struct Inner {
     not_before: SystemTime,
     not_after: SystemTime,
     public_key: PublicKey,
+    /// The PEM text it was parsed from, byte for byte, when it was given as PEM text.
+    pem: Option<Box<str>>,
 }
 
 impl Certificate {
@@ -46,14 +49,24 @@ impl Certificate {
     /// # Ok::<(), wechatpay::Error>(())
     /// ```
     pub fn load(thing: impl AsRef<[u8]>) -> Result<Self> {
-        let material = source::read(thing.as_ref(), EXPECTED)?;
-        match material.form {
-            Form::Certificate | Form::Unknown => Self::from_der(&material.der),
-            _ => Err(Error::key(
-                EXPECTED,
-                "a key rather than a certificate",
-                "certificates are PEM labelled CERTIFICATE",
-            )),
+        let thing = thing.as_ref();
+        let material = source::read(thing, EXPECTED)?;
+        let certificate = match material.form {
+            Form::Certificate | Form::Unknown => Self::from_der(&material.der)?,
+            _ => {
+                return Err(Error::key(
+                    EXPECTED,
+                    "a key rather than a certificate",
+                    "certificates are PEM labelled CERTIFICATE",
+                ));
+            }
+        };
+        // Only the text of this one certificate is kept: never a bundle, nor a key given along with it.
+        match std::str::from_utf8(thing) {
+            Ok(text) if !text.trim_start().starts_with("file://") && text.matches("-----BEGIN ").count() == 1 => {
+                Ok(certificate.with_pem(text))
+            }
+            _ => Ok(certificate),
         }
     }
 
@@ -119,7 +132,15 @@ impl Certificate {
             not_before: std::time::UNIX_EPOCH + tbs.validity().not_before.to_unix_duration(),
             not_after: std::time::UNIX_EPOCH + tbs.validity().not_after.to_unix_duration(),
             public_key,
+            pem: None,
         })))
+    }
+
+    /// The same certificate, remembering the PEM text it was parsed from.
+    fn with_pem(self, pem: &str) -> Self {
+        let Inner { der, serial, subject, not_before, not_after, public_key, pem: _ } =
+            Arc::try_unwrap(self.0).unwrap_or_else(|shared| Inner::clone(&shared));
+        Certificate(Arc::new(Inner { der, serial, subject, not_before, not_after, public_key, pem: Some(pem.into()) }))
     }
 
     /// The serial number as upper-case hex without leading zero bytes, the form WeChat Pay uses in
@@ -226,6 +247,29 @@ impl Certificate {
     /// ```
     pub fn to_pem(&self) -> String {
         pem_encode("CERTIFICATE", &self.0.der)
+    }
+
+    /// The PEM text this certificate was parsed from, byte for byte, when it was given as the PEM text of this one
+    /// certificate ([`from_pem`](Self::from_pem), or [`load`](Self::load) with PEM text); `None` when it came from
+    /// DER, a file, or text with more PEM blocks (a bundle, a key beside it). A platform certificate from [`Builder::refresh_certificates`](crate::Builder::refresh_certificates)
+    /// has the text exactly as it was decrypted, which is what the PHP SDK's `CertificateDownloader` writes to
+    /// `wechatpay_<serial>.pem`; [`to_pem`](Self::to_pem) encodes the DER anew instead.
+    ///
+    /// ```
+    /// use wechatpay::crypto::Certificate;
+    ///
+    /// let pem = std::fs::read_to_string("tests/fixtures/wechat_pay_certificate.pem").unwrap().replace('\n', "\r\n");
+    /// let certificate = Certificate::from_pem(&pem)?;
+    /// assert_eq!(certificate.pem_text(), Some(pem.as_str()));
+    /// assert!(!certificate.to_pem().contains('\r'));
+    /// assert_eq!(Certificate::from_der(certificate.to_der())?.pem_text(), None);
+    /// // Never a key that came along.
+    /// let key = std::fs::read_to_string("tests/fixtures/merchant_private_key.pem").unwrap();
+    /// assert_eq!(Certificate::load(format!("{pem}{key}"))?.pem_text(), None);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn pem_text(&self) -> Option<&str> {
+        self.0.pem.as_deref()
     }
 }
 

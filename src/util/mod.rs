@@ -13,3 +13,4 @@ mod pem_util;
 pub(crate) mod time;
 
 pub use self::pem_util::PemUtil;
+pub use self::time::rfc3339_utc;

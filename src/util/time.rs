@@ -2,8 +2,16 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// RFC 3339 in UTC, to the second: `2025-05-09T02:04:30Z`.
-pub(crate) fn rfc3339_utc(time: SystemTime) -> String {
+/// RFC 3339 in UTC, to the second: `2025-05-09T02:04:30Z`, as errors, logs and the `wechatpay` tool show
+/// certificate validity.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use wechatpay::util::rfc3339_utc;
+///
+/// assert_eq!(rfc3339_utc(UNIX_EPOCH + Duration::from_secs(1_746_756_270)), "2025-05-09T02:04:30Z");
+/// ```
+pub fn rfc3339_utc(time: SystemTime) -> String {
     let unix = match time.duration_since(UNIX_EPOCH) {
         Ok(elapsed) => i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX),
         Err(before) => -i64::try_from(before.duration().as_secs()).unwrap_or(i64::MAX),
