@@ -1,9 +1,9 @@
 //! The typed path tree: one type per node of WeChat Pay's endpoint catalog, each with an accessor for exactly its
 //! children, generated from the catalog (`tools/gen_accessors.py`).
 //!
-//! `instance.v3()` is a [`V3`], whose accessors are the 80 segments the catalog has below `v3/`; `fund_app()` on it is a
-//! [`v3::FundApp`], and so on down to the endpoint. A chain reads as in PHP and as before, but a segment that is not a
-//! child of the node does not compile, and an IDE offers only the real children at each step:
+//! `instance.v3()` is a [`V3`], whose accessors are the 80 segments the catalog has below `v3/`; `fund_app()` on it
+//! is a [`v3::FundApp`], and so on down to the endpoint. A chain reads as in PHP and as before, but a segment that is
+//! not a child of the node does not compile, and an IDE offers only the real children at each step:
 //!
 //! ```
 //! # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
