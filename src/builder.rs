@@ -189,16 +189,27 @@ impl Builder {
 
     /// The typed child `T` for `segment`, made on first use and cached: what every generated accessor calls.
     pub(crate) fn typed_child<T: Typed>(&self, segment: &'static str) -> &T {
-        let key = (TypeId::of::<T>(), segment);
-        let child = match self.typed.get(&key) {
-            Some(child) => child,
-            None => self.typed.insert_with(key, || {
-                Box::new(T::wrap(Node::new(Builder::node(Arc::clone(&self.core), self.join(segment)))))
-            }),
-        };
+        let child = self.cached_typed(TypeId::of::<T>(), segment, |node| Box::new(T::wrap(node)));
         match child.downcast_ref::<T>() {
             Some(child) => child,
             None => unreachable!("typed children are keyed by their own TypeId"),
+        }
+    }
+
+    /// The untyped half of [`typed_child`](Self::typed_child), shared by every node type (compiled once, not once
+    /// per type).
+    fn cached_typed(
+        &self,
+        type_id: TypeId,
+        segment: &'static str,
+        make: fn(Node) -> Box<dyn Any + Send + Sync>,
+    ) -> &(dyn Any + Send + Sync) {
+        let key = (type_id, segment);
+        match self.typed.get(&key) {
+            Some(child) => child,
+            None => self
+                .typed
+                .insert_with(key, || make(Node::new(Builder::node(Arc::clone(&self.core), self.join(segment))))),
         }
     }
 

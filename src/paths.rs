@@ -284,18 +284,21 @@ macro_rules! node {
         impl std::ops::Deref for $name {
             type Target = crate::paths::Node;
 
+            #[inline]
             fn deref(&self) -> &crate::paths::Node {
                 &self.0
             }
         }
 
         impl std::fmt::Debug for $name {
+            #[inline]
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 std::fmt::Debug::fmt(&self.0, f)
             }
         }
 
         impl crate::paths::Typed for $name {
+            #[inline]
             fn wrap(node: crate::paths::Node) -> Self {
                 $name(node)
             }

@@ -222,6 +222,7 @@ def generate_tree(root, counts):
                     doc = [f"The same node as [`{child.names[0]}`](Self::{child.names[0]}): `{child.template}`."]
                 for line in doc:
                     emit(f"    /// {line}".rstrip())
+                emit("    #[inline]")
                 emit(f"    pub fn {name}(&self) -> &{returns} {{")
                 emit(f'        self.typed_child("{child.segment}")')
                 emit("    }")

@@ -5,21 +5,25 @@
 /// The typed tree's first segments (see [`paths`](crate::paths)).
 impl crate::Builder {
     /// `global`
+    #[inline]
     pub fn global(&self) -> &crate::paths::Global {
         self.typed_child("global")
     }
 
     /// `hk`
+    #[inline]
     pub fn hk(&self) -> &crate::paths::Hk {
         self.typed_child("hk")
     }
 
     /// `v2`
+    #[inline]
     pub fn v2(&self) -> &crate::paths::V2 {
         self.typed_child("v2")
     }
 
     /// `v3`
+    #[inline]
     pub fn v3(&self) -> &crate::paths::V3 {
         self.typed_child("v3")
     }
@@ -63,6 +67,7 @@ node! {
 }
 impl Global {
     /// `global/v3`
+    #[inline]
     pub fn v3(&self) -> &global::V3 {
         self.typed_child("v3")
     }
@@ -74,6 +79,7 @@ node! {
 }
 impl Hk {
     /// `hk/v3`
+    #[inline]
     pub fn v3(&self) -> &hk::V3 {
         self.typed_child("v3")
     }
@@ -85,111 +91,133 @@ node! {
 }
 impl V2 {
     /// `v2/appauth`
+    #[inline]
     pub fn appauth(&self) -> &v2::Appauth {
         self.typed_child("appauth")
     }
 
     /// `v2/applyment`
+    #[inline]
     pub fn applyment(&self) -> &v2::Applyment {
         self.typed_child("applyment")
     }
 
     /// `v2/billcommentsp`
+    #[inline]
     pub fn billcommentsp(&self) -> &v2::Billcommentsp {
         self.typed_child("billcommentsp")
     }
 
     /// `v2/cgi-bin`
+    #[inline]
     pub fn cgi_bin(&self) -> &v2::CgiBin {
         self.typed_child("cgi-bin")
     }
 
     /// `v2/deposit`
+    #[inline]
     pub fn deposit(&self) -> &v2::Deposit {
         self.typed_child("deposit")
     }
 
     /// `v2/face`
+    #[inline]
     pub fn face(&self) -> &v2::Face {
         self.typed_child("face")
     }
 
     /// `v2/fund`
+    #[inline]
     pub fn fund(&self) -> &v2::Fund {
         self.typed_child("fund")
     }
 
     /// `v2/mchrisk`
+    #[inline]
     pub fn mchrisk(&self) -> &v2::Mchrisk {
         self.typed_child("mchrisk")
     }
 
     /// `v2/mmpaymkttransfers`
+    #[inline]
     pub fn mmpaymkttransfers(&self) -> &v2::Mmpaymkttransfers {
         self.typed_child("mmpaymkttransfers")
     }
 
     /// `v2/mmpaysptrans`
+    #[inline]
     pub fn mmpaysptrans(&self) -> &v2::Mmpaysptrans {
         self.typed_child("mmpaysptrans")
     }
 
     /// `v2/papay`
+    #[inline]
     pub fn papay(&self) -> &v2::Papay {
         self.typed_child("papay")
     }
 
     /// `v2/pay`
+    #[inline]
     pub fn pay(&self) -> &v2::Pay {
         self.typed_child("pay")
     }
 
     /// `v2/payitil`
+    #[inline]
     pub fn payitil(&self) -> &v2::Payitil {
         self.typed_child("payitil")
     }
 
     /// `v2/risk`
+    #[inline]
     pub fn risk(&self) -> &v2::Risk {
         self.typed_child("risk")
     }
 
     /// `v2/sandboxnew`
+    #[inline]
     pub fn sandboxnew(&self) -> &v2::Sandboxnew {
         self.typed_child("sandboxnew")
     }
 
     /// `v2/secapi`
+    #[inline]
     pub fn secapi(&self) -> &v2::Secapi {
         self.typed_child("secapi")
     }
 
     /// `v2/secsvc`
+    #[inline]
     pub fn secsvc(&self) -> &v2::Secsvc {
         self.typed_child("secsvc")
     }
 
     /// `v2/tools`
+    #[inline]
     pub fn tools(&self) -> &v2::Tools {
         self.typed_child("tools")
     }
 
     /// `v2/transit`
+    #[inline]
     pub fn transit(&self) -> &v2::Transit {
         self.typed_child("transit")
     }
 
     /// `v2/vehicle`
+    #[inline]
     pub fn vehicle(&self) -> &v2::Vehicle {
         self.typed_child("vehicle")
     }
 
     /// `v2/wxv`
+    #[inline]
     pub fn wxv(&self) -> &v2::Wxv {
         self.typed_child("wxv")
     }
 
     /// `v2/xdc`
+    #[inline]
     pub fn xdc(&self) -> &v2::Xdc {
         self.typed_child("xdc")
     }
@@ -201,71 +229,85 @@ node! {
 }
 impl V3 {
     /// `v3/abnormal-fund-processing`
+    #[inline]
     pub fn abnormal_fund_processing(&self) -> &v3::AbnormalFundProcessing {
         self.typed_child("abnormal-fund-processing")
     }
 
     /// `v3/aggracct-bc`
+    #[inline]
     pub fn aggracct_bc(&self) -> &v3::AggracctBc {
         self.typed_child("aggracct-bc")
     }
 
     /// `v3/apply4sub`
+    #[inline]
     pub fn apply4sub(&self) -> &v3::Apply4sub {
         self.typed_child("apply4sub")
     }
 
     /// `v3/apply4subject`
+    #[inline]
     pub fn apply4subject(&self) -> &v3::Apply4subject {
         self.typed_child("apply4subject")
     }
 
     /// `v3/applyment4sub`
+    #[inline]
     pub fn applyment4sub(&self) -> &v3::Applyment4sub {
         self.typed_child("applyment4sub")
     }
 
     /// `v3/bank-batch-transfer`
+    #[inline]
     pub fn bank_batch_transfer(&self) -> &v3::BankBatchTransfer {
         self.typed_child("bank-batch-transfer")
     }
 
     /// `v3/bank-transfer`
+    #[inline]
     pub fn bank_transfer(&self) -> &v3::BankTransfer {
         self.typed_child("bank-transfer")
     }
 
     /// `v3/bill`
+    #[inline]
     pub fn bill(&self) -> &v3::Bill {
         self.typed_child("bill")
     }
 
     /// `v3/billdownload`
+    #[inline]
     pub fn billdownload(&self) -> &v3::Billdownload {
         self.typed_child("billdownload")
     }
 
     /// `v3/brand`
+    #[inline]
     pub fn brand(&self) -> &v3::Brand {
         self.typed_child("brand")
     }
 
     /// `v3/brand-basic`
+    #[inline]
     pub fn brand_basic(&self) -> &v3::BrandBasic {
         self.typed_child("brand-basic")
     }
 
     /// `v3/businesscircle`
+    #[inline]
     pub fn businesscircle(&self) -> &v3::Businesscircle {
         self.typed_child("businesscircle")
     }
 
     /// `v3/capital`
+    #[inline]
     pub fn capital(&self) -> &v3::Capital {
         self.typed_child("capital")
     }
 
     /// `v3/catering`
+    #[inline]
     pub fn catering(&self) -> &v3::Catering {
         self.typed_child("catering")
     }
@@ -273,331 +315,397 @@ impl V3 {
     /// `v3/certificates`
     ///
     /// - `GET`: 获取平台证书列表
+    #[inline]
     pub fn certificates(&self) -> &crate::paths::Node {
         self.typed_child("certificates")
     }
 
     /// `v3/combine-transactions`
+    #[inline]
     pub fn combine_transactions(&self) -> &v3::CombineTransactions {
         self.typed_child("combine-transactions")
     }
 
     /// `v3/compliance`
+    #[inline]
     pub fn compliance(&self) -> &v3::Compliance {
         self.typed_child("compliance")
     }
 
     /// `v3/credit-repayment`
+    #[inline]
     pub fn credit_repayment(&self) -> &v3::CreditRepayment {
         self.typed_child("credit-repayment")
     }
 
     /// `v3/discount-card`
+    #[inline]
     pub fn discount_card(&self) -> &v3::DiscountCard {
         self.typed_child("discount-card")
     }
 
     /// `v3/ebike`
+    #[inline]
     pub fn ebike(&self) -> &v3::Ebike {
         self.typed_child("ebike")
     }
 
     /// `v3/ecommerce`
+    #[inline]
     pub fn ecommerce(&self) -> &v3::Ecommerce {
         self.typed_child("ecommerce")
     }
 
     /// `v3/edu-papay`
+    #[inline]
     pub fn edu_papay(&self) -> &v3::EduPapay {
         self.typed_child("edu-papay")
     }
 
     /// `v3/edu-star`
+    #[inline]
     pub fn edu_star(&self) -> &v3::EduStar {
         self.typed_child("edu-star")
     }
 
     /// `v3/eduschoolpay`
+    #[inline]
     pub fn eduschoolpay(&self) -> &v3::Eduschoolpay {
         self.typed_child("eduschoolpay")
     }
 
     /// `v3/express`
+    #[inline]
     pub fn express(&self) -> &v3::Express {
         self.typed_child("express")
     }
 
     /// `v3/facemch`
+    #[inline]
     pub fn facemch(&self) -> &v3::Facemch {
         self.typed_child("facemch")
     }
 
     /// `v3/fund-app`
+    #[inline]
     pub fn fund_app(&self) -> &v3::FundApp {
         self.typed_child("fund-app")
     }
 
     /// `v3/funds-to-oversea`
+    #[inline]
     pub fn funds_to_oversea(&self) -> &v3::FundsToOversea {
         self.typed_child("funds-to-oversea")
     }
 
     /// `v3/global`
+    #[inline]
     pub fn global(&self) -> &v3::Global {
         self.typed_child("global")
     }
 
     /// `v3/goldplan`
+    #[inline]
     pub fn goldplan(&self) -> &v3::Goldplan {
         self.typed_child("goldplan")
     }
 
     /// `v3/gov`
+    #[inline]
     pub fn gov(&self) -> &v3::Gov {
         self.typed_child("gov")
     }
 
     /// `v3/hire-power-bank`
+    #[inline]
     pub fn hire_power_bank(&self) -> &v3::HirePowerBank {
         self.typed_child("hire-power-bank")
     }
 
     /// `v3/industry-coupon`
+    #[inline]
     pub fn industry_coupon(&self) -> &v3::IndustryCoupon {
         self.typed_child("industry-coupon")
     }
 
     /// `v3/industry-rebate`
+    #[inline]
     pub fn industry_rebate(&self) -> &v3::IndustryRebate {
         self.typed_child("industry-rebate")
     }
 
     /// `v3/inspolicymgr`
+    #[inline]
     pub fn inspolicymgr(&self) -> &v3::Inspolicymgr {
         self.typed_child("inspolicymgr")
     }
 
     /// `v3/iotmanage`
+    #[inline]
     pub fn iotmanage(&self) -> &v3::Iotmanage {
         self.typed_child("iotmanage")
     }
 
     /// `v3/lovefeast`
+    #[inline]
     pub fn lovefeast(&self) -> &v3::Lovefeast {
         self.typed_child("lovefeast")
     }
 
     /// `v3/marketing`
+    #[inline]
     pub fn marketing(&self) -> &v3::Marketing {
         self.typed_child("marketing")
     }
 
     /// `v3/mch-manage`
+    #[inline]
     pub fn mch_manage(&self) -> &v3::MchManage {
         self.typed_child("mch-manage")
     }
 
     /// `v3/mch_operate`
+    #[inline]
     pub fn mch_operate(&self) -> &v3::MchOperate {
         self.typed_child("mch_operate")
     }
 
     /// `v3/mch-operation-manage`
+    #[inline]
     pub fn mch_operation_manage(&self) -> &v3::MchOperationManage {
         self.typed_child("mch-operation-manage")
     }
 
     /// `v3/mchalterapply`
+    #[inline]
     pub fn mchalterapply(&self) -> &v3::Mchalterapply {
         self.typed_child("mchalterapply")
     }
 
     /// `v3/med-ins`
+    #[inline]
     pub fn med_ins(&self) -> &v3::MedIns {
         self.typed_child("med-ins")
     }
 
     /// `v3/merchant`
+    #[inline]
     pub fn merchant(&self) -> &v3::Merchant {
         self.typed_child("merchant")
     }
 
     /// `v3/merchant-risk-manage`
+    #[inline]
     pub fn merchant_risk_manage(&self) -> &v3::MerchantRiskManage {
         self.typed_child("merchant-risk-manage")
     }
 
     /// `v3/merchant-service`
+    #[inline]
     pub fn merchant_service(&self) -> &v3::MerchantService {
         self.typed_child("merchant-service")
     }
 
     /// `v3/merchant-settlement`
+    #[inline]
     pub fn merchant_settlement(&self) -> &v3::MerchantSettlement {
         self.typed_child("merchant-settlement")
     }
 
     /// `v3/merchant-store`
+    #[inline]
     pub fn merchant_store(&self) -> &v3::MerchantStore {
         self.typed_child("merchant-store")
     }
 
     /// `v3/merchantfund`
+    #[inline]
     pub fn merchantfund(&self) -> &v3::Merchantfund {
         self.typed_child("merchantfund")
     }
 
     /// `v3/multiuse`
+    #[inline]
     pub fn multiuse(&self) -> &v3::Multiuse {
         self.typed_child("multiuse")
     }
 
     /// `v3/new-tax-control-fapiao`
+    #[inline]
     pub fn new_tax_control_fapiao(&self) -> &v3::NewTaxControlFapiao {
         self.typed_child("new-tax-control-fapiao")
     }
 
     /// `v3/offlineface`
+    #[inline]
     pub fn offlineface(&self) -> &v3::Offlineface {
         self.typed_child("offlineface")
     }
 
     /// `v3/offlinefacemch`
+    #[inline]
     pub fn offlinefacemch(&self) -> &v3::Offlinefacemch {
         self.typed_child("offlinefacemch")
     }
 
     /// `v3/palmservice`
+    #[inline]
     pub fn palmservice(&self) -> &v3::Palmservice {
         self.typed_child("palmservice")
     }
 
     /// `v3/papay`
+    #[inline]
     pub fn papay(&self) -> &v3::Papay {
         self.typed_child("papay")
     }
 
     /// `v3/parking`
+    #[inline]
     pub fn parking(&self) -> &v3::Parking {
         self.typed_child("parking")
     }
 
     /// `v3/partner-papay`
+    #[inline]
     pub fn partner_papay(&self) -> &v3::PartnerPapay {
         self.typed_child("partner-papay")
     }
 
     /// `v3/partner-transfer`
+    #[inline]
     pub fn partner_transfer(&self) -> &v3::PartnerTransfer {
         self.typed_child("partner-transfer")
     }
 
     /// `v3/password-exempt-contract`
+    #[inline]
     pub fn password_exempt_contract(&self) -> &v3::PasswordExemptContract {
         self.typed_child("password-exempt-contract")
     }
 
     /// `v3/pay`
+    #[inline]
     pub fn pay(&self) -> &v3::Pay {
         self.typed_child("pay")
     }
 
     /// `v3/pay-devices`
+    #[inline]
     pub fn pay_devices(&self) -> &v3::PayDevices {
         self.typed_child("pay-devices")
     }
 
     /// `v3/payroll-card`
+    #[inline]
     pub fn payroll_card(&self) -> &v3::PayrollCard {
         self.typed_child("payroll-card")
     }
 
     /// `v3/payscore`
+    #[inline]
     pub fn payscore(&self) -> &v3::Payscore {
         self.typed_child("payscore")
     }
 
     /// `v3/platsolution`
+    #[inline]
     pub fn platsolution(&self) -> &v3::Platsolution {
         self.typed_child("platsolution")
     }
 
     /// `v3/profitsharing`
+    #[inline]
     pub fn profitsharing(&self) -> &v3::Profitsharing {
         self.typed_child("profitsharing")
     }
 
     /// `v3/qrcode`
+    #[inline]
     pub fn qrcode(&self) -> &v3::Qrcode {
         self.typed_child("qrcode")
     }
 
     /// `v3/rate-activity`
+    #[inline]
     pub fn rate_activity(&self) -> &v3::RateActivity {
         self.typed_child("rate-activity")
     }
 
     /// `v3/realname`
+    #[inline]
     pub fn realname(&self) -> &v3::Realname {
         self.typed_child("realname")
     }
 
     /// `v3/recharge`
+    #[inline]
     pub fn recharge(&self) -> &v3::Recharge {
         self.typed_child("recharge")
     }
 
     /// `v3/refund`
+    #[inline]
     pub fn refund(&self) -> &v3::Refund {
         self.typed_child("refund")
     }
 
     /// `v3/repayment`
+    #[inline]
     pub fn repayment(&self) -> &v3::Repayment {
         self.typed_child("repayment")
     }
 
     /// `v3/security`
+    #[inline]
     pub fn security(&self) -> &v3::Security {
         self.typed_child("security")
     }
 
     /// `v3/smartguide`
+    #[inline]
     pub fn smartguide(&self) -> &v3::Smartguide {
         self.typed_child("smartguide")
     }
 
     /// `v3/taxi-invoice`
+    #[inline]
     pub fn taxi_invoice(&self) -> &v3::TaxiInvoice {
         self.typed_child("taxi-invoice")
     }
 
     /// `v3/transaction-block`
+    #[inline]
     pub fn transaction_block(&self) -> &v3::TransactionBlock {
         self.typed_child("transaction-block")
     }
 
     /// `v3/transfer`
+    #[inline]
     pub fn transfer(&self) -> &v3::Transfer {
         self.typed_child("transfer")
     }
 
     /// `v3/transfer-detail`
+    #[inline]
     pub fn transfer_detail(&self) -> &v3::TransferDetail {
         self.typed_child("transfer-detail")
     }
 
     /// `v3/transferdownload`
+    #[inline]
     pub fn transferdownload(&self) -> &v3::Transferdownload {
         self.typed_child("transferdownload")
     }
 
     /// `v3/vehicle`
+    #[inline]
     pub fn vehicle(&self) -> &v3::Vehicle {
         self.typed_child("vehicle")
     }
 
     /// `v3/webizpay`
+    #[inline]
     pub fn webizpay(&self) -> &v3::Webizpay {
         self.typed_child("webizpay")
     }
@@ -611,6 +719,7 @@ pub mod global {
     }
     impl V3 {
         /// `global/v3/customs`
+        #[inline]
         pub fn customs(&self) -> &v3::Customs {
             self.typed_child("customs")
         }
@@ -628,6 +737,7 @@ pub mod global {
             /// - `GET`: 报关查询API
             /// - `PATCH`: 报关信息修改API
             /// - `POST`: 报关API
+            #[inline]
             pub fn orders(&self) -> &crate::paths::Node {
                 self.typed_child("orders")
             }
@@ -635,6 +745,7 @@ pub mod global {
             /// `global/v3/customs/redeclare`
             ///
             /// - `POST`: 报关重推API
+            #[inline]
             pub fn redeclare(&self) -> &crate::paths::Node {
                 self.typed_child("redeclare")
             }
@@ -642,6 +753,7 @@ pub mod global {
             /// `global/v3/customs/verify-certificate`
             ///
             /// - `POST`: 身份信息校验API
+            #[inline]
             pub fn verify_certificate(&self) -> &crate::paths::Node {
                 self.typed_child("verify-certificate")
             }
@@ -659,6 +771,7 @@ pub mod hk {
         /// `hk/v3/certificates`
         ///
         /// - `GET`: 获取平台证书列表
+        #[inline]
         pub fn certificates(&self) -> &crate::paths::Node {
             self.typed_child("certificates")
         }
@@ -667,6 +780,7 @@ pub mod hk {
         ///
         /// - `POST`: 子商户进件（融合钱包）
         /// - `PUT`: 修改子商户（融合钱包）
+        #[inline]
         pub fn merchants(&self) -> &v3::Merchants {
             self.typed_child("merchants")
         }
@@ -675,11 +789,13 @@ pub mod hk {
         ///
         /// - `GET`: 查询所有退款
         /// - `POST`: 申请退款
+        #[inline]
         pub fn refunds(&self) -> &v3::Refunds {
             self.typed_child("refunds")
         }
 
         /// `hk/v3/settle`
+        #[inline]
         pub fn settle(&self) -> &v3::Settle {
             self.typed_child("settle")
         }
@@ -687,11 +803,13 @@ pub mod hk {
         /// `hk/v3/statements`
         ///
         /// - `GET`: 下载对账单
+        #[inline]
         pub fn statements(&self) -> &crate::paths::Node {
             self.typed_child("statements")
         }
 
         /// `hk/v3/transactions`
+        #[inline]
         pub fn transactions(&self) -> &v3::Transactions {
             self.typed_child("transactions")
         }
@@ -710,6 +828,7 @@ pub mod hk {
             /// `hk/v3/merchants/{sub_mchid}`
             ///
             /// - `GET`: 查询子商户（融合钱包）
+            #[inline]
             pub fn _sub_mchid_(&self) -> &crate::paths::Node {
                 self.typed_child("{sub_mchid}")
             }
@@ -724,11 +843,13 @@ pub mod hk {
         }
         impl Refunds {
             /// `hk/v3/refunds/id`
+            #[inline]
             pub fn id(&self) -> &refunds::Id {
                 self.typed_child("id")
             }
 
             /// `hk/v3/refunds/out-refund-no`
+            #[inline]
             pub fn out_refund_no(&self) -> &refunds::OutRefundNo {
                 self.typed_child("out-refund-no")
             }
@@ -742,6 +863,7 @@ pub mod hk {
             /// `hk/v3/settle/settlements`
             ///
             /// - `GET`: 查询结算资金明细API
+            #[inline]
             pub fn settlements(&self) -> &crate::paths::Node {
                 self.typed_child("settlements")
             }
@@ -755,11 +877,13 @@ pub mod hk {
             /// `hk/v3/transactions/app`
             ///
             /// - `POST`: APP支付下单
+            #[inline]
             pub fn app(&self) -> &crate::paths::Node {
                 self.typed_child("app")
             }
 
             /// `hk/v3/transactions/id`
+            #[inline]
             pub fn id(&self) -> &transactions::Id {
                 self.typed_child("id")
             }
@@ -767,6 +891,7 @@ pub mod hk {
             /// `hk/v3/transactions/jsapi`
             ///
             /// - `POST`: 小程序/公众号支付下单
+            #[inline]
             pub fn jsapi(&self) -> &crate::paths::Node {
                 self.typed_child("jsapi")
             }
@@ -774,6 +899,7 @@ pub mod hk {
             /// `hk/v3/transactions/micropay`
             ///
             /// - `POST`: 提交付款码支付
+            #[inline]
             pub fn micropay(&self) -> &crate::paths::Node {
                 self.typed_child("micropay")
             }
@@ -781,6 +907,7 @@ pub mod hk {
             /// `hk/v3/transactions/mweb`
             ///
             /// - `POST`: H5支付下单
+            #[inline]
             pub fn mweb(&self) -> &crate::paths::Node {
                 self.typed_child("mweb")
             }
@@ -788,11 +915,13 @@ pub mod hk {
             /// `hk/v3/transactions/native`
             ///
             /// - `POST`: 扫码支付下单
+            #[inline]
             pub fn native(&self) -> &crate::paths::Node {
                 self.typed_child("native")
             }
 
             /// `hk/v3/transactions/out-trade-no`
+            #[inline]
             pub fn out_trade_no(&self) -> &transactions::OutTradeNo {
                 self.typed_child("out-trade-no")
             }
@@ -808,6 +937,7 @@ pub mod hk {
                 /// `hk/v3/refunds/id/{refund_id}`
                 ///
                 /// - `GET`: 查询单笔退款(微信支付退款订单号)
+                #[inline]
                 pub fn _refund_id_(&self) -> &crate::paths::Node {
                     self.typed_child("{refund_id}")
                 }
@@ -821,6 +951,7 @@ pub mod hk {
                 /// `hk/v3/refunds/out-refund-no/{out_refund_no}`
                 ///
                 /// - `GET`: 查询单笔退款(商户退款订单号)
+                #[inline]
                 pub fn _out_refund_no_(&self) -> &crate::paths::Node {
                     self.typed_child("{out_refund_no}")
                 }
@@ -837,6 +968,7 @@ pub mod hk {
                 /// `hk/v3/transactions/id/{transaction_id}`
                 ///
                 /// - `GET`: 查询订单(微信支付订单号)
+                #[inline]
                 pub fn _transaction_id_(&self) -> &id::_TransactionId_ {
                     self.typed_child("{transaction_id}")
                 }
@@ -850,6 +982,7 @@ pub mod hk {
                 /// `hk/v3/transactions/out-trade-no/{out_trade_no}`
                 ///
                 /// - `GET`: 查询订单(商户订单号)
+                #[inline]
                 pub fn _out_trade_no_(&self) -> &out_trade_no::_OutTradeNo_ {
                     self.typed_child("{out_trade_no}")
                 }
@@ -867,6 +1000,7 @@ pub mod hk {
                     /// `hk/v3/transactions/id/{transaction_id}/close`
                     ///
                     /// - `POST`: 关闭订单(微信支付订单号)
+                    #[inline]
                     pub fn close(&self) -> &crate::paths::Node {
                         self.typed_child("close")
                     }
@@ -874,6 +1008,7 @@ pub mod hk {
                     /// `hk/v3/transactions/id/{transaction_id}/reverse`
                     ///
                     /// - `POST`: 撤销订单(微信支付订单号)
+                    #[inline]
                     pub fn reverse(&self) -> &crate::paths::Node {
                         self.typed_child("reverse")
                     }
@@ -892,6 +1027,7 @@ pub mod hk {
                     /// `hk/v3/transactions/out-trade-no/{out_trade_no}/close`
                     ///
                     /// - `POST`: 关闭订单(商户订单号)
+                    #[inline]
                     pub fn close(&self) -> &crate::paths::Node {
                         self.typed_child("close")
                     }
@@ -899,6 +1035,7 @@ pub mod hk {
                     /// `hk/v3/transactions/out-trade-no/{out_trade_no}/reverse`
                     ///
                     /// - `POST`: 撤销订单(商户订单号)
+                    #[inline]
                     pub fn reverse(&self) -> &crate::paths::Node {
                         self.typed_child("reverse")
                     }
@@ -918,6 +1055,7 @@ pub mod v2 {
         /// `v2/appauth/authindex`
         ///
         /// - `GET`: 授权获取code
+        #[inline]
         pub fn authindex(&self) -> &crate::paths::Node {
             self.typed_child("authindex")
         }
@@ -925,6 +1063,7 @@ pub mod v2 {
         /// `v2/appauth/getaccesstoken`
         ///
         /// - `GET`: 通过code换取accesstoken
+        #[inline]
         pub fn getaccesstoken(&self) -> &crate::paths::Node {
             self.typed_child("getaccesstoken")
         }
@@ -936,6 +1075,7 @@ pub mod v2 {
     }
     impl Applyment {
         /// `v2/applyment/micro`
+        #[inline]
         pub fn micro(&self) -> &applyment::Micro {
             self.typed_child("micro")
         }
@@ -949,6 +1089,7 @@ pub mod v2 {
         /// `v2/billcommentsp/batchquerycomment`
         ///
         /// - `POST`: 拉取订单评价数据 (mutual TLS: needs the merchant certificate)
+        #[inline]
         pub fn batchquerycomment(&self) -> &crate::paths::Node {
             self.typed_child("batchquerycomment")
         }
@@ -960,6 +1101,7 @@ pub mod v2 {
     }
     impl CgiBin {
         /// `v2/cgi-bin/mch`
+        #[inline]
         pub fn mch(&self) -> &cgi_bin::Mch {
             self.typed_child("mch")
         }
@@ -973,6 +1115,7 @@ pub mod v2 {
         /// `v2/deposit/consume`
         ///
         /// - `POST`: 消费押金 (mutual TLS: needs the merchant certificate)
+        #[inline]
         pub fn consume(&self) -> &crate::paths::Node {
             self.typed_child("consume")
         }
@@ -980,6 +1123,7 @@ pub mod v2 {
         /// `v2/deposit/facepay`
         ///
         /// - `POST`: 支付押金（人脸支付）
+        #[inline]
         pub fn facepay(&self) -> &crate::paths::Node {
             self.typed_child("facepay")
         }
@@ -987,6 +1131,7 @@ pub mod v2 {
         /// `v2/deposit/micropay`
         ///
         /// - `POST`: 支付押金（付款码支付）
+        #[inline]
         pub fn micropay(&self) -> &crate::paths::Node {
             self.typed_child("micropay")
         }
@@ -994,6 +1139,7 @@ pub mod v2 {
         /// `v2/deposit/orderquery`
         ///
         /// - `POST`: 查询订单
+        #[inline]
         pub fn orderquery(&self) -> &crate::paths::Node {
             self.typed_child("orderquery")
         }
@@ -1001,6 +1147,7 @@ pub mod v2 {
         /// `v2/deposit/refund`
         ///
         /// - `POST`: 申请退款（押金） (mutual TLS: needs the merchant certificate)
+        #[inline]
         pub fn refund(&self) -> &crate::paths::Node {
             self.typed_child("refund")
         }
@@ -1008,6 +1155,7 @@ pub mod v2 {
         /// `v2/deposit/refundquery`
         ///
         /// - `POST`: 查询退款（押金）
+        #[inline]
         pub fn refundquery(&self) -> &crate::paths::Node {
             self.typed_child("refundquery")
         }
@@ -1015,6 +1163,7 @@ pub mod v2 {
         /// `v2/deposit/reverse`
         ///
         /// - `POST`: 撤销订单 (mutual TLS: needs the merchant certificate)
+        #[inline]
         pub fn reverse(&self) -> &crate::paths::Node {
             self.typed_child("reverse")
         }
@@ -1022,6 +1171,7 @@ pub mod v2 {
         /// `v2/deposit/unifiedorder`
         ///
         /// - `POST`: 支付押金（JSAPI/APP支付）
+        #[inline]
         pub fn unifiedorder(&self) -> &crate::paths::Node {
             self.typed_child("unifiedorder")
         }
@@ -1035,6 +1185,7 @@ pub mod v2 {
         /// `v2/face/get_wxpayface_authinfo`
         ///
         /// - `POST`: 人脸识别SDK-获取调用凭证
+        #[inline]
         pub fn get_wxpayface_authinfo(&self) -> &crate::paths::Node {
             self.typed_child("get_wxpayface_authinfo")
         }
@@ -1048,6 +1199,7 @@ pub mod v2 {
         /// `v2/fund/queryautowithdrawbydate`
         ///
         /// - `POST`: 查询提现状态 (mutual TLS: needs the merchant certificate)
+        #[inline]
         pub fn queryautowithdrawbydate(&self) -> &crate::paths::Node {
             self.typed_child("queryautowithdrawbydate")
         }
@@ -1055,6 +1207,7 @@ pub mod v2 {
         /// `v2/fund/reautowithdrawbydate`
         ///
         /// - `POST`: 重新发起提现 (mutual TLS: needs the merchant certificate)
+        #[inline]
         pub fn reautowithdrawbydate(&self) -> &crate::paths::Node {
             self.typed_child("reautowithdrawbydate")
         }
@@ -1068,6 +1221,7 @@ pub mod v2 {
         /// `v2/mchrisk/bankquerymchauditinfo`
         ///
         /// - `POST`: 间联模式查询商户审核状态开放接口
+        #[inline]
         pub fn bankquerymchauditinfo(&self) -> &crate::paths::Node {
             self.typed_child("bankquerymchauditinfo")
         }
@@ -1075,6 +1229,7 @@ pub mod v2 {
         /// `v2/mchrisk/channelquerymchauditinfo`
         ///
         /// - `POST`: 渠道商查询商户审核信息
+        #[inline]
         pub fn channelquerymchauditinfo(&self) -> &crate::paths::Node {
             self.typed_child("channelquerymchauditinfo")
         }
@@ -1082,6 +1237,7 @@ pub mod v2 {
         /// `v2/mchrisk/querymchrisk`
         ///
         /// - `POST`: 事前-风险商户核查接口 (mutual TLS: needs the merchant certificate)
+        #[inline]
         pub fn querymchrisk(&self) -> &crate::paths::Node {
             self.typed_child("querymchrisk")
         }
@@ -1089,6 +1245,7 @@ pub mod v2 {
         /// `v2/mchrisk/setmchriskcallback`
         ///
         /// - `POST`: 设置风险通知回调链接
+        #[inline]
         pub fn setmchriskcallback(&self) -> &crate::paths::Node {
             self.typed_child("setmchriskcallback")
         }
@@ -1096,6 +1253,7 @@ pub mod v2 {
         /// `v2/mchrisk/syncmchriskresult`
         ///
         /// - `POST`: 事后-风险商户处理结果同步接口 (mutual TLS: needs the merchant certificate)
+        #[inline]
         pub fn syncmchriskresult(&self) -> &crate::paths::Node {
             self.typed_child("syncmchriskresult")
         }
@@ -1109,6 +1267,7 @@ pub mod v2 {
         /// `v2/mmpaymkttransfers/gethbinfo`
         ///
         /// - `POST`: 查询红包记录 (mutual TLS: needs the merchant certificate)
+        #[inline]
         pub fn gethbinfo(&self) -> &crate::paths::Node {
             self.typed_child("gethbinfo")
         }
@@ -1116,11 +1275,13 @@ pub mod v2 {
         /// `v2/mmpaymkttransfers/gettransferinfo`
         ///
         /// - `POST`: 查询企业向微信用户个人付款 (mutual TLS: needs the merchant certificate)
+        #[inline]
         pub fn gettransferinfo(&self) -> &crate::paths::Node {
             self.typed_child("gettransferinfo")
         }
 
         /// `v2/mmpaymkttransfers/promotion`
+        #[inline]
         pub fn promotion(&self) -> &mmpaymkttransfers::Promotion {
             self.typed_child("promotion")
         }
@@ -1128,6 +1289,7 @@ pub mod v2 {
         /// `v2/mmpaymkttransfers/query_coupon_stock`
         ///
         /// - `POST`: 查询代金券批次
+        #[inline]
         pub fn query_coupon_stock(&self) -> &crate::paths::Node {
             self.typed_child("query_coupon_stock")
         }
@@ -1135,6 +1297,7 @@ pub mod v2 {
         /// `v2/mmpaymkttransfers/querycouponsinfo`
         ///
         /// - `POST`: 查询代金券信息
+        #[inline]
         pub fn querycouponsinfo(&self) -> &crate::paths::Node {
             self.typed_child("querycouponsinfo")
         }
@@ -1142,6 +1305,7 @@ pub mod v2 {
         /// `v2/mmpaymkttransfers/queryworkwxredpack`
         ///
         /// - `POST`: 查询红包记录 (mutual TLS: needs the merchant certificate)
+        #[inline]
         pub fn queryworkwxredpack(&self) -> &crate::paths::Node {
             self.typed_child("queryworkwxredpack")
         }
@@ -1149,6 +1313,7 @@ pub mod v2 {
         /// `v2/mmpaymkttransfers/send_coupon`
         ///
         /// - `POST`: 发放代金券 (mutual TLS: needs the merchant certificate)
+        #[inline]
         pub fn send_coupon(&self) -> &crate::paths::Node {
             self.typed_child("send_coupon")
         }
@@ -1156,6 +1321,7 @@ pub mod v2 {
         /// `v2/mmpaymkttransfers/sendgroupredpack`
         ///
         /// - `POST`: 发放裂变红包 (mutual TLS: needs the merchant certificate)
+        #[inline]
         pub fn sendgroupredpack(&self) -> &crate::paths::Node {
             self.typed_child("sendgroupredpack")
         }
@@ -1163,6 +1329,7 @@ pub mod v2 {
         /// `v2/mmpaymkttransfers/sendminiprogramhb`
         ///
         /// - `POST`: 发放小程序红包接口 (mutual TLS: needs the merchant certificate)
+        #[inline]
         pub fn sendminiprogramhb(&self) -> &crate::paths::Node {
             self.typed_child("sendminiprogramhb")
         }
@@ -1170,6 +1337,7 @@ pub mod v2 {
         /// `v2/mmpaymkttransfers/sendredpack`
         ///
         /// - `POST`: 发放普通红包 (mutual TLS: needs the merchant certificate)
+        #[inline]
         pub fn sendredpack(&self) -> &crate::paths::Node {
             self.typed_child("sendredpack")
         }
@@ -1177,6 +1345,7 @@ pub mod v2 {
         /// `v2/mmpaymkttransfers/sendworkwxredpack`
         ///
         /// - `POST`: 发放企业红包 (mutual TLS: needs the merchant certificate)
+        #[inline]
         pub fn sendworkwxredpack(&self) -> &crate::paths::Node {
             self.typed_child("sendworkwxredpack")
         }
@@ -1190,6 +1359,7 @@ pub mod v2 {
         /// `v2/mmpaysptrans/pay_bank`
         ///
         /// - `POST`: 企业付款到银行卡 (mutual TLS: needs the merchant certificate)
+        #[inline]
         pub fn pay_bank(&self) -> &crate::paths::Node {
             self.typed_child("pay_bank")
         }
@@ -1197,6 +1367,7 @@ pub mod v2 {
         /// `v2/mmpaysptrans/query_bank`
         ///
         /// - `POST`: 查询企业付款银行卡 (mutual TLS: needs the merchant certificate)
+        #[inline]
         pub fn query_bank(&self) -> &crate::paths::Node {
             self.typed_child("query_bank")
         }
@@ -1210,6 +1381,7 @@ pub mod v2 {
         /// `v2/papay/deletecontract`
         ///
         /// - `POST`: 申请解约
+        #[inline]
         pub fn deletecontract(&self) -> &crate::paths::Node {
             self.typed_child("deletecontract")
         }
@@ -1217,6 +1389,7 @@ pub mod v2 {
         /// `v2/papay/entrustweb`
         ///
         /// - `GET`: 公众号纯签约
+        #[inline]
         pub fn entrustweb(&self) -> &crate::paths::Node {
             self.typed_child("entrustweb")
         }
@@ -1224,11 +1397,13 @@ pub mod v2 {
         /// `v2/papay/h5entrustweb`
         ///
         /// - `GET`: H5纯签约
+        #[inline]
         pub fn h5entrustweb(&self) -> &crate::paths::Node {
             self.typed_child("h5entrustweb")
         }
 
         /// `v2/papay/partner`
+        #[inline]
         pub fn partner(&self) -> &papay::Partner {
             self.typed_child("partner")
         }
@@ -1236,6 +1411,7 @@ pub mod v2 {
         /// `v2/papay/preentrustweb`
         ///
         /// - `POST`: APP纯签约
+        #[inline]
         pub fn preentrustweb(&self) -> &crate::paths::Node {
             self.typed_child("preentrustweb")
         }
@@ -1243,6 +1419,7 @@ pub mod v2 {
         /// `v2/papay/querycontract`
         ///
         /// - `POST`: 查询签约关系
+        #[inline]
         pub fn querycontract(&self) -> &crate::paths::Node {
             self.typed_child("querycontract")
         }
@@ -1256,6 +1433,7 @@ pub mod v2 {
         /// `v2/pay/closecombinedorder`
         ///
         /// - `POST`: 合单关单
+        #[inline]
         pub fn closecombinedorder(&self) -> &crate::paths::Node {
             self.typed_child("closecombinedorder")
         }
@@ -1263,6 +1441,7 @@ pub mod v2 {
         /// `v2/pay/closeorder`
         ///
         /// - `POST`: 关闭订单
+        #[inline]
         pub fn closeorder(&self) -> &crate::paths::Node {
             self.typed_child("closeorder")
         }
@@ -1270,6 +1449,7 @@ pub mod v2 {
         /// `v2/pay/combinedorder`
         ///
         /// - `POST`: 合单下单
+        #[inline]
         pub fn combinedorder(&self) -> &crate::paths::Node {
             self.typed_child("combinedorder")
         }
@@ -1277,6 +1457,7 @@ pub mod v2 {
         /// `v2/pay/contractorder`
         ///
         /// - `POST`: 支付中签约
+        #[inline]
         pub fn contractorder(&self) -> &crate::paths::Node {
             self.typed_child("contractorder")
         }
@@ -1284,6 +1465,7 @@ pub mod v2 {
         /// `v2/pay/downloadbill`
         ///
         /// - `POST`: 下载对账单
+        #[inline]
         pub fn downloadbill(&self) -> &crate::paths::Node {
             self.typed_child("downloadbill")
         }
@@ -1291,6 +1473,7 @@ pub mod v2 {
         /// `v2/pay/downloadfundflow`
         ///
         /// - `POST`: 下载资金账单 (mutual TLS: needs the merchant certificate)
+        #[inline]
         pub fn downloadfundflow(&self) -> &crate::paths::Node {
             self.typed_child("downloadfundflow")
         }
@@ -1298,6 +1481,7 @@ pub mod v2 {
         /// `v2/pay/facepay`
         ///
         /// - `POST`: 提交刷脸支付
+        #[inline]
         pub fn facepay(&self) -> &crate::paths::Node {
             self.typed_child("facepay")
         }
@@ -1305,6 +1489,7 @@ pub mod v2 {
         /// `v2/pay/facepayquery`
         ///
         /// - `POST`: 查询订单
+        #[inline]
         pub fn facepayquery(&self) -> &crate::paths::Node {
             self.typed_child("facepayquery")
         }
@@ -1312,6 +1497,7 @@ pub mod v2 {
         /// `v2/pay/micropay`
         ///
         /// - `POST`: 提交付款码支付
+        #[inline]
         pub fn micropay(&self) -> &crate::paths::Node {
             self.typed_child("micropay")
         }
@@ -1319,6 +1505,7 @@ pub mod v2 {
         /// `v2/pay/orderquery`
         ///
         /// - `POST`: 查询订单
+        #[inline]
         pub fn orderquery(&self) -> &crate::paths::Node {
             self.typed_child("orderquery")
         }
@@ -1326,6 +1513,7 @@ pub mod v2 {
         /// `v2/pay/paporderquery`
         ///
         /// - `POST`: 查询订单
+        #[inline]
         pub fn paporderquery(&self) -> &crate::paths::Node {
             self.typed_child("paporderquery")
         }
@@ -1333,11 +1521,13 @@ pub mod v2 {
         /// `v2/pay/pappayapply`
         ///
         /// - `POST`: 申请扣款
+        #[inline]
         pub fn pappayapply(&self) -> &crate::paths::Node {
             self.typed_child("pappayapply")
         }
 
         /// `v2/pay/partner`
+        #[inline]
         pub fn partner(&self) -> &pay::Partner {
             self.typed_child("partner")
         }
@@ -1345,6 +1535,7 @@ pub mod v2 {
         /// `v2/pay/profitsharingaddreceiver`
         ///
         /// - `POST`: 添加分账接收方
+        #[inline]
         pub fn profitsharingaddreceiver(&self) -> &crate::paths::Node {
             self.typed_child("profitsharingaddreceiver")
         }
@@ -1352,6 +1543,7 @@ pub mod v2 {
         /// `v2/pay/profitsharingmerchantratioquery`
         ///
         /// - `POST`: 查询最大分账比例API
+        #[inline]
         pub fn profitsharingmerchantratioquery(&self) -> &crate::paths::Node {
             self.typed_child("profitsharingmerchantratioquery")
         }
@@ -1359,6 +1551,7 @@ pub mod v2 {
         /// `v2/pay/profitsharingorderamountquery`
         ///
         /// - `POST`: 查询订单待分账金额
+        #[inline]
         pub fn profitsharingorderamountquery(&self) -> &crate::paths::Node {
             self.typed_child("profitsharingorderamountquery")
         }
@@ -1366,6 +1559,7 @@ pub mod v2 {
         /// `v2/pay/profitsharingquery`
         ///
         /// - `POST`: 查询分账结果
+        #[inline]
         pub fn profitsharingquery(&self) -> &crate::paths::Node {
             self.typed_child("profitsharingquery")
         }
@@ -1373,6 +1567,7 @@ pub mod v2 {
         /// `v2/pay/profitsharingremovereceiver`
         ///
         /// - `POST`: 删除分账接收方
+        #[inline]
         pub fn profitsharingremovereceiver(&self) -> &crate::paths::Node {
             self.typed_child("profitsharingremovereceiver")
         }
@@ -1380,6 +1575,7 @@ pub mod v2 {
         /// `v2/pay/profitsharingreturnquery`
         ///
         /// - `POST`: 回退结果查询
+        #[inline]
         pub fn profitsharingreturnquery(&self) -> &crate::paths::Node {
             self.typed_child("profitsharingreturnquery")
         }
@@ -1387,6 +1583,7 @@ pub mod v2 {
         /// `v2/pay/querycombinedorder`
         ///
         /// - `POST`: 合单查单
+        #[inline]
         pub fn querycombinedorder(&self) -> &crate::paths::Node {
             self.typed_child("querycombinedorder")
         }
@@ -1394,6 +1591,7 @@ pub mod v2 {
         /// `v2/pay/queryexchagerate`
         ///
         /// - `POST`: 汇率查询API
+        #[inline]
         pub fn queryexchagerate(&self) -> &crate::paths::Node {
             self.typed_child("queryexchagerate")
         }
@@ -1401,6 +1599,7 @@ pub mod v2 {
         /// `v2/pay/refundquery`
         ///
         /// - `POST`: 查询退款
+        #[inline]
         pub fn refundquery(&self) -> &crate::paths::Node {
             self.typed_child("refundquery")
         }
@@ -1408,6 +1607,7 @@ pub mod v2 {
         /// `v2/pay/refundqueryv2`
         ///
         /// - `POST`: 查询退款（支持单品）
+        #[inline]
         pub fn refundqueryv2(&self) -> &crate::paths::Node {
             self.typed_child("refundqueryv2")
         }
@@ -1415,6 +1615,7 @@ pub mod v2 {
         /// `v2/pay/settlementquery`
         ///
         /// - `POST`: 查询结算资金
+        #[inline]
         pub fn settlementquery(&self) -> &crate::paths::Node {
             self.typed_child("settlementquery")
         }
@@ -1422,6 +1623,7 @@ pub mod v2 {
         /// `v2/pay/unifiedorder`
         ///
         /// - `POST`: 统一下单
+        #[inline]
         pub fn unifiedorder(&self) -> &crate::paths::Node {
             self.typed_child("unifiedorder")
         }
@@ -1435,6 +1637,7 @@ pub mod v2 {
         /// `v2/payitil/report`
         ///
         /// - `POST`: 交易保障
+        #[inline]
         pub fn report(&self) -> &crate::paths::Node {
             self.typed_child("report")
         }
@@ -1448,6 +1651,7 @@ pub mod v2 {
         /// `v2/risk/getcertficates`
         ///
         /// - `POST`: 获取平台证书
+        #[inline]
         pub fn getcertficates(&self) -> &crate::paths::Node {
             self.typed_child("getcertficates")
         }
@@ -1455,6 +1659,7 @@ pub mod v2 {
         /// `v2/risk/getpublickey`
         ///
         /// - `POST`: 获取RSA加密公钥API (mutual TLS: needs the merchant certificate)
+        #[inline]
         pub fn getpublickey(&self) -> &crate::paths::Node {
             self.typed_child("getpublickey")
         }
@@ -1462,6 +1667,7 @@ pub mod v2 {
         /// `v2/risk/getviolation`
         ///
         /// - `POST`: 银行特约商户违规信息查询 (mutual TLS: needs the merchant certificate)
+        #[inline]
         pub fn getviolation(&self) -> &crate::paths::Node {
             self.typed_child("getviolation")
         }
@@ -1473,6 +1679,7 @@ pub mod v2 {
     }
     impl Sandboxnew {
         /// `v2/sandboxnew/pay`
+        #[inline]
         pub fn pay(&self) -> &sandboxnew::Pay {
             self.typed_child("pay")
         }
@@ -1484,16 +1691,19 @@ pub mod v2 {
     }
     impl Secapi {
         /// `v2/secapi/mch`
+        #[inline]
         pub fn mch(&self) -> &secapi::Mch {
             self.typed_child("mch")
         }
 
         /// `v2/secapi/mkt`
+        #[inline]
         pub fn mkt(&self) -> &secapi::Mkt {
             self.typed_child("mkt")
         }
 
         /// `v2/secapi/pay`
+        #[inline]
         pub fn pay(&self) -> &secapi::Pay {
             self.typed_child("pay")
         }
@@ -1507,6 +1717,7 @@ pub mod v2 {
         /// `v2/secsvc/getrealnameinfo`
         ///
         /// - `POST`: 微信支付实名授权
+        #[inline]
         pub fn getrealnameinfo(&self) -> &crate::paths::Node {
             self.typed_child("getrealnameinfo")
         }
@@ -1514,6 +1725,7 @@ pub mod v2 {
         /// `v2/secsvc/realnameauth`
         ///
         /// - `POST`: 微信支付实名验证
+        #[inline]
         pub fn realnameauth(&self) -> &crate::paths::Node {
             self.typed_child("realnameauth")
         }
@@ -1527,6 +1739,7 @@ pub mod v2 {
         /// `v2/tools/authcodetoopenid`
         ///
         /// - `POST`: 授权码查询openid
+        #[inline]
         pub fn authcodetoopenid(&self) -> &crate::paths::Node {
             self.typed_child("authcodetoopenid")
         }
@@ -1534,6 +1747,7 @@ pub mod v2 {
         /// `v2/tools/shorturl`
         ///
         /// - `POST`: 转换短链接
+        #[inline]
         pub fn shorturl(&self) -> &crate::paths::Node {
             self.typed_child("shorturl")
         }
@@ -1545,11 +1759,13 @@ pub mod v2 {
     }
     impl Transit {
         /// `v2/transit/partnerpay`
+        #[inline]
         pub fn partnerpay(&self) -> &transit::Partnerpay {
             self.typed_child("partnerpay")
         }
 
         /// `v2/transit/pay`
+        #[inline]
         pub fn pay(&self) -> &transit::Pay {
             self.typed_child("pay")
         }
@@ -1557,6 +1773,7 @@ pub mod v2 {
         /// `v2/transit/queryorder`
         ///
         /// - `POST`: 查询订单
+        #[inline]
         pub fn queryorder(&self) -> &crate::paths::Node {
             self.typed_child("queryorder")
         }
@@ -1568,11 +1785,13 @@ pub mod v2 {
     }
     impl Vehicle {
         /// `v2/vehicle/partnerpay`
+        #[inline]
         pub fn partnerpay(&self) -> &vehicle::Partnerpay {
             self.typed_child("partnerpay")
         }
 
         /// `v2/vehicle/pay`
+        #[inline]
         pub fn pay(&self) -> &vehicle::Pay {
             self.typed_child("pay")
         }
@@ -1586,6 +1805,7 @@ pub mod v2 {
         /// `v2/wxv/cancelbill`
         ///
         /// - `POST`: 撤销租借订单 (mutual TLS: needs the merchant certificate)
+        #[inline]
         pub fn cancelbill(&self) -> &crate::paths::Node {
             self.typed_child("cancelbill")
         }
@@ -1593,6 +1813,7 @@ pub mod v2 {
         /// `v2/wxv/changerentmoney`
         ///
         /// - `POST`: 修改租借订单 (mutual TLS: needs the merchant certificate)
+        #[inline]
         pub fn changerentmoney(&self) -> &crate::paths::Node {
             self.typed_child("changerentmoney")
         }
@@ -1600,6 +1821,7 @@ pub mod v2 {
         /// `v2/wxv/createhotelbill`
         ///
         /// - `POST`: 创建速住订单 (mutual TLS: needs the merchant certificate)
+        #[inline]
         pub fn createhotelbill(&self) -> &crate::paths::Node {
             self.typed_child("createhotelbill")
         }
@@ -1607,6 +1829,7 @@ pub mod v2 {
         /// `v2/wxv/createrentbill`
         ///
         /// - `POST`: 创建租借订单 (mutual TLS: needs the merchant certificate)
+        #[inline]
         pub fn createrentbill(&self) -> &crate::paths::Node {
             self.typed_child("createrentbill")
         }
@@ -1614,6 +1837,7 @@ pub mod v2 {
         /// `v2/wxv/finishhotelbill`
         ///
         /// - `POST`: 完结速住订单 (mutual TLS: needs the merchant certificate)
+        #[inline]
         pub fn finishhotelbill(&self) -> &crate::paths::Node {
             self.typed_child("finishhotelbill")
         }
@@ -1621,6 +1845,7 @@ pub mod v2 {
         /// `v2/wxv/finishrentbill`
         ///
         /// - `POST`: 完结租借订单 (mutual TLS: needs the merchant certificate)
+        #[inline]
         pub fn finishrentbill(&self) -> &crate::paths::Node {
             self.typed_child("finishrentbill")
         }
@@ -1628,6 +1853,7 @@ pub mod v2 {
         /// `v2/wxv/queryhotelbill`
         ///
         /// - `POST`: 查询速住订单 (mutual TLS: needs the merchant certificate)
+        #[inline]
         pub fn queryhotelbill(&self) -> &crate::paths::Node {
             self.typed_child("queryhotelbill")
         }
@@ -1635,6 +1861,7 @@ pub mod v2 {
         /// `v2/wxv/queryrentbill`
         ///
         /// - `POST`: 查询租借订单 (mutual TLS: needs the merchant certificate)
+        #[inline]
         pub fn queryrentbill(&self) -> &crate::paths::Node {
             self.typed_child("queryrentbill")
         }
@@ -1646,11 +1873,13 @@ pub mod v2 {
     }
     impl Xdc {
         /// `v2/xdc/apiv2getsignkey`
+        #[inline]
         pub fn apiv2getsignkey(&self) -> &xdc::Apiv2getsignkey {
             self.typed_child("apiv2getsignkey")
         }
 
         /// `v2/xdc/apiv2sandbox`
+        #[inline]
         pub fn apiv2sandbox(&self) -> &xdc::Apiv2sandbox {
             self.typed_child("apiv2sandbox")
         }
@@ -1666,6 +1895,7 @@ pub mod v2 {
             /// `v2/applyment/micro/getstate`
             ///
             /// - `POST`: 查询申请状态 (mutual TLS: needs the merchant certificate)
+            #[inline]
             pub fn getstate(&self) -> &crate::paths::Node {
                 self.typed_child("getstate")
             }
@@ -1673,6 +1903,7 @@ pub mod v2 {
             /// `v2/applyment/micro/getupgradestate`
             ///
             /// - `POST`: 查询升级申请单状态 (mutual TLS: needs the merchant certificate)
+            #[inline]
             pub fn getupgradestate(&self) -> &crate::paths::Node {
                 self.typed_child("getupgradestate")
             }
@@ -1680,6 +1911,7 @@ pub mod v2 {
             /// `v2/applyment/micro/modifyarchives`
             ///
             /// - `POST`: 修改结算银行卡 (mutual TLS: needs the merchant certificate)
+            #[inline]
             pub fn modifyarchives(&self) -> &crate::paths::Node {
                 self.typed_child("modifyarchives")
             }
@@ -1687,6 +1919,7 @@ pub mod v2 {
             /// `v2/applyment/micro/modifycontactinfo`
             ///
             /// - `POST`: 修改联系信息 (mutual TLS: needs the merchant certificate)
+            #[inline]
             pub fn modifycontactinfo(&self) -> &crate::paths::Node {
                 self.typed_child("modifycontactinfo")
             }
@@ -1694,6 +1927,7 @@ pub mod v2 {
             /// `v2/applyment/micro/signcontract`
             ///
             /// - `POST`: 签约报备 (mutual TLS: needs the merchant certificate)
+            #[inline]
             pub fn signcontract(&self) -> &crate::paths::Node {
                 self.typed_child("signcontract")
             }
@@ -1701,6 +1935,7 @@ pub mod v2 {
             /// `v2/applyment/micro/submit`
             ///
             /// - `POST`: 申请入驻 (mutual TLS: needs the merchant certificate)
+            #[inline]
             pub fn submit(&self) -> &crate::paths::Node {
                 self.typed_child("submit")
             }
@@ -1708,6 +1943,7 @@ pub mod v2 {
             /// `v2/applyment/micro/submitupgrade`
             ///
             /// - `POST`: 提交升级申请单 (mutual TLS: needs the merchant certificate)
+            #[inline]
             pub fn submitupgrade(&self) -> &crate::paths::Node {
                 self.typed_child("submitupgrade")
             }
@@ -1722,11 +1958,13 @@ pub mod v2 {
         }
         impl Mch {
             /// `v2/cgi-bin/mch/customs`
+            #[inline]
             pub fn customs(&self) -> &mch::Customs {
                 self.typed_child("customs")
             }
 
             /// `v2/cgi-bin/mch/newcustoms`
+            #[inline]
             pub fn newcustoms(&self) -> &mch::Newcustoms {
                 self.typed_child("newcustoms")
             }
@@ -1742,6 +1980,7 @@ pub mod v2 {
                 /// `v2/cgi-bin/mch/customs/customdeclareorder`
                 ///
                 /// - `POST`: 订单附加信息提交接口
+                #[inline]
                 pub fn customdeclareorder(&self) -> &crate::paths::Node {
                     self.typed_child("customdeclareorder")
                 }
@@ -1749,6 +1988,7 @@ pub mod v2 {
                 /// `v2/cgi-bin/mch/customs/customdeclarequery`
                 ///
                 /// - `POST`: 订单附加信息查询接口
+                #[inline]
                 pub fn customdeclarequery(&self) -> &crate::paths::Node {
                     self.typed_child("customdeclarequery")
                 }
@@ -1762,6 +2002,7 @@ pub mod v2 {
                 /// `v2/cgi-bin/mch/newcustoms/customdeclareredeclare`
                 ///
                 /// - `POST`: 订单附加信息重推接口
+                #[inline]
                 pub fn customdeclareredeclare(&self) -> &crate::paths::Node {
                     self.typed_child("customdeclareredeclare")
                 }
@@ -1779,6 +2020,7 @@ pub mod v2 {
             /// `v2/mmpaymkttransfers/promotion/paywwsptrans2pocket`
             ///
             /// - `POST`: 向员工付款 (mutual TLS: needs the merchant certificate)
+            #[inline]
             pub fn paywwsptrans2pocket(&self) -> &crate::paths::Node {
                 self.typed_child("paywwsptrans2pocket")
             }
@@ -1786,6 +2028,7 @@ pub mod v2 {
             /// `v2/mmpaymkttransfers/promotion/querywwsptrans2pocket`
             ///
             /// - `POST`: 查询付款记录 (mutual TLS: needs the merchant certificate)
+            #[inline]
             pub fn querywwsptrans2pocket(&self) -> &crate::paths::Node {
                 self.typed_child("querywwsptrans2pocket")
             }
@@ -1793,6 +2036,7 @@ pub mod v2 {
             /// `v2/mmpaymkttransfers/promotion/transfers`
             ///
             /// - `POST`: 向微信用户个人付款 (mutual TLS: needs the merchant certificate)
+            #[inline]
             pub fn transfers(&self) -> &crate::paths::Node {
                 self.typed_child("transfers")
             }
@@ -1809,6 +2053,7 @@ pub mod v2 {
             /// `v2/papay/partner/deletecontract`
             ///
             /// - `POST`: 申请解约
+            #[inline]
             pub fn deletecontract(&self) -> &crate::paths::Node {
                 self.typed_child("deletecontract")
             }
@@ -1816,6 +2061,7 @@ pub mod v2 {
             /// `v2/papay/partner/entrustweb`
             ///
             /// - `GET`: 公众号纯签约
+            #[inline]
             pub fn entrustweb(&self) -> &crate::paths::Node {
                 self.typed_child("entrustweb")
             }
@@ -1823,6 +2069,7 @@ pub mod v2 {
             /// `v2/papay/partner/h5entrustweb`
             ///
             /// - `GET`: H5纯签约
+            #[inline]
             pub fn h5entrustweb(&self) -> &crate::paths::Node {
                 self.typed_child("h5entrustweb")
             }
@@ -1830,6 +2077,7 @@ pub mod v2 {
             /// `v2/papay/partner/preentrustweb`
             ///
             /// - `POST`: APP纯签约
+            #[inline]
             pub fn preentrustweb(&self) -> &crate::paths::Node {
                 self.typed_child("preentrustweb")
             }
@@ -1837,6 +2085,7 @@ pub mod v2 {
             /// `v2/papay/partner/querycontract`
             ///
             /// - `POST`: 查询签约关系
+            #[inline]
             pub fn querycontract(&self) -> &crate::paths::Node {
                 self.typed_child("querycontract")
             }
@@ -1853,6 +2102,7 @@ pub mod v2 {
             /// `v2/pay/partner/paporderquery`
             ///
             /// - `POST`: 查询订单
+            #[inline]
             pub fn paporderquery(&self) -> &crate::paths::Node {
                 self.typed_child("paporderquery")
             }
@@ -1860,6 +2110,7 @@ pub mod v2 {
             /// `v2/pay/partner/pappayapply`
             ///
             /// - `POST`: 申请扣款
+            #[inline]
             pub fn pappayapply(&self) -> &crate::paths::Node {
                 self.typed_child("pappayapply")
             }
@@ -1876,6 +2127,7 @@ pub mod v2 {
             /// `v2/sandboxnew/pay/downloadbill`
             ///
             /// - `POST`: 下载对账单
+            #[inline]
             pub fn downloadbill(&self) -> &crate::paths::Node {
                 self.typed_child("downloadbill")
             }
@@ -1883,6 +2135,7 @@ pub mod v2 {
             /// `v2/sandboxnew/pay/getsignkey`
             ///
             /// - `POST`: 获取验签密钥API
+            #[inline]
             pub fn getsignkey(&self) -> &crate::paths::Node {
                 self.typed_child("getsignkey")
             }
@@ -1890,6 +2143,7 @@ pub mod v2 {
             /// `v2/sandboxnew/pay/micropay`
             ///
             /// - `POST`: 提交付款码支付
+            #[inline]
             pub fn micropay(&self) -> &crate::paths::Node {
                 self.typed_child("micropay")
             }
@@ -1897,6 +2151,7 @@ pub mod v2 {
             /// `v2/sandboxnew/pay/orderquery`
             ///
             /// - `POST`: 查询订单
+            #[inline]
             pub fn orderquery(&self) -> &crate::paths::Node {
                 self.typed_child("orderquery")
             }
@@ -1904,6 +2159,7 @@ pub mod v2 {
             /// `v2/sandboxnew/pay/refund`
             ///
             /// - `POST`: 申请退款
+            #[inline]
             pub fn refund(&self) -> &crate::paths::Node {
                 self.typed_child("refund")
             }
@@ -1911,6 +2167,7 @@ pub mod v2 {
             /// `v2/sandboxnew/pay/refundquery`
             ///
             /// - `POST`: 查询退款
+            #[inline]
             pub fn refundquery(&self) -> &crate::paths::Node {
                 self.typed_child("refundquery")
             }
@@ -1918,6 +2175,7 @@ pub mod v2 {
             /// `v2/sandboxnew/pay/unifiedorder`
             ///
             /// - `POST`: 统一下单
+            #[inline]
             pub fn unifiedorder(&self) -> &crate::paths::Node {
                 self.typed_child("unifiedorder")
             }
@@ -1934,6 +2192,7 @@ pub mod v2 {
             /// `v2/secapi/mch/addInstitutionsub`
             ///
             /// - `POST`: 进件子商户 (mutual TLS: needs the merchant certificate)
+            #[inline]
             pub fn add_institutionsub(&self) -> &crate::paths::Node {
                 self.typed_child("addInstitutionsub")
             }
@@ -1941,6 +2200,7 @@ pub mod v2 {
             /// `v2/secapi/mch/addsubdevconfig`
             ///
             /// - `POST`: 服务商子商户开发配置新增支付目录/新增对应APPID关联 (mutual TLS: needs the merchant certificate)
+            #[inline]
             pub fn addsubdevconfig(&self) -> &crate::paths::Node {
                 self.typed_child("addsubdevconfig")
             }
@@ -1948,6 +2208,7 @@ pub mod v2 {
             /// `v2/secapi/mch/channelsetting`
             ///
             /// - `POST`: 银行服务商特约子商户指定渠道号API (mutual TLS: needs the merchant certificate)
+            #[inline]
             pub fn channelsetting(&self) -> &crate::paths::Node {
                 self.typed_child("channelsetting")
             }
@@ -1955,6 +2216,7 @@ pub mod v2 {
             /// `v2/secapi/mch/modifyInstitutionsub`
             ///
             /// - `POST`: 修改子商户API (mutual TLS: needs the merchant certificate)
+            #[inline]
             pub fn modify_institutionsub(&self) -> &crate::paths::Node {
                 self.typed_child("modifyInstitutionsub")
             }
@@ -1962,6 +2224,7 @@ pub mod v2 {
             /// `v2/secapi/mch/modifymchinfo`
             ///
             /// - `POST`: 银行特约商户信息修改 (mutual TLS: needs the merchant certificate)
+            #[inline]
             pub fn modifymchinfo(&self) -> &crate::paths::Node {
                 self.typed_child("modifymchinfo")
             }
@@ -1969,6 +2232,7 @@ pub mod v2 {
             /// `v2/secapi/mch/queryInstitutionsub`
             ///
             /// - `POST`: 查询子商户 (mutual TLS: needs the merchant certificate)
+            #[inline]
             pub fn query_institutionsub(&self) -> &crate::paths::Node {
                 self.typed_child("queryInstitutionsub")
             }
@@ -1976,6 +2240,7 @@ pub mod v2 {
             /// `v2/secapi/mch/querysubdevconfig`
             ///
             /// - `POST`: 配置查询 (mutual TLS: needs the merchant certificate)
+            #[inline]
             pub fn querysubdevconfig(&self) -> &crate::paths::Node {
                 self.typed_child("querysubdevconfig")
             }
@@ -1983,6 +2248,7 @@ pub mod v2 {
             /// `v2/secapi/mch/submchmanage`
             ///
             /// - `POST`: 银行特约商户录入/银行特约商户资料查询 (mutual TLS: needs the merchant certificate)
+            #[inline]
             pub fn submchmanage(&self) -> &crate::paths::Node {
                 self.typed_child("submchmanage")
             }
@@ -1990,6 +2256,7 @@ pub mod v2 {
             /// `v2/secapi/mch/uploadmedia`
             ///
             /// - `POST`: 图片上传API (mutual TLS: needs the merchant certificate)
+            #[inline]
             pub fn uploadmedia(&self) -> &crate::paths::Node {
                 self.typed_child("uploadmedia")
             }
@@ -2003,6 +2270,7 @@ pub mod v2 {
             /// `v2/secapi/mkt/addrecommendconf`
             ///
             /// - `POST`: 服务商特约商户关注功能配置 (mutual TLS: needs the merchant certificate)
+            #[inline]
             pub fn addrecommendconf(&self) -> &crate::paths::Node {
                 self.typed_child("addrecommendconf")
             }
@@ -2016,6 +2284,7 @@ pub mod v2 {
             /// `v2/secapi/pay/facepayreverse`
             ///
             /// - `POST`: 撤销订单 (mutual TLS: needs the merchant certificate)
+            #[inline]
             pub fn facepayreverse(&self) -> &crate::paths::Node {
                 self.typed_child("facepayreverse")
             }
@@ -2023,6 +2292,7 @@ pub mod v2 {
             /// `v2/secapi/pay/multiprofitsharing`
             ///
             /// - `POST`: 请求多次分账 (mutual TLS: needs the merchant certificate)
+            #[inline]
             pub fn multiprofitsharing(&self) -> &crate::paths::Node {
                 self.typed_child("multiprofitsharing")
             }
@@ -2030,6 +2300,7 @@ pub mod v2 {
             /// `v2/secapi/pay/profitsharing`
             ///
             /// - `POST`: 请求单次分账 (mutual TLS: needs the merchant certificate)
+            #[inline]
             pub fn profitsharing(&self) -> &crate::paths::Node {
                 self.typed_child("profitsharing")
             }
@@ -2037,6 +2308,7 @@ pub mod v2 {
             /// `v2/secapi/pay/profitsharingfinish`
             ///
             /// - `POST`: 完结分账 (mutual TLS: needs the merchant certificate)
+            #[inline]
             pub fn profitsharingfinish(&self) -> &crate::paths::Node {
                 self.typed_child("profitsharingfinish")
             }
@@ -2044,6 +2316,7 @@ pub mod v2 {
             /// `v2/secapi/pay/profitsharingreturn`
             ///
             /// - `POST`: 分账回退 (mutual TLS: needs the merchant certificate)
+            #[inline]
             pub fn profitsharingreturn(&self) -> &crate::paths::Node {
                 self.typed_child("profitsharingreturn")
             }
@@ -2051,6 +2324,7 @@ pub mod v2 {
             /// `v2/secapi/pay/refund`
             ///
             /// - `POST`: 申请退款 (mutual TLS: needs the merchant certificate)
+            #[inline]
             pub fn refund(&self) -> &crate::paths::Node {
                 self.typed_child("refund")
             }
@@ -2058,6 +2332,7 @@ pub mod v2 {
             /// `v2/secapi/pay/refundv2`
             ///
             /// - `POST`: 申请退款（支持单品） (mutual TLS: needs the merchant certificate)
+            #[inline]
             pub fn refundv2(&self) -> &crate::paths::Node {
                 self.typed_child("refundv2")
             }
@@ -2065,6 +2340,7 @@ pub mod v2 {
             /// `v2/secapi/pay/reverse`
             ///
             /// - `POST`: 撤销订单 (mutual TLS: needs the merchant certificate)
+            #[inline]
             pub fn reverse(&self) -> &crate::paths::Node {
                 self.typed_child("reverse")
             }
@@ -2081,6 +2357,7 @@ pub mod v2 {
             /// `v2/transit/partnerpay/payapply`
             ///
             /// - `POST`: 申请扣款
+            #[inline]
             pub fn payapply(&self) -> &crate::paths::Node {
                 self.typed_child("payapply")
             }
@@ -2088,6 +2365,7 @@ pub mod v2 {
             /// `v2/transit/partnerpay/queryorder`
             ///
             /// - `POST`: 查询订单
+            #[inline]
             pub fn queryorder(&self) -> &crate::paths::Node {
                 self.typed_child("queryorder")
             }
@@ -2095,6 +2373,7 @@ pub mod v2 {
             /// `v2/transit/partnerpay/querystate`
             ///
             /// - `POST`: 查询用户状态接口
+            #[inline]
             pub fn querystate(&self) -> &crate::paths::Node {
                 self.typed_child("querystate")
             }
@@ -2108,6 +2387,7 @@ pub mod v2 {
             /// `v2/transit/pay/payapply`
             ///
             /// - `POST`: 申请扣款
+            #[inline]
             pub fn payapply(&self) -> &crate::paths::Node {
                 self.typed_child("payapply")
             }
@@ -2115,6 +2395,7 @@ pub mod v2 {
             /// `v2/transit/pay/querystate`
             ///
             /// - `POST`: 查询用户状态接口
+            #[inline]
             pub fn querystate(&self) -> &crate::paths::Node {
                 self.typed_child("querystate")
             }
@@ -2131,6 +2412,7 @@ pub mod v2 {
             /// `v2/vehicle/partnerpay/notification`
             ///
             /// - `POST`: 用户入场通知api
+            #[inline]
             pub fn notification(&self) -> &crate::paths::Node {
                 self.typed_child("notification")
             }
@@ -2138,6 +2420,7 @@ pub mod v2 {
             /// `v2/vehicle/partnerpay/payapply`
             ///
             /// - `POST`: 申请扣款
+            #[inline]
             pub fn payapply(&self) -> &crate::paths::Node {
                 self.typed_child("payapply")
             }
@@ -2145,6 +2428,7 @@ pub mod v2 {
             /// `v2/vehicle/partnerpay/querystate`
             ///
             /// - `POST`: 用户状态查询
+            #[inline]
             pub fn querystate(&self) -> &crate::paths::Node {
                 self.typed_child("querystate")
             }
@@ -2158,6 +2442,7 @@ pub mod v2 {
             /// `v2/vehicle/pay/notification`
             ///
             /// - `POST`: 用户入场通知api
+            #[inline]
             pub fn notification(&self) -> &crate::paths::Node {
                 self.typed_child("notification")
             }
@@ -2165,6 +2450,7 @@ pub mod v2 {
             /// `v2/vehicle/pay/payapply`
             ///
             /// - `POST`: 申请扣款
+            #[inline]
             pub fn payapply(&self) -> &crate::paths::Node {
                 self.typed_child("payapply")
             }
@@ -2172,6 +2458,7 @@ pub mod v2 {
             /// `v2/vehicle/pay/querystate`
             ///
             /// - `POST`: 用户状态查询
+            #[inline]
             pub fn querystate(&self) -> &crate::paths::Node {
                 self.typed_child("querystate")
             }
@@ -2186,6 +2473,7 @@ pub mod v2 {
         }
         impl Apiv2getsignkey {
             /// `v2/xdc/apiv2getsignkey/sign`
+            #[inline]
             pub fn sign(&self) -> &apiv2getsignkey::Sign {
                 self.typed_child("sign")
             }
@@ -2197,6 +2485,7 @@ pub mod v2 {
         }
         impl Apiv2sandbox {
             /// `v2/xdc/apiv2sandbox/pay`
+            #[inline]
             pub fn pay(&self) -> &apiv2sandbox::Pay {
                 self.typed_child("pay")
             }
@@ -2212,6 +2501,7 @@ pub mod v2 {
                 /// `v2/xdc/apiv2getsignkey/sign/getsignkey`
                 ///
                 /// - `POST`: 获取验签密钥API
+                #[inline]
                 pub fn getsignkey(&self) -> &crate::paths::Node {
                     self.typed_child("getsignkey")
                 }
@@ -2228,6 +2518,7 @@ pub mod v2 {
                 /// `v2/xdc/apiv2sandbox/pay/micropay`
                 ///
                 /// - `POST`: 提交付款码支付
+                #[inline]
                 pub fn micropay(&self) -> &crate::paths::Node {
                     self.typed_child("micropay")
                 }
@@ -2235,6 +2526,7 @@ pub mod v2 {
                 /// `v2/xdc/apiv2sandbox/pay/orderquery`
                 ///
                 /// - `POST`: 查询订单
+                #[inline]
                 pub fn orderquery(&self) -> &crate::paths::Node {
                     self.typed_child("orderquery")
                 }
@@ -2251,6 +2543,7 @@ pub mod v3 {
     }
     impl AbnormalFundProcessing {
         /// `v3/abnormal-fund-processing/receipts`
+        #[inline]
         pub fn receipts(&self) -> &abnormal_fund_processing::Receipts {
             self.typed_child("receipts")
         }
@@ -2262,6 +2555,7 @@ pub mod v3 {
     }
     impl AggracctBc {
         /// `v3/aggracct-bc/wb-channel`
+        #[inline]
         pub fn wb_channel(&self) -> &aggracct_bc::WbChannel {
             self.typed_child("wb-channel")
         }
@@ -2273,6 +2567,7 @@ pub mod v3 {
     }
     impl Apply4sub {
         /// `v3/apply4sub/sub_merchants`
+        #[inline]
         pub fn sub_merchants(&self) -> &apply4sub::SubMerchants {
             self.typed_child("sub_merchants")
         }
@@ -2287,6 +2582,7 @@ pub mod v3 {
         ///
         /// - `GET`: 查询商户开户意愿申请单审核结果API
         /// - `POST`: 提交商户开户意愿申请单API
+        #[inline]
         pub fn applyment(&self) -> &apply4subject::Applyment {
             self.typed_child("applyment")
         }
@@ -2298,6 +2594,7 @@ pub mod v3 {
     }
     impl Applyment4sub {
         /// `v3/applyment4sub/applyment`
+        #[inline]
         pub fn applyment(&self) -> &applyment4sub::Applyment {
             self.typed_child("applyment")
         }
@@ -2309,6 +2606,7 @@ pub mod v3 {
     }
     impl BankBatchTransfer {
         /// `v3/bank-batch-transfer/receipt`
+        #[inline]
         pub fn receipt(&self) -> &bank_batch_transfer::Receipt {
             self.typed_child("receipt")
         }
@@ -2322,6 +2620,7 @@ pub mod v3 {
         /// `v3/bank-transfer/batches`
         ///
         /// - `POST`: 发起批量转账API
+        #[inline]
         pub fn batches(&self) -> &bank_transfer::Batches {
             self.typed_child("batches")
         }
@@ -2335,6 +2634,7 @@ pub mod v3 {
         /// `v3/bill/fundflowbill`
         ///
         /// - `GET`: 申请资金账单API
+        #[inline]
         pub fn fundflowbill(&self) -> &crate::paths::Node {
             self.typed_child("fundflowbill")
         }
@@ -2342,6 +2642,7 @@ pub mod v3 {
         /// `v3/bill/sub-merchant-fundflowbill`
         ///
         /// - `GET`: 申请单个子商户资金账单API
+        #[inline]
         pub fn sub_merchant_fundflowbill(&self) -> &crate::paths::Node {
             self.typed_child("sub-merchant-fundflowbill")
         }
@@ -2349,6 +2650,7 @@ pub mod v3 {
         /// `v3/bill/tradebill`
         ///
         /// - `GET`: 申请交易账单API
+        #[inline]
         pub fn tradebill(&self) -> &crate::paths::Node {
             self.typed_child("tradebill")
         }
@@ -2362,6 +2664,7 @@ pub mod v3 {
         /// `v3/billdownload/file`
         ///
         /// - `GET`: 下载账单API
+        #[inline]
         pub fn file(&self) -> &crate::paths::Node {
             self.typed_child("file")
         }
@@ -2375,26 +2678,31 @@ pub mod v3 {
         /// `v3/brand/applyments`
         ///
         /// - `POST`: 提交入驻申请
+        #[inline]
         pub fn applyments(&self) -> &brand::Applyments {
             self.typed_child("applyments")
         }
 
         /// `v3/brand/card`
+        #[inline]
         pub fn card(&self) -> &brand::Card {
             self.typed_child("card")
         }
 
         /// `v3/brand/marketing`
+        #[inline]
         pub fn marketing(&self) -> &brand::Marketing {
             self.typed_child("marketing")
         }
 
         /// `v3/brand/partner`
+        #[inline]
         pub fn partner(&self) -> &brand::Partner {
             self.typed_child("partner")
         }
 
         /// `v3/brand/profitsharing`
+        #[inline]
         pub fn profitsharing(&self) -> &brand::Profitsharing {
             self.typed_child("profitsharing")
         }
@@ -2406,6 +2714,7 @@ pub mod v3 {
     }
     impl BrandBasic {
         /// `v3/brand-basic/partner`
+        #[inline]
         pub fn partner(&self) -> &brand_basic::Partner {
             self.typed_child("partner")
         }
@@ -2419,21 +2728,25 @@ pub mod v3 {
         /// `v3/businesscircle/parkings`
         ///
         /// - `POST`: 商圈会员停车状态同步
+        #[inline]
         pub fn parkings(&self) -> &crate::paths::Node {
             self.typed_child("parkings")
         }
 
         /// `v3/businesscircle/points`
+        #[inline]
         pub fn points(&self) -> &businesscircle::Points {
             self.typed_child("points")
         }
 
         /// `v3/businesscircle/user-authorizations`
+        #[inline]
         pub fn user_authorizations(&self) -> &businesscircle::UserAuthorizations {
             self.typed_child("user-authorizations")
         }
 
         /// `v3/businesscircle/users`
+        #[inline]
         pub fn users(&self) -> &businesscircle::Users {
             self.typed_child("users")
         }
@@ -2445,6 +2758,7 @@ pub mod v3 {
     }
     impl Capital {
         /// `v3/capital/capitallhh`
+        #[inline]
         pub fn capitallhh(&self) -> &capital::Capitallhh {
             self.typed_child("capitallhh")
         }
@@ -2456,6 +2770,7 @@ pub mod v3 {
     }
     impl Catering {
         /// `v3/catering/orders`
+        #[inline]
         pub fn orders(&self) -> &catering::Orders {
             self.typed_child("orders")
         }
@@ -2469,6 +2784,7 @@ pub mod v3 {
         /// `v3/combine-transactions/app`
         ///
         /// - `POST`: 合单下单-APP支付API
+        #[inline]
         pub fn app(&self) -> &crate::paths::Node {
             self.typed_child("app")
         }
@@ -2476,11 +2792,13 @@ pub mod v3 {
         /// `v3/combine-transactions/h5`
         ///
         /// - `POST`: 合单下单-H5支付API
+        #[inline]
         pub fn h5(&self) -> &crate::paths::Node {
             self.typed_child("h5")
         }
 
         /// `v3/combine-transactions/id`
+        #[inline]
         pub fn id(&self) -> &combine_transactions::Id {
             self.typed_child("id")
         }
@@ -2488,6 +2806,7 @@ pub mod v3 {
         /// `v3/combine-transactions/jsapi`
         ///
         /// - `POST`: 合单下单-JSAPI支付API
+        #[inline]
         pub fn jsapi(&self) -> &crate::paths::Node {
             self.typed_child("jsapi")
         }
@@ -2495,6 +2814,7 @@ pub mod v3 {
         /// `v3/combine-transactions/miniprogram`
         ///
         /// - `POST`: 个人收款交易下单-小程序
+        #[inline]
         pub fn miniprogram(&self) -> &crate::paths::Node {
             self.typed_child("miniprogram")
         }
@@ -2502,11 +2822,13 @@ pub mod v3 {
         /// `v3/combine-transactions/native`
         ///
         /// - `POST`: 合单下单-Native支付API
+        #[inline]
         pub fn native(&self) -> &crate::paths::Node {
             self.typed_child("native")
         }
 
         /// `v3/combine-transactions/out-trade-no`
+        #[inline]
         pub fn out_trade_no(&self) -> &combine_transactions::OutTradeNo {
             self.typed_child("out-trade-no")
         }
@@ -2518,6 +2840,7 @@ pub mod v3 {
     }
     impl Compliance {
         /// `v3/compliance/inactive-merchant-identity-verification`
+        #[inline]
         pub fn inactive_merchant_identity_verification(&self) -> &compliance::InactiveMerchantIdentityVerification {
             self.typed_child("inactive-merchant-identity-verification")
         }
@@ -2529,6 +2852,7 @@ pub mod v3 {
     }
     impl CreditRepayment {
         /// `v3/credit-repayment/partner`
+        #[inline]
         pub fn partner(&self) -> &credit_repayment::Partner {
             self.typed_child("partner")
         }
@@ -2542,11 +2866,13 @@ pub mod v3 {
         /// `v3/discount-card/cards`
         ///
         /// - `POST`: 预受理领卡请求API
+        #[inline]
         pub fn cards(&self) -> &discount_card::Cards {
             self.typed_child("cards")
         }
 
         /// `v3/discount-card/orders`
+        #[inline]
         pub fn orders(&self) -> &discount_card::Orders {
             self.typed_child("orders")
         }
@@ -2558,6 +2884,7 @@ pub mod v3 {
     }
     impl Ebike {
         /// `v3/ebike/charge`
+        #[inline]
         pub fn charge(&self) -> &ebike::Charge {
             self.typed_child("charge")
         }
@@ -2569,46 +2896,55 @@ pub mod v3 {
     }
     impl Ecommerce {
         /// `v3/ecommerce/account`
+        #[inline]
         pub fn account(&self) -> &ecommerce::Account {
             self.typed_child("account")
         }
 
         /// `v3/ecommerce/applyments`
+        #[inline]
         pub fn applyments(&self) -> &ecommerce::Applyments {
             self.typed_child("applyments")
         }
 
         /// `v3/ecommerce/bill`
+        #[inline]
         pub fn bill(&self) -> &ecommerce::Bill {
             self.typed_child("bill")
         }
 
         /// `v3/ecommerce/combine-papay`
+        #[inline]
         pub fn combine_papay(&self) -> &ecommerce::CombinePapay {
             self.typed_child("combine-papay")
         }
 
         /// `v3/ecommerce/fund`
+        #[inline]
         pub fn fund(&self) -> &ecommerce::Fund {
             self.typed_child("fund")
         }
 
         /// `v3/ecommerce/individual-contracts`
+        #[inline]
         pub fn individual_contracts(&self) -> &ecommerce::IndividualContracts {
             self.typed_child("individual-contracts")
         }
 
         /// `v3/ecommerce/mch-transfer`
+        #[inline]
         pub fn mch_transfer(&self) -> &ecommerce::MchTransfer {
             self.typed_child("mch-transfer")
         }
 
         /// `v3/ecommerce/profitsharing`
+        #[inline]
         pub fn profitsharing(&self) -> &ecommerce::Profitsharing {
             self.typed_child("profitsharing")
         }
 
         /// `v3/ecommerce/refunds`
+        #[inline]
         pub fn refunds(&self) -> &ecommerce::Refunds {
             self.typed_child("refunds")
         }
@@ -2616,11 +2952,13 @@ pub mod v3 {
         /// `v3/ecommerce/subject-sub-merchants`
         ///
         /// - `GET`: 查询指定主体子商户列表
+        #[inline]
         pub fn subject_sub_merchants(&self) -> &crate::paths::Node {
             self.typed_child("subject-sub-merchants")
         }
 
         /// `v3/ecommerce/subsidies`
+        #[inline]
         pub fn subsidies(&self) -> &ecommerce::Subsidies {
             self.typed_child("subsidies")
         }
@@ -2632,6 +2970,7 @@ pub mod v3 {
     }
     impl EduPapay {
         /// `v3/edu-papay/contracts`
+        #[inline]
         pub fn contracts(&self) -> &edu_papay::Contracts {
             self.typed_child("contracts")
         }
@@ -2639,16 +2978,19 @@ pub mod v3 {
         /// `v3/edu-papay/transactions`
         ///
         /// - `POST`: 教育通扣款受理API
+        #[inline]
         pub fn transactions(&self) -> &edu_papay::Transactions {
             self.typed_child("transactions")
         }
 
         /// `v3/edu-papay/user`
+        #[inline]
         pub fn user(&self) -> &edu_papay::User {
             self.typed_child("user")
         }
 
         /// `v3/edu-papay/user-notifications`
+        #[inline]
         pub fn user_notifications(&self) -> &edu_papay::UserNotifications {
             self.typed_child("user-notifications")
         }
@@ -2663,11 +3005,13 @@ pub mod v3 {
         ///
         /// - `GET`: 通过QQ账号查询核销订单列表API
         /// - `POST`: 创建核销订单API
+        #[inline]
         pub fn orders(&self) -> &crate::paths::Node {
             self.typed_child("orders")
         }
 
         /// `v3/edu-star/users`
+        #[inline]
         pub fn users(&self) -> &edu_star::Users {
             self.typed_child("users")
         }
@@ -2679,6 +3023,7 @@ pub mod v3 {
     }
     impl Eduschoolpay {
         /// `v3/eduschoolpay/contracts`
+        #[inline]
         pub fn contracts(&self) -> &eduschoolpay::Contracts {
             self.typed_child("contracts")
         }
@@ -2686,11 +3031,13 @@ pub mod v3 {
         /// `v3/eduschoolpay/transactions`
         ///
         /// - `POST`: 扣款API
+        #[inline]
         pub fn transactions(&self) -> &eduschoolpay::Transactions {
             self.typed_child("transactions")
         }
 
         /// `v3/eduschoolpay/users`
+        #[inline]
         pub fn users(&self) -> &eduschoolpay::Users {
             self.typed_child("users")
         }
@@ -2702,6 +3049,7 @@ pub mod v3 {
     }
     impl Express {
         /// `v3/express/users`
+        #[inline]
         pub fn users(&self) -> &express::Users {
             self.typed_child("users")
         }
@@ -2713,6 +3061,7 @@ pub mod v3 {
     }
     impl Facemch {
         /// `v3/facemch/users`
+        #[inline]
         pub fn users(&self) -> &facemch::Users {
             self.typed_child("users")
         }
@@ -2724,11 +3073,13 @@ pub mod v3 {
     }
     impl FundApp {
         /// `v3/fund-app/brand-redpacket`
+        #[inline]
         pub fn brand_redpacket(&self) -> &fund_app::BrandRedpacket {
             self.typed_child("brand-redpacket")
         }
 
         /// `v3/fund-app/mch-transfer`
+        #[inline]
         pub fn mch_transfer(&self) -> &fund_app::MchTransfer {
             self.typed_child("mch-transfer")
         }
@@ -2742,6 +3093,7 @@ pub mod v3 {
         /// `v3/funds-to-oversea/bill-download-url`
         ///
         /// - `GET`: 获取购付汇账单文件下载链接API
+        #[inline]
         pub fn bill_download_url(&self) -> &crate::paths::Node {
             self.typed_child("bill-download-url")
         }
@@ -2749,16 +3101,19 @@ pub mod v3 {
         /// `v3/funds-to-oversea/orders`
         ///
         /// - `POST`: 申请资金出境API
+        #[inline]
         pub fn orders(&self) -> &funds_to_oversea::Orders {
             self.typed_child("orders")
         }
 
         /// `v3/funds-to-oversea/return`
+        #[inline]
         pub fn r#return(&self) -> &funds_to_oversea::Return {
             self.typed_child("return")
         }
 
         /// `v3/funds-to-oversea/transactions`
+        #[inline]
         pub fn transactions(&self) -> &funds_to_oversea::Transactions {
             self.typed_child("transactions")
         }
@@ -2772,26 +3127,31 @@ pub mod v3 {
         /// `v3/global/certificates`
         ///
         /// - `GET`: 获取平台证书列表
+        #[inline]
         pub fn certificates(&self) -> &crate::paths::Node {
             self.typed_child("certificates")
         }
 
         /// `v3/global/customs`
+        #[inline]
         pub fn customs(&self) -> &global::Customs {
             self.typed_child("customs")
         }
 
         /// `v3/global/merchant`
+        #[inline]
         pub fn merchant(&self) -> &global::Merchant {
             self.typed_child("merchant")
         }
 
         /// `v3/global/merchant-service`
+        #[inline]
         pub fn merchant_service(&self) -> &global::MerchantService {
             self.typed_child("merchant-service")
         }
 
         /// `v3/global/merchant-storage`
+        #[inline]
         pub fn merchant_storage(&self) -> &global::MerchantStorage {
             self.typed_child("merchant-storage")
         }
@@ -2799,26 +3159,31 @@ pub mod v3 {
         /// `v3/global/merchants`
         ///
         /// - `POST`: 子商户进件（融合钱包）
+        #[inline]
         pub fn merchants(&self) -> &global::Merchants {
             self.typed_child("merchants")
         }
 
         /// `v3/global/micropay`
+        #[inline]
         pub fn micropay(&self) -> &global::Micropay {
             self.typed_child("micropay")
         }
 
         /// `v3/global/papay`
+        #[inline]
         pub fn papay(&self) -> &global::Papay {
             self.typed_child("papay")
         }
 
         /// `v3/global/profit-sharing`
+        #[inline]
         pub fn profit_sharing(&self) -> &global::ProfitSharing {
             self.typed_child("profit-sharing")
         }
 
         /// `v3/global/refund`
+        #[inline]
         pub fn refund(&self) -> &global::Refund {
             self.typed_child("refund")
         }
@@ -2827,11 +3192,13 @@ pub mod v3 {
         ///
         /// - `GET`: 查询所有退款
         /// - `POST`: 申请退款
+        #[inline]
         pub fn refunds(&self) -> &global::Refunds {
             self.typed_child("refunds")
         }
 
         /// `v3/global/settle`
+        #[inline]
         pub fn settle(&self) -> &global::Settle {
             self.typed_child("settle")
         }
@@ -2839,11 +3206,13 @@ pub mod v3 {
         /// `v3/global/statements`
         ///
         /// - `GET`: 下载对账单
+        #[inline]
         pub fn statements(&self) -> &crate::paths::Node {
             self.typed_child("statements")
         }
 
         /// `v3/global/transactions`
+        #[inline]
         pub fn transactions(&self) -> &global::Transactions {
             self.typed_child("transactions")
         }
@@ -2855,6 +3224,7 @@ pub mod v3 {
     }
     impl Goldplan {
         /// `v3/goldplan/merchants`
+        #[inline]
         pub fn merchants(&self) -> &goldplan::Merchants {
             self.typed_child("merchants")
         }
@@ -2866,6 +3236,7 @@ pub mod v3 {
     }
     impl Gov {
         /// `v3/gov/subsidy`
+        #[inline]
         pub fn subsidy(&self) -> &gov::Subsidy {
             self.typed_child("subsidy")
         }
@@ -2879,11 +3250,13 @@ pub mod v3 {
         /// `v3/hire-power-bank/insurance-orders`
         ///
         /// - `POST`: 创建保险订单
+        #[inline]
         pub fn insurance_orders(&self) -> &hire_power_bank::InsuranceOrders {
             self.typed_child("insurance-orders")
         }
 
         /// `v3/hire-power-bank/user-qualifications`
+        #[inline]
         pub fn user_qualifications(&self) -> &hire_power_bank::UserQualifications {
             self.typed_child("user-qualifications")
         }
@@ -2897,6 +3270,7 @@ pub mod v3 {
         /// `v3/industry-coupon/tokens`
         ///
         /// - `POST`: 出行券切卡组件预下单API
+        #[inline]
         pub fn tokens(&self) -> &crate::paths::Node {
             self.typed_child("tokens")
         }
@@ -2908,11 +3282,13 @@ pub mod v3 {
     }
     impl IndustryRebate {
         /// `v3/industry-rebate/retail-industry`
+        #[inline]
         pub fn retail_industry(&self) -> &industry_rebate::RetailIndustry {
             self.typed_child("retail-industry")
         }
 
         /// `v3/industry-rebate/transactions`
+        #[inline]
         pub fn transactions(&self) -> &industry_rebate::Transactions {
             self.typed_child("transactions")
         }
@@ -2924,6 +3300,7 @@ pub mod v3 {
     }
     impl Inspolicymgr {
         /// `v3/inspolicymgr/deduct`
+        #[inline]
         pub fn deduct(&self) -> &inspolicymgr::Deduct {
             self.typed_child("deduct")
         }
@@ -2935,6 +3312,7 @@ pub mod v3 {
     }
     impl Iotmanage {
         /// `v3/iotmanage/device-inspections`
+        #[inline]
         pub fn device_inspections(&self) -> &iotmanage::DeviceInspections {
             self.typed_child("device-inspections")
         }
@@ -2942,6 +3320,7 @@ pub mod v3 {
         /// `v3/iotmanage/devices`
         ///
         /// - `GET`: 智能设备列表
+        #[inline]
         pub fn devices(&self) -> &crate::paths::Node {
             self.typed_child("devices")
         }
@@ -2953,11 +3332,13 @@ pub mod v3 {
     }
     impl Lovefeast {
         /// `v3/lovefeast/brands`
+        #[inline]
         pub fn brands(&self) -> &lovefeast::Brands {
             self.typed_child("brands")
         }
 
         /// `v3/lovefeast/users`
+        #[inline]
         pub fn users(&self) -> &lovefeast::Users {
             self.typed_child("users")
         }
@@ -2969,41 +3350,49 @@ pub mod v3 {
     }
     impl Marketing {
         /// `v3/marketing/bank`
+        #[inline]
         pub fn bank(&self) -> &marketing::Bank {
             self.typed_child("bank")
         }
 
         /// `v3/marketing/bank-favor`
+        #[inline]
         pub fn bank_favor(&self) -> &marketing::BankFavor {
             self.typed_child("bank-favor")
         }
 
         /// `v3/marketing/busifavor`
+        #[inline]
         pub fn busifavor(&self) -> &marketing::Busifavor {
             self.typed_child("busifavor")
         }
 
         /// `v3/marketing/favor`
+        #[inline]
         pub fn favor(&self) -> &marketing::Favor {
             self.typed_child("favor")
         }
 
         /// `v3/marketing/goods-subsidy-activity`
+        #[inline]
         pub fn goods_subsidy_activity(&self) -> &marketing::GoodsSubsidyActivity {
             self.typed_child("goods-subsidy-activity")
         }
 
         /// `v3/marketing/membercard-activity`
+        #[inline]
         pub fn membercard_activity(&self) -> &marketing::MembercardActivity {
             self.typed_child("membercard-activity")
         }
 
         /// `v3/marketing/membercard-open`
+        #[inline]
         pub fn membercard_open(&self) -> &marketing::MembercardOpen {
             self.typed_child("membercard-open")
         }
 
         /// `v3/marketing/partner`
+        #[inline]
         pub fn partner(&self) -> &marketing::Partner {
             self.typed_child("partner")
         }
@@ -3011,26 +3400,31 @@ pub mod v3 {
         /// `v3/marketing/partnerships`
         ///
         /// - `GET`: 查询合作关系列表API
+        #[inline]
         pub fn partnerships(&self) -> &marketing::Partnerships {
             self.typed_child("partnerships")
         }
 
         /// `v3/marketing/paygiftactivity`
+        #[inline]
         pub fn paygiftactivity(&self) -> &marketing::Paygiftactivity {
             self.typed_child("paygiftactivity")
         }
 
         /// `v3/marketing/shopping-receipt`
+        #[inline]
         pub fn shopping_receipt(&self) -> &marketing::ShoppingReceipt {
             self.typed_child("shopping-receipt")
         }
 
         /// `v3/marketing/weekly-discount`
+        #[inline]
         pub fn weekly_discount(&self) -> &marketing::WeeklyDiscount {
             self.typed_child("weekly-discount")
         }
 
         /// `v3/marketing/withdraw-favor`
+        #[inline]
         pub fn withdraw_favor(&self) -> &marketing::WithdrawFavor {
             self.typed_child("withdraw-favor")
         }
@@ -3042,11 +3436,13 @@ pub mod v3 {
     }
     impl MchManage {
         /// `v3/mch-manage/mch-manage-records`
+        #[inline]
         pub fn mch_manage_records(&self) -> &mch_manage::MchManageRecords {
             self.typed_child("mch-manage-records")
         }
 
         /// `v3/mch-manage/submission-files`
+        #[inline]
         pub fn submission_files(&self) -> &mch_manage::SubmissionFiles {
             self.typed_child("submission-files")
         }
@@ -3058,6 +3454,7 @@ pub mod v3 {
     }
     impl MchOperate {
         /// `v3/mch_operate/risk`
+        #[inline]
         pub fn risk(&self) -> &mch_operate::Risk {
             self.typed_child("risk")
         }
@@ -3069,11 +3466,13 @@ pub mod v3 {
     }
     impl MchOperationManage {
         /// `v3/mch-operation-manage/enhanced-due-diligence`
+        #[inline]
         pub fn enhanced_due_diligence(&self) -> &mch_operation_manage::EnhancedDueDiligence {
             self.typed_child("enhanced-due-diligence")
         }
 
         /// `v3/mch-operation-manage/merchant-limitations`
+        #[inline]
         pub fn merchant_limitations(&self) -> &mch_operation_manage::MerchantLimitations {
             self.typed_child("merchant-limitations")
         }
@@ -3087,6 +3486,7 @@ pub mod v3 {
         /// `v3/mchalterapply/mchcontactalterapplyment`
         ///
         /// - `POST`: 提交超管变更申请单
+        #[inline]
         pub fn mchcontactalterapplyment(&self) -> &mchalterapply::Mchcontactalterapplyment {
             self.typed_child("mchcontactalterapplyment")
         }
@@ -3094,6 +3494,7 @@ pub mod v3 {
         /// `v3/mchalterapply/mchsubjectalterapplyment`
         ///
         /// - `POST`: 提交资料变更申请单
+        #[inline]
         pub fn mchsubjectalterapplyment(&self) -> &mchalterapply::Mchsubjectalterapplyment {
             self.typed_child("mchsubjectalterapplyment")
         }
@@ -3101,6 +3502,7 @@ pub mod v3 {
         /// `v3/mchalterapply/merchantnamealterapplyment`
         ///
         /// - `POST`: 提交商户简称变更申请单
+        #[inline]
         pub fn merchantnamealterapplyment(&self) -> &mchalterapply::Merchantnamealterapplyment {
             self.typed_child("merchantnamealterapplyment")
         }
@@ -3114,11 +3516,13 @@ pub mod v3 {
         /// `v3/med-ins/orders`
         ///
         /// - `POST`: 医保自费混合收款下单
+        #[inline]
         pub fn orders(&self) -> &med_ins::Orders {
             self.typed_child("orders")
         }
 
         /// `v3/med-ins/refunds`
+        #[inline]
         pub fn refunds(&self) -> &med_ins::Refunds {
             self.typed_child("refunds")
         }
@@ -3130,11 +3534,13 @@ pub mod v3 {
     }
     impl Merchant {
         /// `v3/merchant/fund`
+        #[inline]
         pub fn fund(&self) -> &merchant::Fund {
             self.typed_child("fund")
         }
 
         /// `v3/merchant/media`
+        #[inline]
         pub fn media(&self) -> &merchant::Media {
             self.typed_child("media")
         }
@@ -3146,6 +3552,7 @@ pub mod v3 {
     }
     impl MerchantRiskManage {
         /// `v3/merchant-risk-manage/ec-trade-risk`
+        #[inline]
         pub fn ec_trade_risk(&self) -> &merchant_risk_manage::EcTradeRisk {
             self.typed_child("ec-trade-risk")
         }
@@ -3153,6 +3560,7 @@ pub mod v3 {
         /// `v3/merchant-risk-manage/report-trade-union-information`
         ///
         /// - `POST`: 上报订单关联信息
+        #[inline]
         pub fn report_trade_union_information(&self) -> &crate::paths::Node {
             self.typed_child("report-trade-union-information")
         }
@@ -3160,6 +3568,7 @@ pub mod v3 {
         /// `v3/merchant-risk-manage/trade-risk-information`
         ///
         /// - `GET`: 查询风险信息
+        #[inline]
         pub fn trade_risk_information(&self) -> &crate::paths::Node {
             self.typed_child("trade-risk-information")
         }
@@ -3167,6 +3576,7 @@ pub mod v3 {
         /// `v3/merchant-risk-manage/trade-risk-result`
         ///
         /// - `POST`: 处置结果回传
+        #[inline]
         pub fn trade_risk_result(&self) -> &crate::paths::Node {
             self.typed_child("trade-risk-result")
         }
@@ -3177,6 +3587,7 @@ pub mod v3 {
         /// - `GET`: 查询商户违规通知回调地址API
         /// - `POST`: 创建商户违规通知回调地址API
         /// - `PUT`: 修改商户违规通知回调地址API
+        #[inline]
         pub fn violation_notifications(&self) -> &crate::paths::Node {
             self.typed_child("violation-notifications")
         }
@@ -3193,6 +3604,7 @@ pub mod v3 {
         /// - `GET`: 查询投诉通知回调API
         /// - `POST`: 创建投诉通知回调API
         /// - `PUT`: 更新投诉通知回调API
+        #[inline]
         pub fn complaint_notifications(&self) -> &crate::paths::Node {
             self.typed_child("complaint-notifications")
         }
@@ -3200,6 +3612,7 @@ pub mod v3 {
         /// `v3/merchant-service/complaints`
         ///
         /// - `GET`: 查询投诉信息API
+        #[inline]
         pub fn complaints(&self) -> &merchant_service::Complaints {
             self.typed_child("complaints")
         }
@@ -3207,6 +3620,7 @@ pub mod v3 {
         /// `v3/merchant-service/complaints-v2`
         ///
         /// - `GET`: 查询投诉单列表API
+        #[inline]
         pub fn complaints_v2(&self) -> &merchant_service::ComplaintsV2 {
             self.typed_child("complaints-v2")
         }
@@ -3214,11 +3628,13 @@ pub mod v3 {
         /// `v3/merchant-service/feedbacks`
         ///
         /// - `POST`: 商户反馈API
+        #[inline]
         pub fn feedbacks(&self) -> &crate::paths::Node {
             self.typed_child("feedbacks")
         }
 
         /// `v3/merchant-service/images`
+        #[inline]
         pub fn images(&self) -> &merchant_service::Images {
             self.typed_child("images")
         }
@@ -3232,6 +3648,7 @@ pub mod v3 {
         /// `v3/merchant-settlement/merchant-settle-rule-applications`
         ///
         /// - `POST`: 申请修改特约商户结算规则API
+        #[inline]
         pub fn merchant_settle_rule_applications(&self) -> &merchant_settlement::MerchantSettleRuleApplications {
             self.typed_child("merchant-settle-rule-applications")
         }
@@ -3245,6 +3662,7 @@ pub mod v3 {
         /// `v3/merchant-store/stores`
         ///
         /// - `POST`: 创建门店API
+        #[inline]
         pub fn stores(&self) -> &merchant_store::Stores {
             self.typed_child("stores")
         }
@@ -3256,11 +3674,13 @@ pub mod v3 {
     }
     impl Merchantfund {
         /// `v3/merchantfund/merchant`
+        #[inline]
         pub fn merchant(&self) -> &merchantfund::Merchant {
             self.typed_child("merchant")
         }
 
         /// `v3/merchantfund/partner`
+        #[inline]
         pub fn partner(&self) -> &merchantfund::Partner {
             self.typed_child("partner")
         }
@@ -3272,11 +3692,13 @@ pub mod v3 {
     }
     impl Multiuse {
         /// `v3/multiuse/stocks`
+        #[inline]
         pub fn stocks(&self) -> &multiuse::Stocks {
             self.typed_child("stocks")
         }
 
         /// `v3/multiuse/users`
+        #[inline]
         pub fn users(&self) -> &multiuse::Users {
             self.typed_child("users")
         }
@@ -3290,6 +3712,7 @@ pub mod v3 {
         /// `v3/new-tax-control-fapiao/card-template`
         ///
         /// - `POST`: 创建电子发票卡券模板
+        #[inline]
         pub fn card_template(&self) -> &crate::paths::Node {
             self.typed_child("card-template")
         }
@@ -3297,16 +3720,19 @@ pub mod v3 {
         /// `v3/new-tax-control-fapiao/fapiao-applications`
         ///
         /// - `POST`: 开具电子发票
+        #[inline]
         pub fn fapiao_applications(&self) -> &new_tax_control_fapiao::FapiaoApplications {
             self.typed_child("fapiao-applications")
         }
 
         /// `v3/new-tax-control-fapiao/fapiaomerchant`
+        #[inline]
         pub fn fapiaomerchant(&self) -> &new_tax_control_fapiao::Fapiaomerchant {
             self.typed_child("fapiaomerchant")
         }
 
         /// `v3/new-tax-control-fapiao/merchant`
+        #[inline]
         pub fn merchant(&self) -> &new_tax_control_fapiao::Merchant {
             self.typed_child("merchant")
         }
@@ -3314,6 +3740,7 @@ pub mod v3 {
         /// `v3/new-tax-control-fapiao/user-title`
         ///
         /// - `GET`: 获取用户填写的抬头
+        #[inline]
         pub fn user_title(&self) -> &new_tax_control_fapiao::UserTitle {
             self.typed_child("user-title")
         }
@@ -3327,11 +3754,13 @@ pub mod v3 {
         /// `v3/offlineface/authinfo`
         ///
         /// - `POST`: 获取authinfo接口
+        #[inline]
         pub fn authinfo(&self) -> &crate::paths::Node {
             self.typed_child("authinfo")
         }
 
         /// `v3/offlineface/contracts`
+        #[inline]
         pub fn contracts(&self) -> &offlineface::Contracts {
             self.typed_child("contracts")
         }
@@ -3339,6 +3768,7 @@ pub mod v3 {
         /// `v3/offlineface/face-collections`
         ///
         /// - `GET`: 查询重采用户列表
+        #[inline]
         pub fn face_collections(&self) -> &offlineface::FaceCollections {
             self.typed_child("face-collections")
         }
@@ -3346,6 +3776,7 @@ pub mod v3 {
         /// `v3/offlineface/repayment-url`
         ///
         /// - `POST`: 获取还款链接接口
+        #[inline]
         pub fn repayment_url(&self) -> &crate::paths::Node {
             self.typed_child("repayment-url")
         }
@@ -3353,6 +3784,7 @@ pub mod v3 {
         /// `v3/offlineface/transactions`
         ///
         /// - `POST`: 申请扣款接口
+        #[inline]
         pub fn transactions(&self) -> &offlineface::Transactions {
             self.typed_child("transactions")
         }
@@ -3366,6 +3798,7 @@ pub mod v3 {
         /// `v3/offlinefacemch/organizations`
         ///
         /// - `GET`: 查询机构信息接口
+        #[inline]
         pub fn organizations(&self) -> &offlinefacemch::Organizations {
             self.typed_child("organizations")
         }
@@ -3373,6 +3806,7 @@ pub mod v3 {
         /// `v3/offlinefacemch/tokens`
         ///
         /// - `POST`: 获取凭证授权接口
+        #[inline]
         pub fn tokens(&self) -> &crate::paths::Node {
             self.typed_child("tokens")
         }
@@ -3384,6 +3818,7 @@ pub mod v3 {
     }
     impl Palmservice {
         /// `v3/palmservice/authorization`
+        #[inline]
         pub fn authorization(&self) -> &palmservice::Authorization {
             self.typed_child("authorization")
         }
@@ -3395,31 +3830,37 @@ pub mod v3 {
     }
     impl Papay {
         /// `v3/papay/contracts`
+        #[inline]
         pub fn contracts(&self) -> &papay::Contracts {
             self.typed_child("contracts")
         }
 
         /// `v3/papay/insurance-pay`
+        #[inline]
         pub fn insurance_pay(&self) -> &papay::InsurancePay {
             self.typed_child("insurance-pay")
         }
 
         /// `v3/papay/insurance-sign`
+        #[inline]
         pub fn insurance_sign(&self) -> &papay::InsuranceSign {
             self.typed_child("insurance-sign")
         }
 
         /// `v3/papay/pay`
+        #[inline]
         pub fn pay(&self) -> &papay::Pay {
             self.typed_child("pay")
         }
 
         /// `v3/papay/scheduled-deduct-sign`
+        #[inline]
         pub fn scheduled_deduct_sign(&self) -> &papay::ScheduledDeductSign {
             self.typed_child("scheduled-deduct-sign")
         }
 
         /// `v3/papay/sign`
+        #[inline]
         pub fn sign(&self) -> &papay::Sign {
             self.typed_child("sign")
         }
@@ -3431,6 +3872,7 @@ pub mod v3 {
     }
     impl Parking {
         /// `v3/parking/reminders`
+        #[inline]
         pub fn reminders(&self) -> &parking::Reminders {
             self.typed_child("reminders")
         }
@@ -3442,6 +3884,7 @@ pub mod v3 {
     }
     impl PartnerPapay {
         /// `v3/partner-papay/contracts`
+        #[inline]
         pub fn contracts(&self) -> &partner_papay::Contracts {
             self.typed_child("contracts")
         }
@@ -3455,6 +3898,7 @@ pub mod v3 {
         /// `v3/partner-transfer/batches`
         ///
         /// - `POST`: 发起批量转账API
+        #[inline]
         pub fn batches(&self) -> &partner_transfer::Batches {
             self.typed_child("batches")
         }
@@ -3466,6 +3910,7 @@ pub mod v3 {
     }
     impl PasswordExemptContract {
         /// `v3/password-exempt-contract/contracts`
+        #[inline]
         pub fn contracts(&self) -> &password_exempt_contract::Contracts {
             self.typed_child("contracts")
         }
@@ -3477,21 +3922,25 @@ pub mod v3 {
     }
     impl Pay {
         /// `v3/pay/acquiring-bank`
+        #[inline]
         pub fn acquiring_bank(&self) -> &pay::AcquiringBank {
             self.typed_child("acquiring-bank")
         }
 
         /// `v3/pay/instal`
+        #[inline]
         pub fn instal(&self) -> &pay::Instal {
             self.typed_child("instal")
         }
 
         /// `v3/pay/partner`
+        #[inline]
         pub fn partner(&self) -> &pay::Partner {
             self.typed_child("partner")
         }
 
         /// `v3/pay/transactions`
+        #[inline]
         pub fn transactions(&self) -> &pay::Transactions {
             self.typed_child("transactions")
         }
@@ -3503,16 +3952,19 @@ pub mod v3 {
     }
     impl PayDevices {
         /// `v3/pay-devices/open-scenario-speaker`
+        #[inline]
         pub fn open_scenario_speaker(&self) -> &pay_devices::OpenScenarioSpeaker {
             self.typed_child("open-scenario-speaker")
         }
 
         /// `v3/pay-devices/open-scenario-speakerorder`
+        #[inline]
         pub fn open_scenario_speakerorder(&self) -> &pay_devices::OpenScenarioSpeakerorder {
             self.typed_child("open-scenario-speakerorder")
         }
 
         /// `v3/pay-devices/printers`
+        #[inline]
         pub fn printers(&self) -> &pay_devices::Printers {
             self.typed_child("printers")
         }
@@ -3526,11 +3978,13 @@ pub mod v3 {
         /// `v3/payroll-card/authentications`
         ///
         /// - `GET`: 查询核身记录API
+        #[inline]
         pub fn authentications(&self) -> &payroll_card::Authentications {
             self.typed_child("authentications")
         }
 
         /// `v3/payroll-card/relations`
+        #[inline]
         pub fn relations(&self) -> &payroll_card::Relations {
             self.typed_child("relations")
         }
@@ -3538,6 +3992,7 @@ pub mod v3 {
         /// `v3/payroll-card/tokens`
         ///
         /// - `POST`: 生成授权token API
+        #[inline]
         pub fn tokens(&self) -> &crate::paths::Node {
             self.typed_child("tokens")
         }
@@ -3545,11 +4000,13 @@ pub mod v3 {
         /// `v3/payroll-card/transfer-batches`
         ///
         /// - `POST`: 发起批量转账API
+        #[inline]
         pub fn transfer_batches(&self) -> &crate::paths::Node {
             self.typed_child("transfer-batches")
         }
 
         /// `v3/payroll-card/wesure`
+        #[inline]
         pub fn wesure(&self) -> &payroll_card::Wesure {
             self.typed_child("wesure")
         }
@@ -3561,6 +4018,7 @@ pub mod v3 {
     }
     impl Payscore {
         /// `v3/payscore/acquiringbank`
+        #[inline]
         pub fn acquiringbank(&self) -> &payscore::Acquiringbank {
             self.typed_child("acquiringbank")
         }
@@ -3568,16 +4026,19 @@ pub mod v3 {
         /// `v3/payscore/merchant-bill`
         ///
         /// - `GET`: 商户申请获取对账单API
+        #[inline]
         pub fn merchant_bill(&self) -> &crate::paths::Node {
             self.typed_child("merchant-bill")
         }
 
         /// `v3/payscore/oversea`
+        #[inline]
         pub fn oversea(&self) -> &payscore::Oversea {
             self.typed_child("oversea")
         }
 
         /// `v3/payscore/partner`
+        #[inline]
         pub fn partner(&self) -> &payscore::Partner {
             self.typed_child("partner")
         }
@@ -3586,6 +4047,7 @@ pub mod v3 {
         ///
         /// - `GET`: 查询先享后付订单
         /// - `POST`: 创建先享后付订单
+        #[inline]
         pub fn payafter_orders(&self) -> &payscore::PayafterOrders {
             self.typed_child("payafter-orders")
         }
@@ -3593,11 +4055,13 @@ pub mod v3 {
         /// `v3/payscore/permissions`
         ///
         /// - `POST`: 商户预授权API
+        #[inline]
         pub fn permissions(&self) -> &payscore::Permissions {
             self.typed_child("permissions")
         }
 
         /// `v3/payscore/plan`
+        #[inline]
         pub fn plan(&self) -> &payscore::Plan {
             self.typed_child("plan")
         }
@@ -3606,6 +4070,7 @@ pub mod v3 {
         ///
         /// - `GET`: 查询支付分订单API
         /// - `POST`: 创建支付分订单API
+        #[inline]
         pub fn serviceorder(&self) -> &payscore::Serviceorder {
             self.typed_child("serviceorder")
         }
@@ -3613,11 +4078,13 @@ pub mod v3 {
         /// `v3/payscore/servicepayondeliveryorder`
         ///
         /// - `POST`: 创建先用后付订单
+        #[inline]
         pub fn servicepayondeliveryorder(&self) -> &crate::paths::Node {
             self.typed_child("servicepayondeliveryorder")
         }
 
         /// `v3/payscore/sign-plan`
+        #[inline]
         pub fn sign_plan(&self) -> &payscore::SignPlan {
             self.typed_child("sign-plan")
         }
@@ -3626,6 +4093,7 @@ pub mod v3 {
         ///
         /// - `GET`: 查询智慧零售订单
         /// - `POST`: 创建智慧零售订单
+        #[inline]
         pub fn smartretail_orders(&self) -> &payscore::SmartretailOrders {
             self.typed_child("smartretail-orders")
         }
@@ -3633,11 +4101,13 @@ pub mod v3 {
         /// `v3/payscore/user-service-state`
         ///
         /// - `GET`: 查询用户授权状态API
+        #[inline]
         pub fn user_service_state(&self) -> &crate::paths::Node {
             self.typed_child("user-service-state")
         }
 
         /// `v3/payscore/users`
+        #[inline]
         pub fn users(&self) -> &payscore::Users {
             self.typed_child("users")
         }
@@ -3649,16 +4119,19 @@ pub mod v3 {
     }
     impl Platsolution {
         /// `v3/platsolution/ecommerce`
+        #[inline]
         pub fn ecommerce(&self) -> &platsolution::Ecommerce {
             self.typed_child("ecommerce")
         }
 
         /// `v3/platsolution/insurance`
+        #[inline]
         pub fn insurance(&self) -> &platsolution::Insurance {
             self.typed_child("insurance")
         }
 
         /// `v3/platsolution/mch-transfer`
+        #[inline]
         pub fn mch_transfer(&self) -> &platsolution::MchTransfer {
             self.typed_child("mch-transfer")
         }
@@ -3672,11 +4145,13 @@ pub mod v3 {
         /// `v3/profitsharing/bills`
         ///
         /// - `GET`: 申请分账账单
+        #[inline]
         pub fn bills(&self) -> &crate::paths::Node {
             self.typed_child("bills")
         }
 
         /// `v3/profitsharing/merchant-configs`
+        #[inline]
         pub fn merchant_configs(&self) -> &profitsharing::MerchantConfigs {
             self.typed_child("merchant-configs")
         }
@@ -3684,11 +4159,13 @@ pub mod v3 {
         /// `v3/profitsharing/orders`
         ///
         /// - `POST`: 请求分账
+        #[inline]
         pub fn orders(&self) -> &profitsharing::Orders {
             self.typed_child("orders")
         }
 
         /// `v3/profitsharing/receivers`
+        #[inline]
         pub fn receivers(&self) -> &profitsharing::Receivers {
             self.typed_child("receivers")
         }
@@ -3696,11 +4173,13 @@ pub mod v3 {
         /// `v3/profitsharing/return-orders`
         ///
         /// - `POST`: 请求分账回退
+        #[inline]
         pub fn return_orders(&self) -> &profitsharing::ReturnOrders {
             self.typed_child("return-orders")
         }
 
         /// `v3/profitsharing/transactions`
+        #[inline]
         pub fn transactions(&self) -> &profitsharing::Transactions {
             self.typed_child("transactions")
         }
@@ -3714,11 +4193,13 @@ pub mod v3 {
         /// `v3/qrcode/transactions`
         ///
         /// - `POST`: 扣费受理
+        #[inline]
         pub fn transactions(&self) -> &qrcode::Transactions {
             self.typed_child("transactions")
         }
 
         /// `v3/qrcode/user-services`
+        #[inline]
         pub fn user_services(&self) -> &qrcode::UserServices {
             self.typed_child("user-services")
         }
@@ -3732,6 +4213,7 @@ pub mod v3 {
         /// `v3/rate-activity/applications`
         ///
         /// - `POST`: 报名费率优惠活动API
+        #[inline]
         pub fn applications(&self) -> &rate_activity::Applications {
             self.typed_child("applications")
         }
@@ -3745,6 +4227,7 @@ pub mod v3 {
         /// `v3/realname/verify`
         ///
         /// - `GET`: 实名信息校验
+        #[inline]
         pub fn verify(&self) -> &crate::paths::Node {
             self.typed_child("verify")
         }
@@ -3756,6 +4239,7 @@ pub mod v3 {
     }
     impl Recharge {
         /// `v3/recharge/bank-transfer-recharges`
+        #[inline]
         pub fn bank_transfer_recharges(&self) -> &recharge::BankTransferRecharges {
             self.typed_child("bank-transfer-recharges")
         }
@@ -3767,6 +4251,7 @@ pub mod v3 {
     }
     impl Refund {
         /// `v3/refund/domestic`
+        #[inline]
         pub fn domestic(&self) -> &refund::Domestic {
             self.typed_child("domestic")
         }
@@ -3778,6 +4263,7 @@ pub mod v3 {
     }
     impl Repayment {
         /// `v3/repayment/combine-transactions`
+        #[inline]
         pub fn combine_transactions(&self) -> &repayment::CombineTransactions {
             self.typed_child("combine-transactions")
         }
@@ -3791,6 +4277,7 @@ pub mod v3 {
         /// `v3/security/echo`
         ///
         /// - `POST`: 商户签名验签／加解密测试
+        #[inline]
         pub fn echo(&self) -> &crate::paths::Node {
             self.typed_child("echo")
         }
@@ -3805,6 +4292,7 @@ pub mod v3 {
         ///
         /// - `GET`: 服务人员查询API
         /// - `POST`: 服务人员注册API
+        #[inline]
         pub fn guides(&self) -> &smartguide::Guides {
             self.typed_child("guides")
         }
@@ -3816,6 +4304,7 @@ pub mod v3 {
     }
     impl TaxiInvoice {
         /// `v3/taxi-invoice/attendance`
+        #[inline]
         pub fn attendance(&self) -> &taxi_invoice::Attendance {
             self.typed_child("attendance")
         }
@@ -3823,41 +4312,49 @@ pub mod v3 {
         /// `v3/taxi-invoice/cards`
         ///
         /// - `POST`: 将出租车电子发票插入微信用户卡包API
+        #[inline]
         pub fn cards(&self) -> &taxi_invoice::Cards {
             self.typed_child("cards")
         }
 
         /// `v3/taxi-invoice/driver`
+        #[inline]
         pub fn driver(&self) -> &taxi_invoice::Driver {
             self.typed_child("driver")
         }
 
         /// `v3/taxi-invoice/drivers`
+        #[inline]
         pub fn drivers(&self) -> &taxi_invoice::Drivers {
             self.typed_child("drivers")
         }
 
         /// `v3/taxi-invoice/taxi`
+        #[inline]
         pub fn taxi(&self) -> &taxi_invoice::Taxi {
             self.typed_child("taxi")
         }
 
         /// `v3/taxi-invoice/taxi-companies`
+        #[inline]
         pub fn taxi_companies(&self) -> &taxi_invoice::TaxiCompanies {
             self.typed_child("taxi-companies")
         }
 
         /// `v3/taxi-invoice/taxi-company`
+        #[inline]
         pub fn taxi_company(&self) -> &taxi_invoice::TaxiCompany {
             self.typed_child("taxi-company")
         }
 
         /// `v3/taxi-invoice/taxies`
+        #[inline]
         pub fn taxies(&self) -> &taxi_invoice::Taxies {
             self.typed_child("taxies")
         }
 
         /// `v3/taxi-invoice/user-taxi-order`
+        #[inline]
         pub fn user_taxi_order(&self) -> &taxi_invoice::UserTaxiOrder {
             self.typed_child("user-taxi-order")
         }
@@ -3865,6 +4362,7 @@ pub mod v3 {
         /// `v3/taxi-invoice/user-taxi-orders`
         ///
         /// - `GET`: 获取乘客行程单列表API
+        #[inline]
         pub fn user_taxi_orders(&self) -> &crate::paths::Node {
             self.typed_child("user-taxi-orders")
         }
@@ -3876,11 +4374,13 @@ pub mod v3 {
     }
     impl TransactionBlock {
         /// `v3/transaction-block/transaction-block-records`
+        #[inline]
         pub fn transaction_block_records(&self) -> &transaction_block::TransactionBlockRecords {
             self.typed_child("transaction-block-records")
         }
 
         /// `v3/transaction-block/transaction-block-submissions`
+        #[inline]
         pub fn transaction_block_submissions(&self) -> &transaction_block::TransactionBlockSubmissions {
             self.typed_child("transaction-block-submissions")
         }
@@ -3894,6 +4394,7 @@ pub mod v3 {
         /// `v3/transfer/batches`
         ///
         /// - `POST`: 发起批量转账API
+        #[inline]
         pub fn batches(&self) -> &transfer::Batches {
             self.typed_child("batches")
         }
@@ -3901,6 +4402,7 @@ pub mod v3 {
         /// `v3/transfer/bill-receipt`
         ///
         /// - `POST`: 转账电子回单申请受理API
+        #[inline]
         pub fn bill_receipt(&self) -> &transfer::BillReceipt {
             self.typed_child("bill-receipt")
         }
@@ -3915,6 +4417,7 @@ pub mod v3 {
         ///
         /// - `GET`: 查询转账明细电子回单受理结果API
         /// - `POST`: 转账明细电子回单受理API
+        #[inline]
         pub fn electronic_receipts(&self) -> &crate::paths::Node {
             self.typed_child("electronic-receipts")
         }
@@ -3928,6 +4431,7 @@ pub mod v3 {
         /// `v3/transferdownload/elecvoucherfile`
         ///
         /// - `GET`: 下载电子回单API
+        #[inline]
         pub fn elecvoucherfile(&self) -> &crate::paths::Node {
             self.typed_child("elecvoucherfile")
         }
@@ -3935,6 +4439,7 @@ pub mod v3 {
         /// `v3/transferdownload/signfile`
         ///
         /// - `GET`: 下载电子回单API
+        #[inline]
         pub fn signfile(&self) -> &crate::paths::Node {
             self.typed_child("signfile")
         }
@@ -3946,16 +4451,19 @@ pub mod v3 {
     }
     impl Vehicle {
         /// `v3/vehicle/etc`
+        #[inline]
         pub fn etc(&self) -> &vehicle::Etc {
             self.typed_child("etc")
         }
 
         /// `v3/vehicle/parking`
+        #[inline]
         pub fn parking(&self) -> &vehicle::Parking {
             self.typed_child("parking")
         }
 
         /// `v3/vehicle/transactions`
+        #[inline]
         pub fn transactions(&self) -> &vehicle::Transactions {
             self.typed_child("transactions")
         }
@@ -3970,26 +4478,31 @@ pub mod v3 {
         ///
         /// - `GET`: 查询可用商户范围列表
         /// - `POST`: 创建可用商户范围
+        #[inline]
         pub fn avail_mch_ranges(&self) -> &webizpay::AvailMchRanges {
             self.typed_child("avail-mch-ranges")
         }
 
         /// `v3/webizpay/bill`
+        #[inline]
         pub fn bill(&self) -> &webizpay::Bill {
             self.typed_child("bill")
         }
 
         /// `v3/webizpay/employees`
+        #[inline]
         pub fn employees(&self) -> &webizpay::Employees {
             self.typed_child("employees")
         }
 
         /// `v3/webizpay/stores`
+        #[inline]
         pub fn stores(&self) -> &webizpay::Stores {
             self.typed_child("stores")
         }
 
         /// `v3/webizpay/users`
+        #[inline]
         pub fn users(&self) -> &webizpay::Users {
             self.typed_child("users")
         }
@@ -4005,6 +4518,7 @@ pub mod v3 {
             /// `v3/abnormal-fund-processing/receipts/{receipt_id}`
             ///
             /// - `GET`: 查询在途异常资金付款结果
+            #[inline]
             pub fn _receipt_id_(&self) -> &receipts::_ReceiptId_ {
                 self.typed_child("{receipt_id}")
             }
@@ -4022,6 +4536,7 @@ pub mod v3 {
                 /// `v3/abnormal-fund-processing/receipts/{receipt_id}/transfer-instructions`
                 ///
                 /// - `POST`: 发起在途异常资金付款指令
+                #[inline]
                 pub fn transfer_instructions(&self) -> &_receipt_id_::TransferInstructions {
                     self.typed_child("transfer-instructions")
                 }
@@ -4039,6 +4554,7 @@ pub mod v3 {
                     /// `v3/abnormal-fund-processing/receipts/{receipt_id}/transfer-instructions/{out_instruction_no}`
                     ///
                     /// - `GET`: 查询在途异常资金付款指令执行结果
+                    #[inline]
                     pub fn _out_instruction_no_(&self) -> &crate::paths::Node {
                         self.typed_child("{out_instruction_no}")
                     }
@@ -4055,16 +4571,19 @@ pub mod v3 {
         }
         impl WbChannel {
             /// `v3/aggracct-bc/wb-channel/account`
+            #[inline]
             pub fn account(&self) -> &wb_channel::Account {
                 self.typed_child("account")
             }
 
             /// `v3/aggracct-bc/wb-channel/bank-channel-account`
+            #[inline]
             pub fn bank_channel_account(&self) -> &wb_channel::BankChannelAccount {
                 self.typed_child("bank-channel-account")
             }
 
             /// `v3/aggracct-bc/wb-channel/control-orders`
+            #[inline]
             pub fn control_orders(&self) -> &wb_channel::ControlOrders {
                 self.typed_child("control-orders")
             }
@@ -4072,6 +4591,7 @@ pub mod v3 {
             /// `v3/aggracct-bc/wb-channel/special-reduction`
             ///
             /// - `POST`: 特殊减额
+            #[inline]
             pub fn special_reduction(&self) -> &wb_channel::SpecialReduction {
                 self.typed_child("special-reduction")
             }
@@ -4087,6 +4607,7 @@ pub mod v3 {
                 /// `v3/aggracct-bc/wb-channel/account/balance`
                 ///
                 /// - `GET`: 查询渠道额度
+                #[inline]
                 pub fn balance(&self) -> &crate::paths::Node {
                     self.typed_child("balance")
                 }
@@ -4094,6 +4615,7 @@ pub mod v3 {
                 /// `v3/aggracct-bc/wb-channel/account/mch_archives`
                 ///
                 /// - `GET`: 查询商户资料
+                #[inline]
                 pub fn mch_archives(&self) -> &crate::paths::Node {
                     self.typed_child("mch_archives")
                 }
@@ -4101,6 +4623,7 @@ pub mod v3 {
                 /// `v3/aggracct-bc/wb-channel/account/mch_media`
                 ///
                 /// - `GET`: 查询商户影像件资料
+                #[inline]
                 pub fn mch_media(&self) -> &crate::paths::Node {
                     self.typed_child("mch_media")
                 }
@@ -4114,6 +4637,7 @@ pub mod v3 {
                 /// `v3/aggracct-bc/wb-channel/bank-channel-account/rename`
                 ///
                 /// - `POST`: 受理渠道结算银行账户更名申请
+                #[inline]
                 pub fn rename(&self) -> &bank_channel_account::Rename {
                     self.typed_child("rename")
                 }
@@ -4127,11 +4651,13 @@ pub mod v3 {
                 /// `v3/aggracct-bc/wb-channel/control-orders/{out_request_no}`
                 ///
                 /// - `GET`: 查询控制单
+                #[inline]
                 pub fn _out_request_no_(&self) -> &crate::paths::Node {
                     self.typed_child("{out_request_no}")
                 }
 
                 /// `v3/aggracct-bc/wb-channel/control-orders/info`
+                #[inline]
                 pub fn info(&self) -> &control_orders::Info {
                     self.typed_child("info")
                 }
@@ -4139,6 +4665,7 @@ pub mod v3 {
                 /// `v3/aggracct-bc/wb-channel/control-orders/punish`
                 ///
                 /// - `POST`: 发起微众台账管控
+                #[inline]
                 pub fn punish(&self) -> &crate::paths::Node {
                     self.typed_child("punish")
                 }
@@ -4146,6 +4673,7 @@ pub mod v3 {
                 /// `v3/aggracct-bc/wb-channel/control-orders/recover`
                 ///
                 /// - `POST`: 解除对微众台账的管控
+                #[inline]
                 pub fn recover(&self) -> &crate::paths::Node {
                     self.typed_child("recover")
                 }
@@ -4161,6 +4689,7 @@ pub mod v3 {
                 /// `v3/aggracct-bc/wb-channel/special-reduction/{out_request_no}`
                 ///
                 /// - `GET`: 查询特殊减额结果
+                #[inline]
                 pub fn _out_request_no_(&self) -> &crate::paths::Node {
                     self.typed_child("{out_request_no}")
                 }
@@ -4178,6 +4707,7 @@ pub mod v3 {
                     /// `v3/aggracct-bc/wb-channel/bank-channel-account/rename/{application_id}`
                     ///
                     /// - `GET`: 查询渠道结算银行账户更名申请
+                    #[inline]
                     pub fn _application_id_(&self) -> &crate::paths::Node {
                         self.typed_child("{application_id}")
                     }
@@ -4192,6 +4722,7 @@ pub mod v3 {
                 }
                 impl Info {
                     /// `v3/aggracct-bc/wb-channel/control-orders/info/update`
+                    #[inline]
                     pub fn update(&self) -> &info::Update {
                         self.typed_child("update")
                     }
@@ -4205,6 +4736,7 @@ pub mod v3 {
                     }
                     impl Update {
                         /// `v3/aggracct-bc/wb-channel/control-orders/info/update/result`
+                        #[inline]
                         pub fn result(&self) -> &update::Result {
                             self.typed_child("result")
                         }
@@ -4220,6 +4752,7 @@ pub mod v3 {
                             /// `v3/aggracct-bc/wb-channel/control-orders/info/update/result/notify`
                             ///
                             /// - `POST`: 资料更新请求审核结果回调通知
+                            #[inline]
                             pub fn notify(&self) -> &crate::paths::Node {
                                 self.typed_child("notify")
                             }
@@ -4238,6 +4771,7 @@ pub mod v3 {
         }
         impl SubMerchants {
             /// `v3/apply4sub/sub_merchants/{sub_mchid}`
+            #[inline]
             pub fn _sub_mchid_(&self) -> &sub_merchants::_SubMchid_ {
                 self.typed_child("{sub_mchid}")
             }
@@ -4251,6 +4785,7 @@ pub mod v3 {
             }
             impl _SubMchid_ {
                 /// `v3/apply4sub/sub_merchants/{sub_mchid}/application`
+                #[inline]
                 pub fn application(&self) -> &_sub_mchid_::Application {
                     self.typed_child("application")
                 }
@@ -4258,6 +4793,7 @@ pub mod v3 {
                 /// `v3/apply4sub/sub_merchants/{sub_mchid}/modify-settlement`
                 ///
                 /// - `POST`: 修改结算帐号API
+                #[inline]
                 pub fn modify_settlement(&self) -> &crate::paths::Node {
                     self.typed_child("modify-settlement")
                 }
@@ -4265,6 +4801,7 @@ pub mod v3 {
                 /// `v3/apply4sub/sub_merchants/{sub_mchid}/settlement`
                 ///
                 /// - `GET`: 查询结算账户API
+                #[inline]
                 pub fn settlement(&self) -> &crate::paths::Node {
                     self.typed_child("settlement")
                 }
@@ -4280,6 +4817,7 @@ pub mod v3 {
                     /// `v3/apply4sub/sub_merchants/{sub_mchid}/application/{application_no}`
                     ///
                     /// - `GET`: 查询结算账户修改申请状态
+                    #[inline]
                     pub fn _application_no_(&self) -> &crate::paths::Node {
                         self.typed_child("{application_no}")
                     }
@@ -4299,16 +4837,19 @@ pub mod v3 {
         }
         impl Applyment {
             /// `v3/apply4subject/applyment/{applyment_id}`
+            #[inline]
             pub fn _applyment_id_(&self) -> &applyment::_ApplymentId_ {
                 self.typed_child("{applyment_id}")
             }
 
             /// `v3/apply4subject/applyment/{business_code}`
+            #[inline]
             pub fn _business_code_(&self) -> &applyment::_BusinessCode_ {
                 self.typed_child("{business_code}")
             }
 
             /// `v3/apply4subject/applyment/merchants`
+            #[inline]
             pub fn merchants(&self) -> &applyment::Merchants {
                 self.typed_child("merchants")
             }
@@ -4324,6 +4865,7 @@ pub mod v3 {
                 /// `v3/apply4subject/applyment/{applyment_id}/cancel`
                 ///
                 /// - `POST`: 撤销商户开户意愿申请单API
+                #[inline]
                 pub fn cancel(&self) -> &crate::paths::Node {
                     self.typed_child("cancel")
                 }
@@ -4337,6 +4879,7 @@ pub mod v3 {
                 /// `v3/apply4subject/applyment/{business_code}/cancel`
                 ///
                 /// - `POST`: 撤销商户开户意愿申请单API
+                #[inline]
                 pub fn cancel(&self) -> &crate::paths::Node {
                     self.typed_child("cancel")
                 }
@@ -4348,6 +4891,7 @@ pub mod v3 {
             }
             impl Merchants {
                 /// `v3/apply4subject/applyment/merchants/{sub_mchid}`
+                #[inline]
                 pub fn _sub_mchid_(&self) -> &merchants::_SubMchid_ {
                     self.typed_child("{sub_mchid}")
                 }
@@ -4363,6 +4907,7 @@ pub mod v3 {
                     /// `v3/apply4subject/applyment/merchants/{sub_mchid}/state`
                     ///
                     /// - `GET`: 获取商户开户意愿确认状态API
+                    #[inline]
                     pub fn state(&self) -> &crate::paths::Node {
                         self.typed_child("state")
                     }
@@ -4379,21 +4924,25 @@ pub mod v3 {
         }
         impl Applyment {
             /// `v3/applyment4sub/applyment/applyment_id`
+            #[inline]
             pub fn applyment_id(&self) -> &applyment::ApplymentId_ {
                 self.typed_child("applyment_id")
             }
 
             /// The same node as [`applyment_id`](Self::applyment_id): `v3/applyment4sub/applyment/applyment_id`.
+            #[inline]
             pub fn applyment_id_(&self) -> &applyment::ApplymentId_ {
                 self.typed_child("applyment_id")
             }
 
             /// `v3/applyment4sub/applyment/business_code`
+            #[inline]
             pub fn business_code(&self) -> &applyment::BusinessCode_ {
                 self.typed_child("business_code")
             }
 
             /// The same node as [`business_code`](Self::business_code): `v3/applyment4sub/applyment/business_code`.
+            #[inline]
             pub fn business_code_(&self) -> &applyment::BusinessCode_ {
                 self.typed_child("business_code")
             }
@@ -4401,6 +4950,7 @@ pub mod v3 {
             /// `v3/applyment4sub/applyment/`
             ///
             /// - `POST`: 提交申请单API
+            #[inline]
             pub fn trailing_slash(&self) -> &crate::paths::Node {
                 self.typed_child("")
             }
@@ -4416,6 +4966,7 @@ pub mod v3 {
                 /// `v3/applyment4sub/applyment/applyment_id/{applyment_id}`
                 ///
                 /// - `GET`: 通过申请单号查询申请状态
+                #[inline]
                 pub fn _applyment_id_(&self) -> &crate::paths::Node {
                     self.typed_child("{applyment_id}")
                 }
@@ -4429,6 +4980,7 @@ pub mod v3 {
                 /// `v3/applyment4sub/applyment/business_code/{business_code}`
                 ///
                 /// - `GET`: 通过业务申请编号查询申请状态
+                #[inline]
                 pub fn _business_code_(&self) -> &crate::paths::Node {
                     self.typed_child("{business_code}")
                 }
@@ -4447,6 +4999,7 @@ pub mod v3 {
             ///
             /// - `GET`: 查询明细电子回单受理结果API
             /// - `POST`: 受理明细电子回单API
+            #[inline]
             pub fn detail_receipts(&self) -> &crate::paths::Node {
                 self.typed_child("detail-receipts")
             }
@@ -4455,6 +5008,7 @@ pub mod v3 {
             ///
             /// - `GET`: 查询汇总电子回单受理结果API
             /// - `POST`: 受理汇总电子回单API
+            #[inline]
             pub fn summary_receipts(&self) -> &crate::paths::Node {
                 self.typed_child("summary-receipts")
             }
@@ -4471,11 +5025,13 @@ pub mod v3 {
         }
         impl Batches {
             /// `v3/bank-transfer/batches/batch-id`
+            #[inline]
             pub fn batch_id(&self) -> &batches::BatchId {
                 self.typed_child("batch-id")
             }
 
             /// `v3/bank-transfer/batches/out-batch-no`
+            #[inline]
             pub fn out_batch_no(&self) -> &batches::OutBatchNo {
                 self.typed_child("out-batch-no")
             }
@@ -4491,6 +5047,7 @@ pub mod v3 {
                 /// `v3/bank-transfer/batches/batch-id/{batch_id}`
                 ///
                 /// - `GET`: 微信支付批次单号查询批次单API
+                #[inline]
                 pub fn _batch_id_(&self) -> &batch_id::_BatchId_ {
                     self.typed_child("{batch_id}")
                 }
@@ -4504,6 +5061,7 @@ pub mod v3 {
                 /// `v3/bank-transfer/batches/out-batch-no/{out_batch_no}`
                 ///
                 /// - `GET`: 银行批次单号查询批次单API
+                #[inline]
                 pub fn _out_batch_no_(&self) -> &out_batch_no::_OutBatchNo_ {
                     self.typed_child("{out_batch_no}")
                 }
@@ -4519,6 +5077,7 @@ pub mod v3 {
                 }
                 impl _BatchId_ {
                     /// `v3/bank-transfer/batches/batch-id/{batch_id}/details`
+                    #[inline]
                     pub fn details(&self) -> &_batch_id_::Details {
                         self.typed_child("details")
                     }
@@ -4532,6 +5091,7 @@ pub mod v3 {
                     }
                     impl Details {
                         /// `v3/bank-transfer/batches/batch-id/{batch_id}/details/detail-id`
+                        #[inline]
                         pub fn detail_id(&self) -> &details::DetailId {
                             self.typed_child("detail-id")
                         }
@@ -4547,6 +5107,7 @@ pub mod v3 {
                             /// `v3/bank-transfer/batches/batch-id/{batch_id}/details/detail-id/{detail_id}`
                             ///
                             /// - `GET`: 微信支付明细单号查询明细单API
+                            #[inline]
                             pub fn _detail_id_(&self) -> &crate::paths::Node {
                                 self.typed_child("{detail_id}")
                             }
@@ -4565,6 +5126,7 @@ pub mod v3 {
                 }
                 impl _OutBatchNo_ {
                     /// `v3/bank-transfer/batches/out-batch-no/{out_batch_no}/details`
+                    #[inline]
                     pub fn details(&self) -> &_out_batch_no_::Details {
                         self.typed_child("details")
                     }
@@ -4578,6 +5140,7 @@ pub mod v3 {
                     }
                     impl Details {
                         /// `v3/bank-transfer/batches/out-batch-no/{out_batch_no}/details/out-detail-no`
+                        #[inline]
                         pub fn out_detail_no(&self) -> &details::OutDetailNo {
                             self.typed_child("out-detail-no")
                         }
@@ -4593,6 +5156,7 @@ pub mod v3 {
                             /// `v3/bank-transfer/batches/out-batch-no/{out_batch_no}/details/out-detail-no/{out_detail_no}`
                             ///
                             /// - `GET`: 银行明细单号查询明细单API
+                            #[inline]
                             pub fn _out_detail_no_(&self) -> &crate::paths::Node {
                                 self.typed_child("{out_detail_no}")
                             }
@@ -4613,11 +5177,13 @@ pub mod v3 {
         }
         impl Applyments {
             /// `v3/brand/applyments/applyment-id`
+            #[inline]
             pub fn applyment_id(&self) -> &applyments::ApplymentId {
                 self.typed_child("applyment-id")
             }
 
             /// `v3/brand/applyments/business-code`
+            #[inline]
             pub fn business_code(&self) -> &applyments::BusinessCode {
                 self.typed_child("business-code")
             }
@@ -4625,6 +5191,7 @@ pub mod v3 {
             /// `v3/brand/applyments/cancel-applyment`
             ///
             /// - `POST`: 撤销申请
+            #[inline]
             pub fn cancel_applyment(&self) -> &crate::paths::Node {
                 self.typed_child("cancel-applyment")
             }
@@ -4639,6 +5206,7 @@ pub mod v3 {
             ///
             /// - `GET`: 查询商家名片配置申请状态
             /// - `POST`: 提交商家名片配置申请
+            #[inline]
             pub fn card_configs(&self) -> &card::CardConfigs {
                 self.typed_child("card-configs")
             }
@@ -4647,6 +5215,7 @@ pub mod v3 {
             ///
             /// - `GET`: 查询已生效交易连接名片规则
             /// - `POST`: 添加交易连接名片规则申请
+            #[inline]
             pub fn card_links(&self) -> &card::CardLinks {
                 self.typed_child("card-links")
             }
@@ -4658,6 +5227,7 @@ pub mod v3 {
         }
         impl Marketing {
             /// `v3/brand/marketing/shake-activities`
+            #[inline]
             pub fn shake_activities(&self) -> &marketing::ShakeActivities {
                 self.typed_child("shake-activities")
             }
@@ -4669,11 +5239,13 @@ pub mod v3 {
         }
         impl Partner {
             /// `v3/brand/partner/card-member`
+            #[inline]
             pub fn card_member(&self) -> &partner::CardMember {
                 self.typed_child("card-member")
             }
 
             /// `v3/brand/partner/store`
+            #[inline]
             pub fn store(&self) -> &partner::Store {
                 self.typed_child("store")
             }
@@ -4685,6 +5257,7 @@ pub mod v3 {
         }
         impl Profitsharing {
             /// `v3/brand/profitsharing/brand-configs`
+            #[inline]
             pub fn brand_configs(&self) -> &profitsharing::BrandConfigs {
                 self.typed_child("brand-configs")
             }
@@ -4692,6 +5265,7 @@ pub mod v3 {
             /// `v3/brand/profitsharing/finish-order`
             ///
             /// - `POST`: 完结分账API
+            #[inline]
             pub fn finish_order(&self) -> &crate::paths::Node {
                 self.typed_child("finish-order")
             }
@@ -4700,11 +5274,13 @@ pub mod v3 {
             ///
             /// - `GET`: 查询分账结果API
             /// - `POST`: 请求分账API
+            #[inline]
             pub fn orders(&self) -> &profitsharing::Orders {
                 self.typed_child("orders")
             }
 
             /// `v3/brand/profitsharing/receivers`
+            #[inline]
             pub fn receivers(&self) -> &profitsharing::Receivers {
                 self.typed_child("receivers")
             }
@@ -4713,6 +5289,7 @@ pub mod v3 {
             ///
             /// - `GET`: 查询分账回退结果API
             /// - `POST`: 请求分账回退API
+            #[inline]
             pub fn returnorders(&self) -> &crate::paths::Node {
                 self.typed_child("returnorders")
             }
@@ -4728,6 +5305,7 @@ pub mod v3 {
                 /// `v3/brand/applyments/applyment-id/{applyment_id}`
                 ///
                 /// - `GET`: 根据申请单ID查询申请状态
+                #[inline]
                 pub fn _applyment_id_(&self) -> &crate::paths::Node {
                     self.typed_child("{applyment_id}")
                 }
@@ -4741,6 +5319,7 @@ pub mod v3 {
                 /// `v3/brand/applyments/business-code/{business_code}`
                 ///
                 /// - `GET`: 根据业务申请编号查询申请状态
+                #[inline]
                 pub fn _business_code_(&self) -> &crate::paths::Node {
                     self.typed_child("{business_code}")
                 }
@@ -4760,6 +5339,7 @@ pub mod v3 {
                 /// `v3/brand/card/card-configs/cancel-applyment`
                 ///
                 /// - `POST`: 撤销商家名片配置申请
+                #[inline]
                 pub fn cancel_applyment(&self) -> &crate::paths::Node {
                     self.typed_child("cancel-applyment")
                 }
@@ -4767,6 +5347,7 @@ pub mod v3 {
                 /// `v3/brand/card/card-configs/preview-url`
                 ///
                 /// - `GET`: 获取商家名片预览二维码
+                #[inline]
                 pub fn preview_url(&self) -> &crate::paths::Node {
                     self.typed_child("preview-url")
                 }
@@ -4774,6 +5355,7 @@ pub mod v3 {
                 /// `v3/brand/card/card-configs/publish`
                 ///
                 /// - `POST`: 发布商家名片配置
+                #[inline]
                 pub fn publish(&self) -> &crate::paths::Node {
                     self.typed_child("publish")
                 }
@@ -4788,6 +5370,7 @@ pub mod v3 {
             }
             impl CardLinks {
                 /// `v3/brand/card/card-links/business-code`
+                #[inline]
                 pub fn business_code(&self) -> &card_links::BusinessCode {
                     self.typed_child("business-code")
                 }
@@ -4795,6 +5378,7 @@ pub mod v3 {
                 /// `v3/brand/card/card-links/cancel-applyment`
                 ///
                 /// - `POST`: 撤销交易连接名片配置申请
+                #[inline]
                 pub fn cancel_applyment(&self) -> &crate::paths::Node {
                     self.typed_child("cancel-applyment")
                 }
@@ -4802,6 +5386,7 @@ pub mod v3 {
                 /// `v3/brand/card/card-links/unbind-card-link`
                 ///
                 /// - `POST`: 解除已生效交易连接名片场景
+                #[inline]
                 pub fn unbind_card_link(&self) -> &crate::paths::Node {
                     self.typed_child("unbind-card-link")
                 }
@@ -4817,6 +5402,7 @@ pub mod v3 {
                     /// `v3/brand/card/card-links/business-code/{business_code}`
                     ///
                     /// - `GET`: 根据业务申请编号查询添加申请状态
+                    #[inline]
                     pub fn _business_code_(&self) -> &crate::paths::Node {
                         self.typed_child("{business_code}")
                     }
@@ -4834,6 +5420,7 @@ pub mod v3 {
                 /// `v3/brand/marketing/shake-activities/activities`
                 ///
                 /// - `GET`: 查询摇优惠活动列表
+                #[inline]
                 pub fn activities(&self) -> &crate::paths::Node {
                     self.typed_child("activities")
                 }
@@ -4851,6 +5438,7 @@ pub mod v3 {
                 ///
                 /// - `GET`: 查询会员卡模板列表
                 /// - `POST`: 创建会员卡模板
+                #[inline]
                 pub fn cards(&self) -> &card_member::Cards {
                     self.typed_child("cards")
                 }
@@ -4859,6 +5447,7 @@ pub mod v3 {
                 ///
                 /// - `GET`: 查询品牌会员发券活动列表
                 /// - `POST`: 创建品牌会员发券活动
+                #[inline]
                 pub fn membership_activities(&self) -> &card_member::MembershipActivities {
                     self.typed_child("membership-activities")
                 }
@@ -4866,6 +5455,7 @@ pub mod v3 {
                 /// `v3/brand/partner/card-member/pay-view-tokens`
                 ///
                 /// - `POST`: 品牌会员展示付款码组件预授权
+                #[inline]
                 pub fn pay_view_tokens(&self) -> &crate::paths::Node {
                     self.typed_child("pay-view-tokens")
                 }
@@ -4873,6 +5463,7 @@ pub mod v3 {
                 /// `v3/brand/partner/card-member/pre-auth-tokens`
                 ///
                 /// - `POST`: 入会组件预授权
+                #[inline]
                 pub fn pre_auth_tokens(&self) -> &crate::paths::Node {
                     self.typed_child("pre-auth-tokens")
                 }
@@ -4880,6 +5471,7 @@ pub mod v3 {
                 /// `v3/brand/partner/card-member/user-cards`
                 ///
                 /// - `GET`: 查询用户在品牌下所有会员卡
+                #[inline]
                 pub fn user_cards(&self) -> &card_member::UserCards {
                     self.typed_child("user-cards")
                 }
@@ -4887,11 +5479,13 @@ pub mod v3 {
                 /// `v3/brand/partner/card-member/user-feeds`
                 ///
                 /// - `POST`: 创建用户动态信息
+                #[inline]
                 pub fn user_feeds(&self) -> &crate::paths::Node {
                     self.typed_child("user-feeds")
                 }
 
                 /// `v3/brand/partner/card-member/user-points`
+                #[inline]
                 pub fn user_points(&self) -> &card_member::UserPoints {
                     self.typed_child("user-points")
                 }
@@ -4906,6 +5500,7 @@ pub mod v3 {
                 ///
                 /// - `GET`: 列表查询品牌门店信息
                 /// - `POST`: 创建品牌门店
+                #[inline]
                 pub fn brandstores(&self) -> &store::Brandstores {
                     self.typed_child("brandstores")
                 }
@@ -4926,6 +5521,7 @@ pub mod v3 {
                     /// - `DELETE`: 删除会员卡模板
                     /// - `GET`: 查询会员卡模板信息
                     /// - `PATCH`: 修改会员卡模板信息
+                    #[inline]
                     pub fn _card_id_(&self) -> &cards::_CardId_ {
                         self.typed_child("{card_id}")
                     }
@@ -4943,6 +5539,7 @@ pub mod v3 {
                     ///
                     /// - `GET`: 查询品牌会员发券活动
                     /// - `PATCH`: 修改品牌会员发券活动信息
+                    #[inline]
                     pub fn _activity_id_(&self) -> &membership_activities::_ActivityId_ {
                         self.typed_child("{activity_id}")
                     }
@@ -4950,6 +5547,7 @@ pub mod v3 {
                     /// `v3/brand/partner/card-member/membership-activities/terminate`
                     ///
                     /// - `POST`
+                    #[inline]
                     pub fn terminate(&self) -> &crate::paths::Node {
                         self.typed_child("terminate")
                     }
@@ -4966,6 +5564,7 @@ pub mod v3 {
                     ///
                     /// - `GET`: 查询用户会员卡信息
                     /// - `PATCH`: 修改用户会员卡信息
+                    #[inline]
                     pub fn _user_card_code_(&self) -> &user_cards::_UserCardCode_ {
                         self.typed_child("{user_card_code}")
                     }
@@ -4973,6 +5572,7 @@ pub mod v3 {
                     /// `v3/brand/partner/card-member/user-cards/import-by-openid`
                     ///
                     /// - `POST`: 根据openid导入用户会员卡
+                    #[inline]
                     pub fn import_by_openid(&self) -> &crate::paths::Node {
                         self.typed_child("import-by-openid")
                     }
@@ -4980,6 +5580,7 @@ pub mod v3 {
                     /// `v3/brand/partner/card-member/user-cards/import-by-phone`
                     ///
                     /// - `POST`: 根据手机号导入用户会员卡
+                    #[inline]
                     pub fn import_by_phone(&self) -> &crate::paths::Node {
                         self.typed_child("import-by-phone")
                     }
@@ -4991,6 +5592,7 @@ pub mod v3 {
                 }
                 impl UserPoints {
                     /// `v3/brand/partner/card-member/user-points/exchange-coupon`
+                    #[inline]
                     pub fn exchange_coupon(&self) -> &user_points::ExchangeCoupon {
                         self.typed_child("exchange-coupon")
                     }
@@ -4998,6 +5600,7 @@ pub mod v3 {
                     /// `v3/brand/partner/card-member/user-points/sync`
                     ///
                     /// - `POST`: 同步积分余额
+                    #[inline]
                     pub fn sync(&self) -> &crate::paths::Node {
                         self.typed_child("sync")
                     }
@@ -5017,6 +5620,7 @@ pub mod v3 {
                         /// `v3/brand/partner/card-member/cards/{card_id}/invalidate`
                         ///
                         /// - `POST`: 作废会员卡模板
+                        #[inline]
                         pub fn invalidate(&self) -> &crate::paths::Node {
                             self.typed_child("invalidate")
                         }
@@ -5036,6 +5640,7 @@ pub mod v3 {
                         /// `v3/brand/partner/card-member/membership-activities/{activity_id}/terminate`
                         ///
                         /// - `POST`: 终止品牌会员发券活动
+                        #[inline]
                         pub fn terminate(&self) -> &crate::paths::Node {
                             self.typed_child("terminate")
                         }
@@ -5055,6 +5660,7 @@ pub mod v3 {
                         /// `v3/brand/partner/card-member/user-cards/{user_card_code}/confirm`
                         ///
                         /// - `POST`: 同步会员开通结果
+                        #[inline]
                         pub fn confirm(&self) -> &crate::paths::Node {
                             self.typed_child("confirm")
                         }
@@ -5062,6 +5668,7 @@ pub mod v3 {
                         /// `v3/brand/partner/card-member/user-cards/{user_card_code}/invalidate`
                         ///
                         /// - `POST`: 作废用户会员卡
+                        #[inline]
                         pub fn invalidate(&self) -> &crate::paths::Node {
                             self.typed_child("invalidate")
                         }
@@ -5078,6 +5685,7 @@ pub mod v3 {
                         /// `v3/brand/partner/card-member/user-points/exchange-coupon/confirm`
                         ///
                         /// - `POST`: 同步积分兑券结果
+                        #[inline]
                         pub fn confirm(&self) -> &crate::paths::Node {
                             self.typed_child("confirm")
                         }
@@ -5100,6 +5708,7 @@ pub mod v3 {
                     /// - `DELETE`: 删除品牌门店
                     /// - `GET`: 查询品牌门店
                     /// - `PATCH`: 更新品牌门店
+                    #[inline]
                     pub fn _store_id_(&self) -> &brandstores::_StoreId_ {
                         self.typed_child("{store_id}")
                     }
@@ -5119,6 +5728,7 @@ pub mod v3 {
                         /// `v3/brand/partner/store/brandstores/{store_id}/bindrecipient`
                         ///
                         /// - `POST`: 绑定收款商户号
+                        #[inline]
                         pub fn bindrecipient(&self) -> &crate::paths::Node {
                             self.typed_child("bindrecipient")
                         }
@@ -5126,6 +5736,7 @@ pub mod v3 {
                         /// `v3/brand/partner/store/brandstores/{store_id}/close`
                         ///
                         /// - `POST`: 暂停门店营业
+                        #[inline]
                         pub fn close(&self) -> &crate::paths::Node {
                             self.typed_child("close")
                         }
@@ -5133,6 +5744,7 @@ pub mod v3 {
                         /// `v3/brand/partner/store/brandstores/{store_id}/resume`
                         ///
                         /// - `POST`: 恢复门店营业
+                        #[inline]
                         pub fn resume(&self) -> &crate::paths::Node {
                             self.typed_child("resume")
                         }
@@ -5140,6 +5752,7 @@ pub mod v3 {
                         /// `v3/brand/partner/store/brandstores/{store_id}/unbindrecipient`
                         ///
                         /// - `POST`: 解绑收款商户号
+                        #[inline]
                         pub fn unbindrecipient(&self) -> &crate::paths::Node {
                             self.typed_child("unbindrecipient")
                         }
@@ -5158,6 +5771,7 @@ pub mod v3 {
                 /// `v3/brand/profitsharing/brand-configs/{brand_mchid}`
                 ///
                 /// - `GET`: 查询最大分账比例API
+                #[inline]
                 pub fn _brand_mchid_(&self) -> &crate::paths::Node {
                     self.typed_child("{brand_mchid}")
                 }
@@ -5172,6 +5786,7 @@ pub mod v3 {
             }
             impl Orders {
                 /// `v3/brand/profitsharing/orders/{transaction_id}`
+                #[inline]
                 pub fn _transaction_id_(&self) -> &orders::_TransactionId_ {
                     self.typed_child("{transaction_id}")
                 }
@@ -5185,6 +5800,7 @@ pub mod v3 {
                 /// `v3/brand/profitsharing/receivers/add`
                 ///
                 /// - `POST`: 添加分账接收方API
+                #[inline]
                 pub fn add(&self) -> &crate::paths::Node {
                     self.typed_child("add")
                 }
@@ -5192,6 +5808,7 @@ pub mod v3 {
                 /// `v3/brand/profitsharing/receivers/delete`
                 ///
                 /// - `POST`: 删除分账接收方API
+                #[inline]
                 pub fn delete_(&self) -> &crate::paths::Node {
                     self.typed_child("delete")
                 }
@@ -5207,6 +5824,7 @@ pub mod v3 {
                     /// `v3/brand/profitsharing/orders/{transaction_id}/amounts`
                     ///
                     /// - `GET`: 查询订单剩余待分金额API
+                    #[inline]
                     pub fn amounts(&self) -> &crate::paths::Node {
                         self.typed_child("amounts")
                     }
@@ -5223,6 +5841,7 @@ pub mod v3 {
         }
         impl Partner {
             /// `v3/brand-basic/partner/brands`
+            #[inline]
             pub fn brands(&self) -> &partner::Brands {
                 self.typed_child("brands")
             }
@@ -5236,6 +5855,7 @@ pub mod v3 {
             }
             impl Brands {
                 /// `v3/brand-basic/partner/brands/{brand_id}`
+                #[inline]
                 pub fn _brand_id_(&self) -> &brands::_BrandId_ {
                     self.typed_child("{brand_id}")
                 }
@@ -5251,6 +5871,7 @@ pub mod v3 {
                     /// `v3/brand-basic/partner/brands/{brand_id}/product-authorities`
                     ///
                     /// - `GET`: 获得品牌已授权且在生效中的产品权限信息
+                    #[inline]
                     pub fn product_authorities(&self) -> &crate::paths::Node {
                         self.typed_child("product-authorities")
                     }
@@ -5269,6 +5890,7 @@ pub mod v3 {
             /// `v3/businesscircle/points/notify`
             ///
             /// - `POST`: 商圈会员积分同步
+            #[inline]
             pub fn notify(&self) -> &crate::paths::Node {
                 self.typed_child("notify")
             }
@@ -5282,6 +5904,7 @@ pub mod v3 {
             /// `v3/businesscircle/user-authorizations/{openid}`
             ///
             /// - `GET`: 商圈积分授权查询
+            #[inline]
             pub fn _openid_(&self) -> &crate::paths::Node {
                 self.typed_child("{openid}")
             }
@@ -5293,6 +5916,7 @@ pub mod v3 {
         }
         impl Users {
             /// `v3/businesscircle/users/{openid}`
+            #[inline]
             pub fn _openid_(&self) -> &users::_Openid_ {
                 self.typed_child("{openid}")
             }
@@ -5306,6 +5930,7 @@ pub mod v3 {
             }
             impl _Openid_ {
                 /// `v3/businesscircle/users/{openid}/points`
+                #[inline]
                 pub fn points(&self) -> &_openid_::Points {
                     self.typed_child("points")
                 }
@@ -5321,6 +5946,7 @@ pub mod v3 {
                     /// `v3/businesscircle/users/{openid}/points/commit_status`
                     ///
                     /// - `GET`: 商圈会员待积分状态查询
+                    #[inline]
                     pub fn commit_status(&self) -> &crate::paths::Node {
                         self.typed_child("commit_status")
                     }
@@ -5337,11 +5963,13 @@ pub mod v3 {
         }
         impl Capitallhh {
             /// `v3/capital/capitallhh/areas`
+            #[inline]
             pub fn areas(&self) -> &capitallhh::Areas {
                 self.typed_child("areas")
             }
 
             /// `v3/capital/capitallhh/banks`
+            #[inline]
             pub fn banks(&self) -> &capitallhh::Banks {
                 self.typed_child("banks")
             }
@@ -5357,6 +5985,7 @@ pub mod v3 {
                 /// `v3/capital/capitallhh/areas/provinces`
                 ///
                 /// - `GET`: 查询省份列表API
+                #[inline]
                 pub fn provinces(&self) -> &areas::Provinces {
                     self.typed_child("provinces")
                 }
@@ -5368,6 +5997,7 @@ pub mod v3 {
             }
             impl Banks {
                 /// `v3/capital/capitallhh/banks/{bank_alias_code}`
+                #[inline]
                 pub fn _bank_alias_code_(&self) -> &banks::_BankAliasCode_ {
                     self.typed_child("{bank_alias_code}")
                 }
@@ -5375,6 +6005,7 @@ pub mod v3 {
                 /// `v3/capital/capitallhh/banks/corporate-banking`
                 ///
                 /// - `GET`: 查询支持对公业务的银行列表API
+                #[inline]
                 pub fn corporate_banking(&self) -> &crate::paths::Node {
                     self.typed_child("corporate-banking")
                 }
@@ -5382,6 +6013,7 @@ pub mod v3 {
                 /// `v3/capital/capitallhh/banks/personal-banking`
                 ///
                 /// - `GET`: 查询支持个人业务的银行列表API
+                #[inline]
                 pub fn personal_banking(&self) -> &crate::paths::Node {
                     self.typed_child("personal-banking")
                 }
@@ -5389,6 +6021,7 @@ pub mod v3 {
                 /// `v3/capital/capitallhh/banks/search-banks-by-bank-account`
                 ///
                 /// - `GET`: 获取对私银行卡号开户银行API
+                #[inline]
                 pub fn search_banks_by_bank_account(&self) -> &crate::paths::Node {
                     self.typed_child("search-banks-by-bank-account")
                 }
@@ -5404,6 +6037,7 @@ pub mod v3 {
                 }
                 impl Provinces {
                     /// `v3/capital/capitallhh/areas/provinces/{province_code}`
+                    #[inline]
                     pub fn _province_code_(&self) -> &provinces::_ProvinceCode_ {
                         self.typed_child("{province_code}")
                     }
@@ -5419,6 +6053,7 @@ pub mod v3 {
                         /// `v3/capital/capitallhh/areas/provinces/{province_code}/cities`
                         ///
                         /// - `GET`: 查询城市列表API
+                        #[inline]
                         pub fn cities(&self) -> &crate::paths::Node {
                             self.typed_child("cities")
                         }
@@ -5436,6 +6071,7 @@ pub mod v3 {
                     /// `v3/capital/capitallhh/banks/{bank_alias_code}/branches`
                     ///
                     /// - `GET`: 查询支行列表API
+                    #[inline]
                     pub fn branches(&self) -> &crate::paths::Node {
                         self.typed_child("branches")
                     }
@@ -5454,6 +6090,7 @@ pub mod v3 {
             /// `v3/catering/orders/sync-status`
             ///
             /// - `POST`: 点餐订单信息同步（渠道商/服务商）
+            #[inline]
             pub fn sync_status(&self) -> &crate::paths::Node {
                 self.typed_child("sync-status")
             }
@@ -5470,6 +6107,7 @@ pub mod v3 {
             /// `v3/combine-transactions/id/{combine_transaction_id}`
             ///
             /// - `GET`: 个人收款交易通过微信支付订单号查单
+            #[inline]
             pub fn _combine_transaction_id_(&self) -> &crate::paths::Node {
                 self.typed_child("{combine_transaction_id}")
             }
@@ -5483,6 +6121,7 @@ pub mod v3 {
             /// `v3/combine-transactions/out-trade-no/{combine_out_trade_no}`
             ///
             /// - `GET`: 合单查询订单API
+            #[inline]
             pub fn _combine_out_trade_no_(&self) -> &out_trade_no::_CombineOutTradeNo_ {
                 self.typed_child("{combine_out_trade_no}")
             }
@@ -5500,6 +6139,7 @@ pub mod v3 {
                 /// `v3/combine-transactions/out-trade-no/{combine_out_trade_no}/close`
                 ///
                 /// - `POST`: 合单关闭订单API
+                #[inline]
                 pub fn close(&self) -> &crate::paths::Node {
                     self.typed_child("close")
                 }
@@ -5517,6 +6157,7 @@ pub mod v3 {
             /// `v3/compliance/inactive-merchant-identity-verification/merchants`
             ///
             /// - `POST`: 发起不活跃商户身份核实
+            #[inline]
             pub fn merchants(&self) -> &inactive_merchant_identity_verification::Merchants {
                 self.typed_child("merchants")
             }
@@ -5532,6 +6173,7 @@ pub mod v3 {
             }
             impl Merchants {
                 /// `v3/compliance/inactive-merchant-identity-verification/merchants/{sub_mchid}`
+                #[inline]
                 pub fn _sub_mchid_(&self) -> &merchants::_SubMchid_ {
                     self.typed_child("{sub_mchid}")
                 }
@@ -5545,6 +6187,7 @@ pub mod v3 {
                 }
                 impl _SubMchid_ {
                     /// `v3/compliance/inactive-merchant-identity-verification/merchants/{sub_mchid}/verifications`
+                    #[inline]
                     pub fn verifications(&self) -> &_sub_mchid_::Verifications {
                         self.typed_child("verifications")
                     }
@@ -5560,6 +6203,7 @@ pub mod v3 {
                         /// `v3/compliance/inactive-merchant-identity-verification/merchants/{sub_mchid}/verifications/{verification_id}`
                         ///
                         /// - `GET`: 查询不活跃商户身份核实结果
+                        #[inline]
                         pub fn _verification_id_(&self) -> &crate::paths::Node {
                             self.typed_child("{verification_id}")
                         }
@@ -5577,6 +6221,7 @@ pub mod v3 {
         }
         impl Partner {
             /// `v3/credit-repayment/partner/contracts`
+            #[inline]
             pub fn contracts(&self) -> &partner::Contracts {
                 self.typed_child("contracts")
             }
@@ -5584,11 +6229,13 @@ pub mod v3 {
             /// `v3/credit-repayment/partner/deduct-orders`
             ///
             /// - `POST`: 发起还款
+            #[inline]
             pub fn deduct_orders(&self) -> &partner::DeductOrders {
                 self.typed_child("deduct-orders")
             }
 
             /// `v3/credit-repayment/partner/schedule-records`
+            #[inline]
             pub fn schedule_records(&self) -> &partner::ScheduleRecords {
                 self.typed_child("schedule-records")
             }
@@ -5604,6 +6251,7 @@ pub mod v3 {
                 /// `v3/credit-repayment/partner/contracts/{out_contract_code}`
                 ///
                 /// - `GET`: 查询自动还款协议
+                #[inline]
                 pub fn _out_contract_code_(&self) -> &crate::paths::Node {
                     self.typed_child("{out_contract_code}")
                 }
@@ -5611,6 +6259,7 @@ pub mod v3 {
                 /// `v3/credit-repayment/partner/contracts/app-presign`
                 ///
                 /// - `POST`: APP预签约自动还款协议
+                #[inline]
                 pub fn app_presign(&self) -> &crate::paths::Node {
                     self.typed_child("app-presign")
                 }
@@ -5618,6 +6267,7 @@ pub mod v3 {
                 /// `v3/credit-repayment/partner/contracts/h5-presign`
                 ///
                 /// - `POST`: H5预签约自动还款协议
+                #[inline]
                 pub fn h5_presign(&self) -> &crate::paths::Node {
                     self.typed_child("h5-presign")
                 }
@@ -5625,6 +6275,7 @@ pub mod v3 {
                 /// `v3/credit-repayment/partner/contracts/terminate`
                 ///
                 /// - `POST`: 解除自动还款协议
+                #[inline]
                 pub fn terminate(&self) -> &crate::paths::Node {
                     self.typed_child("terminate")
                 }
@@ -5640,6 +6291,7 @@ pub mod v3 {
                 /// `v3/credit-repayment/partner/deduct-orders/{out_trade_no}`
                 ///
                 /// - `GET`: 查询还款单
+                #[inline]
                 pub fn _out_trade_no_(&self) -> &crate::paths::Node {
                     self.typed_child("{out_trade_no}")
                 }
@@ -5653,6 +6305,7 @@ pub mod v3 {
                 /// `v3/credit-repayment/partner/schedule-records/{out_record_id}`
                 ///
                 /// - `GET`: 查询预约还款记录
+                #[inline]
                 pub fn _out_record_id_(&self) -> &crate::paths::Node {
                     self.typed_child("{out_record_id}")
                 }
@@ -5660,6 +6313,7 @@ pub mod v3 {
                 /// `v3/credit-repayment/partner/schedule-records/batch-create`
                 ///
                 /// - `POST`: 预约还款
+                #[inline]
                 pub fn batch_create(&self) -> &crate::paths::Node {
                     self.typed_child("batch-create")
                 }
@@ -5679,6 +6333,7 @@ pub mod v3 {
             /// `v3/discount-card/cards/{out_card_code}`
             ///
             /// - `GET`: 查询先享卡订单API
+            #[inline]
             pub fn _out_card_code_(&self) -> &cards::_OutCardCode_ {
                 self.typed_child("{out_card_code}")
             }
@@ -5693,11 +6348,13 @@ pub mod v3 {
             ///
             /// - `GET`: 通过先享卡订单号查询订单API
             /// - `PATCH`: 更新先享卡订单API
+            #[inline]
             pub fn _out_order_no_(&self) -> &crate::paths::Node {
                 self.typed_child("{out_order_no}")
             }
 
             /// `v3/discount-card/orders/out-trade-no`
+            #[inline]
             pub fn out_trade_no(&self) -> &orders::OutTradeNo {
                 self.typed_child("out-trade-no")
             }
@@ -5715,6 +6372,7 @@ pub mod v3 {
                 /// `v3/discount-card/cards/{out_card_code}/add-user-records`
                 ///
                 /// - `POST`: 增加用户记录API
+                #[inline]
                 pub fn add_user_records(&self) -> &crate::paths::Node {
                     self.typed_child("add-user-records")
                 }
@@ -5731,6 +6389,7 @@ pub mod v3 {
                 /// `v3/discount-card/orders/out-trade-no/{out_trade_no}`
                 ///
                 /// - `GET`: 通过先享卡订单号查询订单API
+                #[inline]
                 pub fn _out_trade_no_(&self) -> &crate::paths::Node {
                     self.typed_child("{out_trade_no}")
                 }
@@ -5746,6 +6405,7 @@ pub mod v3 {
         }
         impl Charge {
             /// `v3/ebike/charge/contracts`
+            #[inline]
             pub fn contracts(&self) -> &charge::Contracts {
                 self.typed_child("contracts")
             }
@@ -5753,11 +6413,13 @@ pub mod v3 {
             /// `v3/ebike/charge/transactions`
             ///
             /// - `POST`: 充电自行车代扣受理扣款API
+            #[inline]
             pub fn transactions(&self) -> &charge::Transactions {
                 self.typed_child("transactions")
             }
 
             /// `v3/ebike/charge/users`
+            #[inline]
             pub fn users(&self) -> &charge::Users {
                 self.typed_child("users")
             }
@@ -5773,6 +6435,7 @@ pub mod v3 {
                 /// `v3/ebike/charge/contracts/{contract_id}`
                 ///
                 /// - `GET`: 通过签约号查询用户状态API
+                #[inline]
                 pub fn _contract_id_(&self) -> &contracts::_ContractId_ {
                     self.typed_child("{contract_id}")
                 }
@@ -5780,6 +6443,7 @@ pub mod v3 {
                 /// `v3/ebike/charge/contracts/preopen`
                 ///
                 /// - `POST`: 预开通服务API
+                #[inline]
                 pub fn preopen(&self) -> &crate::paths::Node {
                     self.typed_child("preopen")
                 }
@@ -5793,11 +6457,13 @@ pub mod v3 {
             }
             impl Transactions {
                 /// `v3/ebike/charge/transactions/id`
+                #[inline]
                 pub fn id(&self) -> &transactions::Id {
                     self.typed_child("id")
                 }
 
                 /// `v3/ebike/charge/transactions/out-trade-no`
+                #[inline]
                 pub fn out_trade_no(&self) -> &transactions::OutTradeNo {
                     self.typed_child("out-trade-no")
                 }
@@ -5809,6 +6475,7 @@ pub mod v3 {
             }
             impl Users {
                 /// `v3/ebike/charge/users/{openid}`
+                #[inline]
                 pub fn _openid_(&self) -> &users::_Openid_ {
                     self.typed_child("{openid}")
                 }
@@ -5826,6 +6493,7 @@ pub mod v3 {
                     /// `v3/ebike/charge/contracts/{contract_id}/confirm`
                     ///
                     /// - `POST`: 创建用户当次充电代扣凭证API
+                    #[inline]
                     pub fn confirm(&self) -> &crate::paths::Node {
                         self.typed_child("confirm")
                     }
@@ -5842,6 +6510,7 @@ pub mod v3 {
                     /// `v3/ebike/charge/transactions/id/{transaction_id}`
                     ///
                     /// - `GET`: 查询订单API
+                    #[inline]
                     pub fn _transaction_id_(&self) -> &crate::paths::Node {
                         self.typed_child("{transaction_id}")
                     }
@@ -5855,6 +6524,7 @@ pub mod v3 {
                     /// `v3/ebike/charge/transactions/out-trade-no/{out_trade_no}`
                     ///
                     /// - `GET`: 查询订单API
+                    #[inline]
                     pub fn _out_trade_no_(&self) -> &crate::paths::Node {
                         self.typed_child("{out_trade_no}")
                     }
@@ -5871,6 +6541,7 @@ pub mod v3 {
                     /// `v3/ebike/charge/users/{openid}/contract`
                     ///
                     /// - `GET`: 通过用户标识查询用户状态API
+                    #[inline]
                     pub fn contract(&self) -> &crate::paths::Node {
                         self.typed_child("contract")
                     }
@@ -5889,6 +6560,7 @@ pub mod v3 {
             /// `v3/ecommerce/account/apply-cancel-withdraw`
             ///
             /// - `POST`: 提交注销提现申请
+            #[inline]
             pub fn apply_cancel_withdraw(&self) -> &account::ApplyCancelWithdraw {
                 self.typed_child("apply-cancel-withdraw")
             }
@@ -5896,6 +6568,7 @@ pub mod v3 {
             /// `v3/ecommerce/account/cancel-applications`
             ///
             /// - `POST`: 提交注销申请单
+            #[inline]
             pub fn cancel_applications(&self) -> &account::CancelApplications {
                 self.typed_child("cancel-applications")
             }
@@ -5909,11 +6582,13 @@ pub mod v3 {
             /// `v3/ecommerce/applyments/{applyment_id}`
             ///
             /// - `GET`: 通过申请单ID查询申请状态
+            #[inline]
             pub fn _applyment_id_(&self) -> &applyments::_ApplymentId_ {
                 self.typed_child("{applyment_id}")
             }
 
             /// `v3/ecommerce/applyments/out-request-no`
+            #[inline]
             pub fn out_request_no(&self) -> &applyments::OutRequestNo {
                 self.typed_child("out-request-no")
             }
@@ -5921,6 +6596,7 @@ pub mod v3 {
             /// `v3/ecommerce/applyments/submit-account-hosting-applyment`
             ///
             /// - `POST`: 提交申请单
+            #[inline]
             pub fn submit_account_hosting_applyment(&self) -> &crate::paths::Node {
                 self.typed_child("submit-account-hosting-applyment")
             }
@@ -5928,6 +6604,7 @@ pub mod v3 {
             /// `v3/ecommerce/applyments/submit-sign-verify-info`
             ///
             /// - `POST`: 平台代理签约核身
+            #[inline]
             pub fn submit_sign_verify_info(&self) -> &crate::paths::Node {
                 self.typed_child("submit-sign-verify-info")
             }
@@ -5935,6 +6612,7 @@ pub mod v3 {
             /// `v3/ecommerce/applyments/`
             ///
             /// - `POST`: 二级商户进件API
+            #[inline]
             pub fn trailing_slash(&self) -> &crate::paths::Node {
                 self.typed_child("")
             }
@@ -5948,6 +6626,7 @@ pub mod v3 {
             /// `v3/ecommerce/bill/fundflowbill`
             ///
             /// - `GET`: 申请二级商户资金账单API
+            #[inline]
             pub fn fundflowbill(&self) -> &crate::paths::Node {
                 self.typed_child("fundflowbill")
             }
@@ -5959,6 +6638,7 @@ pub mod v3 {
         }
         impl CombinePapay {
             /// `v3/ecommerce/combine-papay/contracts`
+            #[inline]
             pub fn contracts(&self) -> &combine_papay::Contracts {
                 self.typed_child("contracts")
             }
@@ -5966,6 +6646,7 @@ pub mod v3 {
             /// `v3/ecommerce/combine-papay/transactions`
             ///
             /// - `POST`: 电商合单委托代扣支付API
+            #[inline]
             pub fn transactions(&self) -> &combine_papay::Transactions {
                 self.typed_child("transactions")
             }
@@ -5977,11 +6658,13 @@ pub mod v3 {
         }
         impl Fund {
             /// `v3/ecommerce/fund/balance`
+            #[inline]
             pub fn balance(&self) -> &fund::Balance {
                 self.typed_child("balance")
             }
 
             /// `v3/ecommerce/fund/enddaybalance`
+            #[inline]
             pub fn enddaybalance(&self) -> &fund::Enddaybalance {
                 self.typed_child("enddaybalance")
             }
@@ -5989,6 +6672,7 @@ pub mod v3 {
             /// `v3/ecommerce/fund/withdraw`
             ///
             /// - `POST`: 账户余额提现API
+            #[inline]
             pub fn withdraw(&self) -> &fund::Withdraw {
                 self.typed_child("withdraw")
             }
@@ -6002,21 +6686,25 @@ pub mod v3 {
             /// `v3/ecommerce/individual-contracts/{openid}`
             ///
             /// - `GET`: 查询个人收款方授权结果
+            #[inline]
             pub fn _openid_(&self) -> &crate::paths::Node {
                 self.typed_child("{openid}")
             }
 
             /// `v3/ecommerce/individual-contracts/out-contract-code`
+            #[inline]
             pub fn out_contract_code(&self) -> &individual_contracts::OutContractCode {
                 self.typed_child("out-contract-code")
             }
 
             /// `v3/ecommerce/individual-contracts/pre-entrust-sign`
+            #[inline]
             pub fn pre_entrust_sign(&self) -> &individual_contracts::PreEntrustSign {
                 self.typed_child("pre-entrust-sign")
             }
 
             /// `v3/ecommerce/individual-contracts/pre-entrust-sign-with-real-name-identity`
+            #[inline]
             pub fn pre_entrust_sign_with_real_name_identity(
                 &self,
             ) -> &individual_contracts::PreEntrustSignWithRealNameIdentity {
@@ -6032,6 +6720,7 @@ pub mod v3 {
             /// `v3/ecommerce/mch-transfer/authorizations`
             ///
             /// - `POST`: 申请二级商户商家转账授权
+            #[inline]
             pub fn authorizations(&self) -> &mch_transfer::Authorizations {
                 self.typed_child("authorizations")
             }
@@ -6039,6 +6728,7 @@ pub mod v3 {
             /// `v3/ecommerce/mch-transfer/transfer-bills`
             ///
             /// - `POST`: 发起转账
+            #[inline]
             pub fn transfer_bills(&self) -> &mch_transfer::TransferBills {
                 self.typed_child("transfer-bills")
             }
@@ -6053,6 +6743,7 @@ pub mod v3 {
             ///
             /// - `GET`: 查询售后服务分账结果
             /// - `POST`: 请求售后服务分账
+            #[inline]
             pub fn after_sales_orders(&self) -> &crate::paths::Node {
                 self.typed_child("after-sales-orders")
             }
@@ -6060,6 +6751,7 @@ pub mod v3 {
             /// `v3/ecommerce/profitsharing/finish-order`
             ///
             /// - `POST`: 完结分账API
+            #[inline]
             pub fn finish_order(&self) -> &crate::paths::Node {
                 self.typed_child("finish-order")
             }
@@ -6068,11 +6760,13 @@ pub mod v3 {
             ///
             /// - `GET`: 查询分账结果API
             /// - `POST`: 请求分账API
+            #[inline]
             pub fn orders(&self) -> &profitsharing::Orders {
                 self.typed_child("orders")
             }
 
             /// `v3/ecommerce/profitsharing/receivers`
+            #[inline]
             pub fn receivers(&self) -> &profitsharing::Receivers {
                 self.typed_child("receivers")
             }
@@ -6081,6 +6775,7 @@ pub mod v3 {
             ///
             /// - `GET`: 查询分账回退结果API
             /// - `POST`: 请求分账回退API
+            #[inline]
             pub fn returnorders(&self) -> &crate::paths::Node {
                 self.typed_child("returnorders")
             }
@@ -6092,6 +6787,7 @@ pub mod v3 {
         }
         impl Refunds {
             /// `v3/ecommerce/refunds/{refund_id}`
+            #[inline]
             pub fn _refund_id_(&self) -> &refunds::_RefundId_ {
                 self.typed_child("{refund_id}")
             }
@@ -6099,16 +6795,19 @@ pub mod v3 {
             /// `v3/ecommerce/refunds/apply`
             ///
             /// - `POST`: 退款申请API
+            #[inline]
             pub fn apply(&self) -> &crate::paths::Node {
                 self.typed_child("apply")
             }
 
             /// `v3/ecommerce/refunds/id`
+            #[inline]
             pub fn id(&self) -> &refunds::Id {
                 self.typed_child("id")
             }
 
             /// `v3/ecommerce/refunds/out-refund-no`
+            #[inline]
             pub fn out_refund_no(&self) -> &refunds::OutRefundNo {
                 self.typed_child("out-refund-no")
             }
@@ -6122,6 +6821,7 @@ pub mod v3 {
             /// `v3/ecommerce/subsidies/cancel`
             ///
             /// - `POST`: 取消补差API
+            #[inline]
             pub fn cancel(&self) -> &crate::paths::Node {
                 self.typed_child("cancel")
             }
@@ -6129,6 +6829,7 @@ pub mod v3 {
             /// `v3/ecommerce/subsidies/create`
             ///
             /// - `POST`: 请求补差API
+            #[inline]
             pub fn create(&self) -> &crate::paths::Node {
                 self.typed_child("create")
             }
@@ -6136,6 +6837,7 @@ pub mod v3 {
             /// `v3/ecommerce/subsidies/return`
             ///
             /// - `POST`: 请求补差回退API
+            #[inline]
             pub fn r#return(&self) -> &crate::paths::Node {
                 self.typed_child("return")
             }
@@ -6151,6 +6853,7 @@ pub mod v3 {
             }
             impl ApplyCancelWithdraw {
                 /// `v3/ecommerce/account/apply-cancel-withdraw/applyment-id`
+                #[inline]
                 pub fn applyment_id(&self) -> &apply_cancel_withdraw::ApplymentId {
                     self.typed_child("applyment-id")
                 }
@@ -6158,16 +6861,19 @@ pub mod v3 {
                 /// `v3/ecommerce/account/apply-cancel-withdraw/confirm`
                 ///
                 /// - `POST`: 平台代商户确认注销
+                #[inline]
                 pub fn confirm(&self) -> &crate::paths::Node {
                     self.typed_child("confirm")
                 }
 
                 /// `v3/ecommerce/account/apply-cancel-withdraw/out-request-no`
+                #[inline]
                 pub fn out_request_no(&self) -> &apply_cancel_withdraw::OutRequestNo {
                     self.typed_child("out-request-no")
                 }
 
                 /// `v3/ecommerce/account/apply-cancel-withdraw/validate-cancel`
+                #[inline]
                 pub fn validate_cancel(&self) -> &apply_cancel_withdraw::ValidateCancel {
                     self.typed_child("validate-cancel")
                 }
@@ -6183,11 +6889,13 @@ pub mod v3 {
                 /// `v3/ecommerce/account/cancel-applications/media`
                 ///
                 /// - `POST`: 图片上传API
+                #[inline]
                 pub fn media(&self) -> &crate::paths::Node {
                     self.typed_child("media")
                 }
 
                 /// `v3/ecommerce/account/cancel-applications/out-apply-no`
+                #[inline]
                 pub fn out_apply_no(&self) -> &cancel_applications::OutApplyNo {
                     self.typed_child("out-apply-no")
                 }
@@ -6203,6 +6911,7 @@ pub mod v3 {
                     /// `v3/ecommerce/account/apply-cancel-withdraw/applyment-id/{applyment_id}`
                     ///
                     /// - `GET`: 微信支付注销提现申请单号查询申请单状态
+                    #[inline]
                     pub fn _applyment_id_(&self) -> &crate::paths::Node {
                         self.typed_child("{applyment_id}")
                     }
@@ -6216,6 +6925,7 @@ pub mod v3 {
                     /// `v3/ecommerce/account/apply-cancel-withdraw/out-request-no/{out_request_no}`
                     ///
                     /// - `GET`: 商户注销提现申请单号查询申请单状态
+                    #[inline]
                     pub fn _out_request_no_(&self) -> &crate::paths::Node {
                         self.typed_child("{out_request_no}")
                     }
@@ -6229,6 +6939,7 @@ pub mod v3 {
                     /// `v3/ecommerce/account/apply-cancel-withdraw/validate-cancel/{sub_mchid}`
                     ///
                     /// - `GET`: 商户注销资格校验
+                    #[inline]
                     pub fn _sub_mchid_(&self) -> &crate::paths::Node {
                         self.typed_child("{sub_mchid}")
                     }
@@ -6245,6 +6956,7 @@ pub mod v3 {
                     /// `v3/ecommerce/account/cancel-applications/out-apply-no/{out_apply_no}`
                     ///
                     /// - `GET`: 查询注销单状态
+                    #[inline]
                     pub fn _out_apply_no_(&self) -> &crate::paths::Node {
                         self.typed_child("{out_apply_no}")
                     }
@@ -6264,6 +6976,7 @@ pub mod v3 {
                 /// `v3/ecommerce/applyments/{applyment_id}/revoke`
                 ///
                 /// - `POST`: 撤销申请单-使用申请单号
+                #[inline]
                 pub fn revoke(&self) -> &crate::paths::Node {
                     self.typed_child("revoke")
                 }
@@ -6277,6 +6990,7 @@ pub mod v3 {
                 /// `v3/ecommerce/applyments/out-request-no/{out_request_no}`
                 ///
                 /// - `GET`: 通过业务申请编号查询申请状态
+                #[inline]
                 pub fn _out_request_no_(&self) -> &out_request_no::_OutRequestNo_ {
                     self.typed_child("{out_request_no}")
                 }
@@ -6294,6 +7008,7 @@ pub mod v3 {
                     /// `v3/ecommerce/applyments/out-request-no/{out_request_no}/revoke`
                     ///
                     /// - `POST`: 撤销申请单-使用业务申请编号
+                    #[inline]
                     pub fn revoke(&self) -> &crate::paths::Node {
                         self.typed_child("revoke")
                     }
@@ -6309,6 +7024,7 @@ pub mod v3 {
             }
             impl Contracts {
                 /// `v3/ecommerce/combine-papay/contracts/plan-id`
+                #[inline]
                 pub fn plan_id(&self) -> &contracts::PlanId {
                     self.typed_child("plan-id")
                 }
@@ -6316,6 +7032,7 @@ pub mod v3 {
                 /// `v3/ecommerce/combine-papay/contracts/pre-entrust-sign`
                 ///
                 /// - `POST`: APP方式预签约API
+                #[inline]
                 pub fn pre_entrust_sign(&self) -> &contracts::PreEntrustSign {
                     self.typed_child("pre-entrust-sign")
                 }
@@ -6331,6 +7048,7 @@ pub mod v3 {
                 /// `v3/ecommerce/combine-papay/transactions/{combine_out_trade_no}`
                 ///
                 /// - `GET`: 电商合单委托代扣查询订单API
+                #[inline]
                 pub fn _combine_out_trade_no_(&self) -> &transactions::_CombineOutTradeNo_ {
                     self.typed_child("{combine_out_trade_no}")
                 }
@@ -6344,6 +7062,7 @@ pub mod v3 {
                 }
                 impl PlanId {
                     /// `v3/ecommerce/combine-papay/contracts/plan-id/{plan_id}`
+                    #[inline]
                     pub fn _plan_id_(&self) -> &plan_id::_PlanId_ {
                         self.typed_child("{plan_id}")
                     }
@@ -6359,6 +7078,7 @@ pub mod v3 {
                     /// `v3/ecommerce/combine-papay/contracts/pre-entrust-sign/mini-program`
                     ///
                     /// - `POST`: 小程序方式预签约API
+                    #[inline]
                     pub fn mini_program(&self) -> &crate::paths::Node {
                         self.typed_child("mini-program")
                     }
@@ -6372,6 +7092,7 @@ pub mod v3 {
                     }
                     impl _PlanId_ {
                         /// `v3/ecommerce/combine-papay/contracts/plan-id/{plan_id}/out-contract-code`
+                        #[inline]
                         pub fn out_contract_code(&self) -> &_plan_id_::OutContractCode {
                             self.typed_child("out-contract-code")
                         }
@@ -6387,6 +7108,7 @@ pub mod v3 {
                             /// `v3/ecommerce/combine-papay/contracts/plan-id/{plan_id}/out-contract-code/{out_contract_code}`
                             ///
                             /// - `GET`: 通过商户协议号查询协议API
+                            #[inline]
                             pub fn _out_contract_code_(&self) -> &out_contract_code::_OutContractCode_ {
                                 self.typed_child("{out_contract_code}")
                             }
@@ -6404,6 +7126,7 @@ pub mod v3 {
                                 /// `v3/ecommerce/combine-papay/contracts/plan-id/{plan_id}/out-contract-code/{out_contract_code}/terminate`
                                 ///
                                 /// - `POST`: 商户协议号解约协议API
+                                #[inline]
                                 pub fn terminate(&self) -> &crate::paths::Node {
                                     self.typed_child("terminate")
                                 }
@@ -6425,6 +7148,7 @@ pub mod v3 {
                     /// `v3/ecommerce/combine-papay/transactions/{combine_out_trade_no}/reverse`
                     ///
                     /// - `POST`: 电商合单委托代扣撤销订单API
+                    #[inline]
                     pub fn reverse(&self) -> &crate::paths::Node {
                         self.typed_child("reverse")
                     }
@@ -6442,6 +7166,7 @@ pub mod v3 {
                 /// `v3/ecommerce/fund/balance/{sub_mchid}`
                 ///
                 /// - `GET`: 查询二级商户账户实时余额API
+                #[inline]
                 pub fn _sub_mchid_(&self) -> &crate::paths::Node {
                     self.typed_child("{sub_mchid}")
                 }
@@ -6455,6 +7180,7 @@ pub mod v3 {
                 /// `v3/ecommerce/fund/enddaybalance/{sub_mchid}`
                 ///
                 /// - `GET`: 查询二级商户账户日终余额API
+                #[inline]
                 pub fn _sub_mchid_(&self) -> &crate::paths::Node {
                     self.typed_child("{sub_mchid}")
                 }
@@ -6470,11 +7196,13 @@ pub mod v3 {
                 /// `v3/ecommerce/fund/withdraw/{withdraw_id}`
                 ///
                 /// - `GET`: 微信支付提现单号查询
+                #[inline]
                 pub fn _withdraw_id_(&self) -> &crate::paths::Node {
                     self.typed_child("{withdraw_id}")
                 }
 
                 /// `v3/ecommerce/fund/withdraw/out-request-no`
+                #[inline]
                 pub fn out_request_no(&self) -> &withdraw::OutRequestNo {
                     self.typed_child("out-request-no")
                 }
@@ -6490,6 +7218,7 @@ pub mod v3 {
                     /// `v3/ecommerce/fund/withdraw/out-request-no/{out_request_no}`
                     ///
                     /// - `GET`: 商户提现单号查询
+                    #[inline]
                     pub fn _out_request_no_(&self) -> &crate::paths::Node {
                         self.typed_child("{out_request_no}")
                     }
@@ -6507,6 +7236,7 @@ pub mod v3 {
                 /// `v3/ecommerce/individual-contracts/out-contract-code/{out_contract_code}`
                 ///
                 /// - `GET`: 根据业务申请单号查签约信息
+                #[inline]
                 pub fn _out_contract_code_(&self) -> &crate::paths::Node {
                     self.typed_child("{out_contract_code}")
                 }
@@ -6520,6 +7250,7 @@ pub mod v3 {
                 /// `v3/ecommerce/individual-contracts/pre-entrust-sign/app`
                 ///
                 /// - `POST`: APP场景预签约
+                #[inline]
                 pub fn app(&self) -> &crate::paths::Node {
                     self.typed_child("app")
                 }
@@ -6527,6 +7258,7 @@ pub mod v3 {
                 /// `v3/ecommerce/individual-contracts/pre-entrust-sign/mini-program`
                 ///
                 /// - `POST`: 小程序场景预签约
+                #[inline]
                 pub fn mini_program(&self) -> &crate::paths::Node {
                     self.typed_child("mini-program")
                 }
@@ -6540,6 +7272,7 @@ pub mod v3 {
                 /// `v3/ecommerce/individual-contracts/pre-entrust-sign-with-real-name-identity/app`
                 ///
                 /// - `POST`: APP场景预签约（需要实名验证）
+                #[inline]
                 pub fn app(&self) -> &crate::paths::Node {
                     self.typed_child("app")
                 }
@@ -6547,6 +7280,7 @@ pub mod v3 {
                 /// `v3/ecommerce/individual-contracts/pre-entrust-sign-with-real-name-identity/mini-program`
                 ///
                 /// - `POST`: 小程序场景预签约（需要实名验证）
+                #[inline]
                 pub fn mini_program(&self) -> &crate::paths::Node {
                     self.typed_child("mini-program")
                 }
@@ -6565,6 +7299,7 @@ pub mod v3 {
                 /// `v3/ecommerce/mch-transfer/authorizations/{sub_mchid}`
                 ///
                 /// - `GET`: 查询二级商户商家转账授权状态
+                #[inline]
                 pub fn _sub_mchid_(&self) -> &crate::paths::Node {
                     self.typed_child("{sub_mchid}")
                 }
@@ -6578,11 +7313,13 @@ pub mod v3 {
             }
             impl TransferBills {
                 /// `v3/ecommerce/mch-transfer/transfer-bills/out-bill-no`
+                #[inline]
                 pub fn out_bill_no(&self) -> &transfer_bills::OutBillNo {
                     self.typed_child("out-bill-no")
                 }
 
                 /// `v3/ecommerce/mch-transfer/transfer-bills/transfer-bill-no`
+                #[inline]
                 pub fn transfer_bill_no(&self) -> &transfer_bills::TransferBillNo {
                     self.typed_child("transfer-bill-no")
                 }
@@ -6598,6 +7335,7 @@ pub mod v3 {
                     /// `v3/ecommerce/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}`
                     ///
                     /// - `GET`: 商户单号查询转账单
+                    #[inline]
                     pub fn _out_bill_no_(&self) -> &out_bill_no::_OutBillNo_ {
                         self.typed_child("{out_bill_no}")
                     }
@@ -6611,6 +7349,7 @@ pub mod v3 {
                     /// `v3/ecommerce/mch-transfer/transfer-bills/transfer-bill-no/{transfer_bill_no}`
                     ///
                     /// - `GET`: 微信转账单号查询转账单
+                    #[inline]
                     pub fn _transfer_bill_no_(&self) -> &crate::paths::Node {
                         self.typed_child("{transfer_bill_no}")
                     }
@@ -6628,6 +7367,7 @@ pub mod v3 {
                         /// `v3/ecommerce/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}/cancel`
                         ///
                         /// - `POST`: 撤销转账
+                        #[inline]
                         pub fn cancel(&self) -> &crate::paths::Node {
                             self.typed_child("cancel")
                         }
@@ -6647,6 +7387,7 @@ pub mod v3 {
             }
             impl Orders {
                 /// `v3/ecommerce/profitsharing/orders/{transaction_id}`
+                #[inline]
                 pub fn _transaction_id_(&self) -> &orders::_TransactionId_ {
                     self.typed_child("{transaction_id}")
                 }
@@ -6660,6 +7401,7 @@ pub mod v3 {
                 /// `v3/ecommerce/profitsharing/receivers/add`
                 ///
                 /// - `POST`: 添加分账接收方API
+                #[inline]
                 pub fn add(&self) -> &crate::paths::Node {
                     self.typed_child("add")
                 }
@@ -6667,6 +7409,7 @@ pub mod v3 {
                 /// `v3/ecommerce/profitsharing/receivers/delete`
                 ///
                 /// - `POST`: 删除分账接收方API
+                #[inline]
                 pub fn delete_(&self) -> &crate::paths::Node {
                     self.typed_child("delete")
                 }
@@ -6682,6 +7425,7 @@ pub mod v3 {
                     /// `v3/ecommerce/profitsharing/orders/{transaction_id}/amounts`
                     ///
                     /// - `GET`: 查询订单剩余待分金额API
+                    #[inline]
                     pub fn amounts(&self) -> &crate::paths::Node {
                         self.typed_child("amounts")
                     }
@@ -6699,6 +7443,7 @@ pub mod v3 {
                 /// `v3/ecommerce/refunds/{refund_id}/apply-abnormal-refund`
                 ///
                 /// - `POST`: 发起异常退款
+                #[inline]
                 pub fn apply_abnormal_refund(&self) -> &crate::paths::Node {
                     self.typed_child("apply-abnormal-refund")
                 }
@@ -6707,6 +7452,7 @@ pub mod v3 {
                 ///
                 /// - `GET`: 查询垫付回补结果API
                 /// - `POST`: 垫付退款回补API
+                #[inline]
                 pub fn return_advance(&self) -> &crate::paths::Node {
                     self.typed_child("return-advance")
                 }
@@ -6720,6 +7466,7 @@ pub mod v3 {
                 /// `v3/ecommerce/refunds/id/{refund_id}`
                 ///
                 /// - `GET`: 通过微信支付退款单号查询退款
+                #[inline]
                 pub fn _refund_id_(&self) -> &crate::paths::Node {
                     self.typed_child("{refund_id}")
                 }
@@ -6733,6 +7480,7 @@ pub mod v3 {
                 /// `v3/ecommerce/refunds/out-refund-no/{out_refund_no}`
                 ///
                 /// - `GET`: 通过商户退款单号查询退款
+                #[inline]
                 pub fn _out_refund_no_(&self) -> &crate::paths::Node {
                     self.typed_child("{out_refund_no}")
                 }
@@ -6750,11 +7498,13 @@ pub mod v3 {
             /// `v3/edu-papay/contracts/{contract_id}`
             ///
             /// - `DELETE`: 解约API
+            #[inline]
             pub fn _contract_id_(&self) -> &crate::paths::Node {
                 self.typed_child("{contract_id}")
             }
 
             /// `v3/edu-papay/contracts/id`
+            #[inline]
             pub fn id(&self) -> &contracts::Id {
                 self.typed_child("id")
             }
@@ -6762,6 +7512,7 @@ pub mod v3 {
             /// `v3/edu-papay/contracts/presign`
             ///
             /// - `POST`: 预签约API
+            #[inline]
             pub fn presign(&self) -> &crate::paths::Node {
                 self.typed_child("presign")
             }
@@ -6775,11 +7526,13 @@ pub mod v3 {
         }
         impl Transactions {
             /// `v3/edu-papay/transactions/id`
+            #[inline]
             pub fn id(&self) -> &transactions::Id {
                 self.typed_child("id")
             }
 
             /// `v3/edu-papay/transactions/out-trade-no`
+            #[inline]
             pub fn out_trade_no(&self) -> &transactions::OutTradeNo {
                 self.typed_child("out-trade-no")
             }
@@ -6791,6 +7544,7 @@ pub mod v3 {
         }
         impl User {
             /// `v3/edu-papay/user/{openid}`
+            #[inline]
             pub fn _openid_(&self) -> &user::_Openid_ {
                 self.typed_child("{openid}")
             }
@@ -6802,6 +7556,7 @@ pub mod v3 {
         }
         impl UserNotifications {
             /// `v3/edu-papay/user-notifications/{contract_id}`
+            #[inline]
             pub fn _contract_id_(&self) -> &user_notifications::_ContractId_ {
                 self.typed_child("{contract_id}")
             }
@@ -6817,6 +7572,7 @@ pub mod v3 {
                 /// `v3/edu-papay/contracts/id/{contract_id}`
                 ///
                 /// - `GET`: 通过协议号查询签约API
+                #[inline]
                 pub fn _contract_id_(&self) -> &crate::paths::Node {
                     self.typed_child("{contract_id}")
                 }
@@ -6833,6 +7589,7 @@ pub mod v3 {
                 /// `v3/edu-papay/transactions/id/{transaction_id}`
                 ///
                 /// - `GET`: 微信订单号查单API
+                #[inline]
                 pub fn _transaction_id_(&self) -> &crate::paths::Node {
                     self.typed_child("{transaction_id}")
                 }
@@ -6846,6 +7603,7 @@ pub mod v3 {
                 /// `v3/edu-papay/transactions/out-trade-no/{out_trade_no}`
                 ///
                 /// - `GET`: 商户订单号查单API
+                #[inline]
                 pub fn _out_trade_no_(&self) -> &crate::paths::Node {
                     self.typed_child("{out_trade_no}")
                 }
@@ -6862,6 +7620,7 @@ pub mod v3 {
                 /// `v3/edu-papay/user/{openid}/contracts`
                 ///
                 /// - `GET`: 通过用户标识查询签约API
+                #[inline]
                 pub fn contracts(&self) -> &crate::paths::Node {
                     self.typed_child("contracts")
                 }
@@ -6878,6 +7637,7 @@ pub mod v3 {
                 /// `v3/edu-papay/user-notifications/{contract_id}/send`
                 ///
                 /// - `POST`: 发送扣款预通知API
+                #[inline]
                 pub fn send(&self) -> &crate::paths::Node {
                     self.typed_child("send")
                 }
@@ -6893,11 +7653,13 @@ pub mod v3 {
         }
         impl Users {
             /// `v3/edu-star/users/openid`
+            #[inline]
             pub fn openid(&self) -> &users::Openid {
                 self.typed_child("openid")
             }
 
             /// `v3/edu-star/users/qq`
+            #[inline]
             pub fn qq(&self) -> &users::Qq {
                 self.typed_child("qq")
             }
@@ -6913,6 +7675,7 @@ pub mod v3 {
                 /// `v3/edu-star/users/openid/{wechat_openid}`
                 ///
                 /// - `GET`: 通过微信用户标识查询用户信息API
+                #[inline]
                 pub fn _wechat_openid_(&self) -> &crate::paths::Node {
                     self.typed_child("{wechat_openid}")
                 }
@@ -6926,6 +7689,7 @@ pub mod v3 {
                 /// `v3/edu-star/users/qq/{qq}`
                 ///
                 /// - `GET`: 通过QQ账号查询用户信息API
+                #[inline]
                 pub fn _qq_(&self) -> &crate::paths::Node {
                     self.typed_child("{qq}")
                 }
@@ -6943,6 +7707,7 @@ pub mod v3 {
             /// `v3/eduschoolpay/contracts/{contract_id}`
             ///
             /// - `GET`: 通过协议号查询签约API
+            #[inline]
             pub fn _contract_id_(&self) -> &contracts::_ContractId_ {
                 self.typed_child("{contract_id}")
             }
@@ -6950,6 +7715,7 @@ pub mod v3 {
             /// `v3/eduschoolpay/contracts/presign`
             ///
             /// - `POST`: 预签约API
+            #[inline]
             pub fn presign(&self) -> &crate::paths::Node {
                 self.typed_child("presign")
             }
@@ -6963,11 +7729,13 @@ pub mod v3 {
         }
         impl Transactions {
             /// `v3/eduschoolpay/transactions/id`
+            #[inline]
             pub fn id(&self) -> &transactions::Id {
                 self.typed_child("id")
             }
 
             /// `v3/eduschoolpay/transactions/out-trade-no`
+            #[inline]
             pub fn out_trade_no(&self) -> &transactions::OutTradeNo {
                 self.typed_child("out-trade-no")
             }
@@ -6979,6 +7747,7 @@ pub mod v3 {
         }
         impl Users {
             /// `v3/eduschoolpay/users/{openid}`
+            #[inline]
             pub fn _openid_(&self) -> &users::_Openid_ {
                 self.typed_child("{openid}")
             }
@@ -6996,6 +7765,7 @@ pub mod v3 {
                 /// `v3/eduschoolpay/contracts/{contract_id}/terminate`
                 ///
                 /// - `POST`: 商户主动解约API
+                #[inline]
                 pub fn terminate(&self) -> &crate::paths::Node {
                     self.typed_child("terminate")
                 }
@@ -7012,6 +7782,7 @@ pub mod v3 {
                 /// `v3/eduschoolpay/transactions/id/{transaction_id}`
                 ///
                 /// - `GET`: 微信支付订单号查单API
+                #[inline]
                 pub fn _transaction_id_(&self) -> &crate::paths::Node {
                     self.typed_child("{transaction_id}")
                 }
@@ -7025,6 +7796,7 @@ pub mod v3 {
                 /// `v3/eduschoolpay/transactions/out-trade-no/{out_trade_no}`
                 ///
                 /// - `GET`: 商户订单号查单API
+                #[inline]
                 pub fn _out_trade_no_(&self) -> &crate::paths::Node {
                     self.typed_child("{out_trade_no}")
                 }
@@ -7041,6 +7813,7 @@ pub mod v3 {
                 /// `v3/eduschoolpay/users/{openid}/contracts`
                 ///
                 /// - `GET`: 查询用户签约列表API
+                #[inline]
                 pub fn contracts(&self) -> &crate::paths::Node {
                     self.typed_child("contracts")
                 }
@@ -7048,6 +7821,7 @@ pub mod v3 {
                 /// `v3/eduschoolpay/users/{openid}/debt-state`
                 ///
                 /// - `GET`: 商户查询用户欠款状态API
+                #[inline]
                 pub fn debt_state(&self) -> &crate::paths::Node {
                     self.typed_child("debt-state")
                 }
@@ -7063,6 +7837,7 @@ pub mod v3 {
         }
         impl Users {
             /// `v3/express/users/{openid}`
+            #[inline]
             pub fn _openid_(&self) -> &users::_Openid_ {
                 self.typed_child("{openid}")
             }
@@ -7078,6 +7853,7 @@ pub mod v3 {
                 /// `v3/express/users/{openid}/transform`
                 ///
                 /// - `POST`: 用户openid转换API
+                #[inline]
                 pub fn transform(&self) -> &crate::paths::Node {
                     self.typed_child("transform")
                 }
@@ -7095,6 +7871,7 @@ pub mod v3 {
             /// `v3/facemch/users/{face_sid}`
             ///
             /// - `GET`: 查询用户授权的实名信息
+            #[inline]
             pub fn _face_sid_(&self) -> &crate::paths::Node {
                 self.typed_child("{face_sid}")
             }
@@ -7111,11 +7888,13 @@ pub mod v3 {
             /// `v3/fund-app/brand-redpacket/brand-merchant-batches`
             ///
             /// - `POST`: 品牌商户发放红包
+            #[inline]
             pub fn brand_merchant_batches(&self) -> &brand_redpacket::BrandMerchantBatches {
                 self.typed_child("brand-merchant-batches")
             }
 
             /// `v3/fund-app/brand-redpacket/brand-merchant-out-batches`
+            #[inline]
             pub fn brand_merchant_out_batches(&self) -> &brand_redpacket::BrandMerchantOutBatches {
                 self.typed_child("brand-merchant-out-batches")
             }
@@ -7127,11 +7906,13 @@ pub mod v3 {
         }
         impl MchTransfer {
             /// `v3/fund-app/mch-transfer/elecsign`
+            #[inline]
             pub fn elecsign(&self) -> &mch_transfer::Elecsign {
                 self.typed_child("elecsign")
             }
 
             /// `v3/fund-app/mch-transfer/partner`
+            #[inline]
             pub fn partner(&self) -> &mch_transfer::Partner {
                 self.typed_child("partner")
             }
@@ -7139,6 +7920,7 @@ pub mod v3 {
             /// `v3/fund-app/mch-transfer/transfer-bills`
             ///
             /// - `POST`: 发起转账
+            #[inline]
             pub fn transfer_bills(&self) -> &mch_transfer::TransferBills {
                 self.typed_child("transfer-bills")
             }
@@ -7146,6 +7928,7 @@ pub mod v3 {
             /// `v3/fund-app/mch-transfer/transfer-to-qq-wallet-bills`
             ///
             /// - `POST`: 发起转账到QQ钱包
+            #[inline]
             pub fn transfer_to_qq_wallet_bills(&self) -> &mch_transfer::TransferToQqWalletBills {
                 self.typed_child("transfer-to-qq-wallet-bills")
             }
@@ -7153,6 +7936,7 @@ pub mod v3 {
             /// `v3/fund-app/mch-transfer/user-confirm-authorization`
             ///
             /// - `POST`: 申请免确认收款授权
+            #[inline]
             pub fn user_confirm_authorization(&self) -> &mch_transfer::UserConfirmAuthorization {
                 self.typed_child("user-confirm-authorization")
             }
@@ -7170,6 +7954,7 @@ pub mod v3 {
                 /// `v3/fund-app/brand-redpacket/brand-merchant-batches/{batch_no}`
                 ///
                 /// - `GET`: 微信支付批次单号查询批次单
+                #[inline]
                 pub fn _batch_no_(&self) -> &brand_merchant_batches::_BatchNo_ {
                     self.typed_child("{batch_no}")
                 }
@@ -7183,6 +7968,7 @@ pub mod v3 {
                 /// `v3/fund-app/brand-redpacket/brand-merchant-out-batches/{out_batch_no}`
                 ///
                 /// - `GET`: 商家批次单号查询批次单
+                #[inline]
                 pub fn _out_batch_no_(&self) -> &brand_merchant_out_batches::_OutBatchNo_ {
                     self.typed_child("{out_batch_no}")
                 }
@@ -7198,6 +7984,7 @@ pub mod v3 {
                 }
                 impl _BatchNo_ {
                     /// `v3/fund-app/brand-redpacket/brand-merchant-batches/{batch_no}/details`
+                    #[inline]
                     pub fn details(&self) -> &_batch_no_::Details {
                         self.typed_child("details")
                     }
@@ -7213,6 +8000,7 @@ pub mod v3 {
                         /// `v3/fund-app/brand-redpacket/brand-merchant-batches/{batch_no}/details/{detail_no}`
                         ///
                         /// - `GET`: 商家明细单号查询明细单
+                        #[inline]
                         pub fn _detail_no_(&self) -> &crate::paths::Node {
                             self.typed_child("{detail_no}")
                         }
@@ -7230,6 +8018,7 @@ pub mod v3 {
                 }
                 impl _OutBatchNo_ {
                     /// `v3/fund-app/brand-redpacket/brand-merchant-out-batches/{out_batch_no}/out-details`
+                    #[inline]
                     pub fn out_details(&self) -> &_out_batch_no_::OutDetails {
                         self.typed_child("out-details")
                     }
@@ -7245,6 +8034,7 @@ pub mod v3 {
                         /// `v3/fund-app/brand-redpacket/brand-merchant-out-batches/{out_batch_no}/out-details/{out_detail_no}`
                         ///
                         /// - `GET`: 商家明细单号查询明细单
+                        #[inline]
                         pub fn _out_detail_no_(&self) -> &crate::paths::Node {
                             self.typed_child("{out_detail_no}")
                         }
@@ -7263,6 +8053,7 @@ pub mod v3 {
                 /// `v3/fund-app/mch-transfer/elecsign/out-bill-no`
                 ///
                 /// - `POST`: 商户单号申请电子回单
+                #[inline]
                 pub fn out_bill_no(&self) -> &elecsign::OutBillNo {
                     self.typed_child("out-bill-no")
                 }
@@ -7270,6 +8061,7 @@ pub mod v3 {
                 /// `v3/fund-app/mch-transfer/elecsign/transfer-bill-no`
                 ///
                 /// - `POST`: 微信单号申请电子回单
+                #[inline]
                 pub fn transfer_bill_no(&self) -> &elecsign::TransferBillNo {
                     self.typed_child("transfer-bill-no")
                 }
@@ -7281,6 +8073,7 @@ pub mod v3 {
             }
             impl Partner {
                 /// `v3/fund-app/mch-transfer/partner/budget`
+                #[inline]
                 pub fn budget(&self) -> &partner::Budget {
                     self.typed_child("budget")
                 }
@@ -7288,6 +8081,7 @@ pub mod v3 {
                 /// `v3/fund-app/mch-transfer/partner/charity-budget`
                 ///
                 /// - `POST`: 申请公益捐赠预算
+                #[inline]
                 pub fn charity_budget(&self) -> &partner::CharityBudget {
                     self.typed_child("charity-budget")
                 }
@@ -7295,6 +8089,7 @@ pub mod v3 {
                 /// `v3/fund-app/mch-transfer/partner/charity-transfer-bills`
                 ///
                 /// - `POST`: 发起公益捐赠
+                #[inline]
                 pub fn charity_transfer_bills(&self) -> &partner::CharityTransferBills {
                     self.typed_child("charity-transfer-bills")
                 }
@@ -7302,6 +8097,7 @@ pub mod v3 {
                 /// `v3/fund-app/mch-transfer/partner/electronic-receipts`
                 ///
                 /// - `POST`: 申请单笔转账电子回单
+                #[inline]
                 pub fn electronic_receipts(&self) -> &partner::ElectronicReceipts {
                     self.typed_child("electronic-receipts")
                 }
@@ -7309,6 +8105,7 @@ pub mod v3 {
                 /// `v3/fund-app/mch-transfer/partner/sub-mch-authorizations`
                 ///
                 /// - `POST`: 申请子商户商家转账授权
+                #[inline]
                 pub fn sub_mch_authorizations(&self) -> &partner::SubMchAuthorizations {
                     self.typed_child("sub-mch-authorizations")
                 }
@@ -7316,6 +8113,7 @@ pub mod v3 {
                 /// `v3/fund-app/mch-transfer/partner/transfer-bills`
                 ///
                 /// - `POST`: 发起转账
+                #[inline]
                 pub fn transfer_bills(&self) -> &partner::TransferBills {
                     self.typed_child("transfer-bills")
                 }
@@ -7323,6 +8121,7 @@ pub mod v3 {
                 /// `v3/fund-app/mch-transfer/partner/user-confirm-authorizations`
                 ///
                 /// - `POST`: 申请免确认收款授权
+                #[inline]
                 pub fn user_confirm_authorizations(&self) -> &partner::UserConfirmAuthorizations {
                     self.typed_child("user-confirm-authorizations")
                 }
@@ -7336,6 +8135,7 @@ pub mod v3 {
             }
             impl TransferBills {
                 /// `v3/fund-app/mch-transfer/transfer-bills/out-bill-no`
+                #[inline]
                 pub fn out_bill_no(&self) -> &transfer_bills::OutBillNo {
                     self.typed_child("out-bill-no")
                 }
@@ -7343,6 +8143,7 @@ pub mod v3 {
                 /// `v3/fund-app/mch-transfer/transfer-bills/pre-transfer-with-authorization`
                 ///
                 /// - `POST`: 发起转账并完成自动收款授权
+                #[inline]
                 pub fn pre_transfer_with_authorization(&self) -> &crate::paths::Node {
                     self.typed_child("pre-transfer-with-authorization")
                 }
@@ -7350,11 +8151,13 @@ pub mod v3 {
                 /// `v3/fund-app/mch-transfer/transfer-bills/transfer`
                 ///
                 /// - `POST`: 用户授权后转账
+                #[inline]
                 pub fn transfer(&self) -> &crate::paths::Node {
                     self.typed_child("transfer")
                 }
 
                 /// `v3/fund-app/mch-transfer/transfer-bills/transfer-bill-no`
+                #[inline]
                 pub fn transfer_bill_no(&self) -> &transfer_bills::TransferBillNo {
                     self.typed_child("transfer-bill-no")
                 }
@@ -7370,6 +8173,7 @@ pub mod v3 {
                 /// `v3/fund-app/mch-transfer/transfer-to-qq-wallet-bills/{out_bill_no}`
                 ///
                 /// - `GET`: 查询转账到QQ钱包的结果
+                #[inline]
                 pub fn _out_bill_no_(&self) -> &transfer_to_qq_wallet_bills::_OutBillNo_ {
                     self.typed_child("{out_bill_no}")
                 }
@@ -7383,6 +8187,7 @@ pub mod v3 {
             }
             impl UserConfirmAuthorization {
                 /// `v3/fund-app/mch-transfer/user-confirm-authorization/out-authorization-no`
+                #[inline]
                 pub fn out_authorization_no(&self) -> &user_confirm_authorization::OutAuthorizationNo {
                     self.typed_child("out-authorization-no")
                 }
@@ -7400,6 +8205,7 @@ pub mod v3 {
                     /// `v3/fund-app/mch-transfer/elecsign/out-bill-no/{out_bill_no}`
                     ///
                     /// - `GET`: 商户单号查询电子回单
+                    #[inline]
                     pub fn _out_bill_no_(&self) -> &crate::paths::Node {
                         self.typed_child("{out_bill_no}")
                     }
@@ -7415,6 +8221,7 @@ pub mod v3 {
                     /// `v3/fund-app/mch-transfer/elecsign/transfer-bill-no/{transfer_bill_no}`
                     ///
                     /// - `GET`: 微信单号查询电子回单
+                    #[inline]
                     pub fn _transfer_bill_no_(&self) -> &crate::paths::Node {
                         self.typed_child("{transfer_bill_no}")
                     }
@@ -7429,6 +8236,7 @@ pub mod v3 {
                 }
                 impl Budget {
                     /// `v3/fund-app/mch-transfer/partner/budget/{out_budget_no}`
+                    #[inline]
                     pub fn _out_budget_no_(&self) -> &budget::_OutBudgetNo_ {
                         self.typed_child("{out_budget_no}")
                     }
@@ -7444,6 +8252,7 @@ pub mod v3 {
                     /// `v3/fund-app/mch-transfer/partner/charity-budget/{out_budget_no}`
                     ///
                     /// - `GET`: 商户单号查询公益捐赠预算详情
+                    #[inline]
                     pub fn _out_budget_no_(&self) -> &charity_budget::_OutBudgetNo_ {
                         self.typed_child("{out_budget_no}")
                     }
@@ -7457,6 +8266,7 @@ pub mod v3 {
                 }
                 impl CharityTransferBills {
                     /// `v3/fund-app/mch-transfer/partner/charity-transfer-bills/out-transfer-no`
+                    #[inline]
                     pub fn out_transfer_no(&self) -> &charity_transfer_bills::OutTransferNo {
                         self.typed_child("out-transfer-no")
                     }
@@ -7472,6 +8282,7 @@ pub mod v3 {
                     /// `v3/fund-app/mch-transfer/partner/electronic-receipts/{out_bill_no}`
                     ///
                     /// - `GET`: 查询单笔转账电子回单
+                    #[inline]
                     pub fn _out_bill_no_(&self) -> &crate::paths::Node {
                         self.typed_child("{out_bill_no}")
                     }
@@ -7487,6 +8298,7 @@ pub mod v3 {
                     /// `v3/fund-app/mch-transfer/partner/sub-mch-authorizations/{sub_mchid}`
                     ///
                     /// - `GET`: 查询子商户商家转账授权状态
+                    #[inline]
                     pub fn _sub_mchid_(&self) -> &crate::paths::Node {
                         self.typed_child("{sub_mchid}")
                     }
@@ -7500,6 +8312,7 @@ pub mod v3 {
                 }
                 impl TransferBills {
                     /// `v3/fund-app/mch-transfer/partner/transfer-bills/out-bill-no`
+                    #[inline]
                     pub fn out_bill_no(&self) -> &transfer_bills::OutBillNo {
                         self.typed_child("out-bill-no")
                     }
@@ -7507,6 +8320,7 @@ pub mod v3 {
                     /// `v3/fund-app/mch-transfer/partner/transfer-bills/pre-transfer-with-authorization`
                     ///
                     /// - `POST`: 发起转账并完成自动收款授权
+                    #[inline]
                     pub fn pre_transfer_with_authorization(&self) -> &crate::paths::Node {
                         self.typed_child("pre-transfer-with-authorization")
                     }
@@ -7514,6 +8328,7 @@ pub mod v3 {
                     /// `v3/fund-app/mch-transfer/partner/transfer-bills/transfer`
                     ///
                     /// - `POST`: 转账（用户自动收款）
+                    #[inline]
                     pub fn transfer(&self) -> &crate::paths::Node {
                         self.typed_child("transfer")
                     }
@@ -7529,6 +8344,7 @@ pub mod v3 {
                     /// `v3/fund-app/mch-transfer/partner/user-confirm-authorizations/{out_authorization_no}`
                     ///
                     /// - `GET`: 商户单号查询自动收款授权
+                    #[inline]
                     pub fn _out_authorization_no_(&self) -> &user_confirm_authorizations::_OutAuthorizationNo_ {
                         self.typed_child("{out_authorization_no}")
                     }
@@ -7545,6 +8361,7 @@ pub mod v3 {
                         ///
                         /// - `GET`: 查询预算出资的电子回单
                         /// - `POST`: 申请预算出资的电子回单
+                        #[inline]
                         pub fn electronic_receipts(&self) -> &crate::paths::Node {
                             self.typed_child("electronic-receipts")
                         }
@@ -7563,6 +8380,7 @@ pub mod v3 {
                         /// `v3/fund-app/mch-transfer/partner/charity-budget/{out_budget_no}/unlock`
                         ///
                         /// - `POST`: 解锁公益捐赠预算
+                        #[inline]
                         pub fn unlock(&self) -> &crate::paths::Node {
                             self.typed_child("unlock")
                         }
@@ -7579,6 +8397,7 @@ pub mod v3 {
                         /// `v3/fund-app/mch-transfer/partner/charity-transfer-bills/out-transfer-no/{out_transfer_no}`
                         ///
                         /// - `GET`: 商户单号查询公益捐赠详情
+                        #[inline]
                         pub fn _out_transfer_no_(&self) -> &crate::paths::Node {
                             self.typed_child("{out_transfer_no}")
                         }
@@ -7595,6 +8414,7 @@ pub mod v3 {
                         /// `v3/fund-app/mch-transfer/partner/transfer-bills/out-bill-no/{out_bill_no}`
                         ///
                         /// - `GET`: 商户单号查询转账单
+                        #[inline]
                         pub fn _out_bill_no_(&self) -> &out_bill_no::_OutBillNo_ {
                             self.typed_child("{out_bill_no}")
                         }
@@ -7612,6 +8432,7 @@ pub mod v3 {
                             /// `v3/fund-app/mch-transfer/partner/transfer-bills/out-bill-no/{out_bill_no}/cancel`
                             ///
                             /// - `POST`: 撤销转账
+                            #[inline]
                             pub fn cancel(&self) -> &crate::paths::Node {
                                 self.typed_child("cancel")
                             }
@@ -7631,6 +8452,7 @@ pub mod v3 {
                         /// `v3/fund-app/mch-transfer/partner/user-confirm-authorizations/{out_authorization_no}/close`
                         ///
                         /// - `POST`: 解除免确认收款授权
+                        #[inline]
                         pub fn close(&self) -> &crate::paths::Node {
                             self.typed_child("close")
                         }
@@ -7648,6 +8470,7 @@ pub mod v3 {
                     /// `v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}`
                     ///
                     /// - `GET`: 商户单号查询转账单
+                    #[inline]
                     pub fn _out_bill_no_(&self) -> &out_bill_no::_OutBillNo_ {
                         self.typed_child("{out_bill_no}")
                     }
@@ -7661,6 +8484,7 @@ pub mod v3 {
                     /// `v3/fund-app/mch-transfer/transfer-bills/transfer-bill-no/{transfer_bill_no}`
                     ///
                     /// - `GET`: 微信转账单号查询转账单
+                    #[inline]
                     pub fn _transfer_bill_no_(&self) -> &crate::paths::Node {
                         self.typed_child("{transfer_bill_no}")
                     }
@@ -7678,6 +8502,7 @@ pub mod v3 {
                         /// `v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}/cancel`
                         ///
                         /// - `POST`: 撤销转账
+                        #[inline]
                         pub fn cancel(&self) -> &crate::paths::Node {
                             self.typed_child("cancel")
                         }
@@ -7697,6 +8522,7 @@ pub mod v3 {
                     /// `v3/fund-app/mch-transfer/transfer-to-qq-wallet-bills/{out_bill_no}/cancel`
                     ///
                     /// - `POST`: 撤销转账到QQ钱包
+                    #[inline]
                     pub fn cancel(&self) -> &crate::paths::Node {
                         self.typed_child("cancel")
                     }
@@ -7713,6 +8539,7 @@ pub mod v3 {
                     /// `v3/fund-app/mch-transfer/user-confirm-authorization/out-authorization-no/{out_authorization_no}`
                     ///
                     /// - `GET`: 商户单号查询自动收款授权
+                    #[inline]
                     pub fn _out_authorization_no_(&self) -> &out_authorization_no::_OutAuthorizationNo_ {
                         self.typed_child("{out_authorization_no}")
                     }
@@ -7730,6 +8557,7 @@ pub mod v3 {
                         /// `v3/fund-app/mch-transfer/user-confirm-authorization/out-authorization-no/{out_authorization_no}/close`
                         ///
                         /// - `POST`: 解除免确认收款授权
+                        #[inline]
                         pub fn close(&self) -> &crate::paths::Node {
                             self.typed_child("close")
                         }
@@ -7751,6 +8579,7 @@ pub mod v3 {
             /// `v3/funds-to-oversea/orders/{out_order_id}`
             ///
             /// - `GET`: 查询出境结果API
+            #[inline]
             pub fn _out_order_id_(&self) -> &crate::paths::Node {
                 self.typed_child("{out_order_id}")
             }
@@ -7764,6 +8593,7 @@ pub mod v3 {
             /// `v3/funds-to-oversea/return/return-orders`
             ///
             /// - `POST`: 申请资金出境退回
+            #[inline]
             pub fn return_orders(&self) -> &r#return::ReturnOrders {
                 self.typed_child("return-orders")
             }
@@ -7775,6 +8605,7 @@ pub mod v3 {
         }
         impl Transactions {
             /// `v3/funds-to-oversea/transactions/{transaction_id}`
+            #[inline]
             pub fn _transaction_id_(&self) -> &transactions::_TransactionId_ {
                 self.typed_child("{transaction_id}")
             }
@@ -7790,6 +8621,7 @@ pub mod v3 {
             }
             impl ReturnOrders {
                 /// `v3/funds-to-oversea/return/return-orders/out-return-no`
+                #[inline]
                 pub fn out_return_no(&self) -> &return_orders::OutReturnNo {
                     self.typed_child("out-return-no")
                 }
@@ -7805,6 +8637,7 @@ pub mod v3 {
                     /// `v3/funds-to-oversea/return/return-orders/out-return-no/{out_return_no}`
                     ///
                     /// - `GET`: 查询出境退回结果（通过商户出境退回单号）
+                    #[inline]
                     pub fn _out_return_no_(&self) -> &crate::paths::Node {
                         self.typed_child("{out_return_no}")
                     }
@@ -7822,6 +8655,7 @@ pub mod v3 {
                 /// `v3/funds-to-oversea/transactions/{transaction_id}/available_abroad_amounts`
                 ///
                 /// - `GET`: 查询订单剩余可出境余额API
+                #[inline]
                 pub fn available_abroad_amounts(&self) -> &crate::paths::Node {
                     self.typed_child("available_abroad_amounts")
                 }
@@ -7841,6 +8675,7 @@ pub mod v3 {
             /// - `GET`: 报关查询API
             /// - `PATCH`: 报关信息修改API
             /// - `POST`: 报关API
+            #[inline]
             pub fn orders(&self) -> &crate::paths::Node {
                 self.typed_child("orders")
             }
@@ -7848,6 +8683,7 @@ pub mod v3 {
             /// `v3/global/customs/redeclare`
             ///
             /// - `POST`: 报关重推API
+            #[inline]
             pub fn redeclare(&self) -> &crate::paths::Node {
                 self.typed_child("redeclare")
             }
@@ -7855,6 +8691,7 @@ pub mod v3 {
             /// `v3/global/customs/verify-certificate`
             ///
             /// - `POST`: 身份信息校验API
+            #[inline]
             pub fn verify_certificate(&self) -> &crate::paths::Node {
                 self.typed_child("verify-certificate")
             }
@@ -7866,6 +8703,7 @@ pub mod v3 {
         }
         impl Merchant {
             /// `v3/global/merchant/h5`
+            #[inline]
             pub fn h5(&self) -> &merchant::H5 {
                 self.typed_child("h5")
             }
@@ -7882,6 +8720,7 @@ pub mod v3 {
             /// - `GET`: 查询投诉通知回调
             /// - `POST`: 创建投诉通知回调
             /// - `PUT`: 更新投诉通知回调
+            #[inline]
             pub fn complaint_notifications(&self) -> &crate::paths::Node {
                 self.typed_child("complaint-notifications")
             }
@@ -7889,11 +8728,13 @@ pub mod v3 {
             /// `v3/global/merchant-service/complaints`
             ///
             /// - `GET`: 查询投诉单列表
+            #[inline]
             pub fn complaints(&self) -> &merchant_service::Complaints {
                 self.typed_child("complaints")
             }
 
             /// `v3/global/merchant-service/images`
+            #[inline]
             pub fn images(&self) -> &merchant_service::Images {
                 self.typed_child("images")
             }
@@ -7905,6 +8746,7 @@ pub mod v3 {
         }
         impl MerchantStorage {
             /// `v3/global/merchant-storage/file`
+            #[inline]
             pub fn file(&self) -> &merchant_storage::File {
                 self.typed_child("file")
             }
@@ -7921,6 +8763,7 @@ pub mod v3 {
             ///
             /// - `GET`: 查询子商户（融合钱包）
             /// - `PATCH`: 修改子商户（融合钱包）
+            #[inline]
             pub fn _sub_mchid_(&self) -> &crate::paths::Node {
                 self.typed_child("{sub_mchid}")
             }
@@ -7932,6 +8775,7 @@ pub mod v3 {
         }
         impl Micropay {
             /// `v3/global/micropay/transactions`
+            #[inline]
             pub fn transactions(&self) -> &micropay::Transactions {
                 self.typed_child("transactions")
             }
@@ -7943,6 +8787,7 @@ pub mod v3 {
         }
         impl Papay {
             /// `v3/global/papay/contracts`
+            #[inline]
             pub fn contracts(&self) -> &papay::Contracts {
                 self.typed_child("contracts")
             }
@@ -7950,6 +8795,7 @@ pub mod v3 {
             /// `v3/global/papay/transactions`
             ///
             /// - `POST`: 支付扣款API
+            #[inline]
             pub fn transactions(&self) -> &papay::Transactions {
                 self.typed_child("transactions")
             }
@@ -7963,6 +8809,7 @@ pub mod v3 {
             /// `v3/global/profit-sharing/bill-download-url`
             ///
             /// - `GET`: 获取分账账单文件下载地址API
+            #[inline]
             pub fn bill_download_url(&self) -> &crate::paths::Node {
                 self.typed_child("bill-download-url")
             }
@@ -7970,6 +8817,7 @@ pub mod v3 {
             /// `v3/global/profit-sharing/orders`
             ///
             /// - `POST`: 请求分账API
+            #[inline]
             pub fn orders(&self) -> &profit_sharing::Orders {
                 self.typed_child("orders")
             }
@@ -7978,16 +8826,19 @@ pub mod v3 {
             ///
             /// - `DELETE`: 删除分账接收方API
             /// - `POST`: 添加分账接收方API
+            #[inline]
             pub fn receivers(&self) -> &profit_sharing::Receivers {
                 self.typed_child("receivers")
             }
 
             /// `v3/global/profit-sharing/refunds`
+            #[inline]
             pub fn refunds(&self) -> &profit_sharing::Refunds {
                 self.typed_child("refunds")
             }
 
             /// `v3/global/profit-sharing/transactions`
+            #[inline]
             pub fn transactions(&self) -> &profit_sharing::Transactions {
                 self.typed_child("transactions")
             }
@@ -7999,6 +8850,7 @@ pub mod v3 {
         }
         impl Refund {
             /// `v3/global/refund/partner`
+            #[inline]
             pub fn partner(&self) -> &refund::Partner {
                 self.typed_child("partner")
             }
@@ -8006,6 +8858,7 @@ pub mod v3 {
             /// `v3/global/refund/recharge-balance`
             ///
             /// - `GET`: 商家充值退款余额查询
+            #[inline]
             pub fn recharge_balance(&self) -> &crate::paths::Node {
                 self.typed_child("recharge-balance")
             }
@@ -8020,11 +8873,13 @@ pub mod v3 {
         }
         impl Refunds {
             /// `v3/global/refunds/id`
+            #[inline]
             pub fn id(&self) -> &refunds::Id {
                 self.typed_child("id")
             }
 
             /// `v3/global/refunds/out-refund-no`
+            #[inline]
             pub fn out_refund_no(&self) -> &refunds::OutRefundNo {
                 self.typed_child("out-refund-no")
             }
@@ -8038,6 +8893,7 @@ pub mod v3 {
             /// `v3/global/settle/settlements`
             ///
             /// - `GET`: 查询结算资金明细API
+            #[inline]
             pub fn settlements(&self) -> &crate::paths::Node {
                 self.typed_child("settlements")
             }
@@ -8051,11 +8907,13 @@ pub mod v3 {
             /// `v3/global/transactions/app`
             ///
             /// - `POST`: APP支付下单
+            #[inline]
             pub fn app(&self) -> &crate::paths::Node {
                 self.typed_child("app")
             }
 
             /// `v3/global/transactions/id`
+            #[inline]
             pub fn id(&self) -> &transactions::Id {
                 self.typed_child("id")
             }
@@ -8063,6 +8921,7 @@ pub mod v3 {
             /// `v3/global/transactions/jsapi`
             ///
             /// - `POST`: JSAPI支付下单API
+            #[inline]
             pub fn jsapi(&self) -> &crate::paths::Node {
                 self.typed_child("jsapi")
             }
@@ -8070,6 +8929,7 @@ pub mod v3 {
             /// `v3/global/transactions/mweb`
             ///
             /// - `POST`: H5支付下单
+            #[inline]
             pub fn mweb(&self) -> &crate::paths::Node {
                 self.typed_child("mweb")
             }
@@ -8077,11 +8937,13 @@ pub mod v3 {
             /// `v3/global/transactions/native`
             ///
             /// - `POST`: Native支付下单API
+            #[inline]
             pub fn native(&self) -> &crate::paths::Node {
                 self.typed_child("native")
             }
 
             /// `v3/global/transactions/out-trade-no`
+            #[inline]
             pub fn out_trade_no(&self) -> &transactions::OutTradeNo {
                 self.typed_child("out-trade-no")
             }
@@ -8095,6 +8957,7 @@ pub mod v3 {
             }
             impl H5 {
                 /// `v3/global/merchant/h5/permission`
+                #[inline]
                 pub fn permission(&self) -> &h5::Permission {
                     self.typed_child("permission")
                 }
@@ -8110,6 +8973,7 @@ pub mod v3 {
                     /// `v3/global/merchant/h5/permission/{sub_mchid}`
                     ///
                     /// - `GET`: 查询子商户H5支付权限状态
+                    #[inline]
                     pub fn _sub_mchid_(&self) -> &crate::paths::Node {
                         self.typed_child("{sub_mchid}")
                     }
@@ -8117,11 +8981,13 @@ pub mod v3 {
                     /// `v3/global/merchant/h5/permission/applications`
                     ///
                     /// - `POST`: 创建H5支付权限申请单
+                    #[inline]
                     pub fn applications(&self) -> &permission::Applications {
                         self.typed_child("applications")
                     }
 
                     /// `v3/global/merchant/h5/permission/domain`
+                    #[inline]
                     pub fn domain(&self) -> &permission::Domain {
                         self.typed_child("domain")
                     }
@@ -8140,6 +9006,7 @@ pub mod v3 {
                         ///
                         /// - `GET`: 查询H5支付权限申请单详情
                         /// - `PATCH`: 修改H5支付权限申请单
+                        #[inline]
                         pub fn _applyment_id_(&self) -> &crate::paths::Node {
                             self.typed_child("{applyment_id}")
                         }
@@ -8153,6 +9020,7 @@ pub mod v3 {
                         /// `v3/global/merchant/h5/permission/domain/applications`
                         ///
                         /// - `POST`: 创建H5支付域名修改申请单
+                        #[inline]
                         pub fn applications(&self) -> &domain::Applications {
                             self.typed_child("applications")
                         }
@@ -8171,6 +9039,7 @@ pub mod v3 {
                             ///
                             /// - `GET`: 查询H5支付域名修改申请单
                             /// - `PATCH`: 修改H5支付域名修改申请单
+                            #[inline]
                             pub fn _applyment_id_(&self) -> &crate::paths::Node {
                                 self.typed_child("{applyment_id}")
                             }
@@ -8192,6 +9061,7 @@ pub mod v3 {
                 /// `v3/global/merchant-service/complaints/{complaint_id}`
                 ///
                 /// - `GET`: 查询投诉单详情
+                #[inline]
                 pub fn _complaint_id_(&self) -> &complaints::_ComplaintId_ {
                     self.typed_child("{complaint_id}")
                 }
@@ -8205,6 +9075,7 @@ pub mod v3 {
                 /// `v3/global/merchant-service/images/{media_id}`
                 ///
                 /// - `GET`: 图片下载API
+                #[inline]
                 pub fn _media_id_(&self) -> &crate::paths::Node {
                     self.typed_child("{media_id}")
                 }
@@ -8212,6 +9083,7 @@ pub mod v3 {
                 /// `v3/global/merchant-service/images/upload`
                 ///
                 /// - `POST`: 商户上传反馈图片API
+                #[inline]
                 pub fn upload(&self) -> &crate::paths::Node {
                     self.typed_child("upload")
                 }
@@ -8229,6 +9101,7 @@ pub mod v3 {
                     /// `v3/global/merchant-service/complaints/{complaint_id}/complete`
                     ///
                     /// - `POST`: 反馈处理完成
+                    #[inline]
                     pub fn complete(&self) -> &crate::paths::Node {
                         self.typed_child("complete")
                     }
@@ -8236,6 +9109,7 @@ pub mod v3 {
                     /// `v3/global/merchant-service/complaints/{complaint_id}/negotiation-historys`
                     ///
                     /// - `GET`: 查询投诉协商历史
+                    #[inline]
                     pub fn negotiation_historys(&self) -> &crate::paths::Node {
                         self.typed_child("negotiation-historys")
                     }
@@ -8243,6 +9117,7 @@ pub mod v3 {
                     /// `v3/global/merchant-service/complaints/{complaint_id}/response`
                     ///
                     /// - `POST`: 提交回复
+                    #[inline]
                     pub fn response(&self) -> &crate::paths::Node {
                         self.typed_child("response")
                     }
@@ -8260,6 +9135,7 @@ pub mod v3 {
                 /// `v3/global/merchant-storage/file/upload`
                 ///
                 /// - `POST`: 上传文件API
+                #[inline]
                 pub fn upload(&self) -> &crate::paths::Node {
                     self.typed_child("upload")
                 }
@@ -8274,11 +9150,13 @@ pub mod v3 {
             }
             impl Transactions {
                 /// `v3/global/micropay/transactions/id`
+                #[inline]
                 pub fn id(&self) -> &transactions::Id {
                     self.typed_child("id")
                 }
 
                 /// `v3/global/micropay/transactions/out-trade-no`
+                #[inline]
                 pub fn out_trade_no(&self) -> &transactions::OutTradeNo {
                     self.typed_child("out-trade-no")
                 }
@@ -8286,6 +9164,7 @@ pub mod v3 {
                 /// `v3/global/micropay/transactions/pay`
                 ///
                 /// - `POST`: 提交付款码支付
+                #[inline]
                 pub fn pay(&self) -> &crate::paths::Node {
                     self.typed_child("pay")
                 }
@@ -8299,6 +9178,7 @@ pub mod v3 {
                 }
                 impl Id {
                     /// `v3/global/micropay/transactions/id/{transaction_id}`
+                    #[inline]
                     pub fn _transaction_id_(&self) -> &id::_TransactionId_ {
                         self.typed_child("{transaction_id}")
                     }
@@ -8310,6 +9190,7 @@ pub mod v3 {
                 }
                 impl OutTradeNo {
                     /// `v3/global/micropay/transactions/out-trade-no/{out_trade_no}`
+                    #[inline]
                     pub fn _out_trade_no_(&self) -> &out_trade_no::_OutTradeNo_ {
                         self.typed_child("{out_trade_no}")
                     }
@@ -8325,6 +9206,7 @@ pub mod v3 {
                         /// `v3/global/micropay/transactions/id/{transaction_id}/reverse`
                         ///
                         /// - `POST`: 撤销订单(微信支付订单号)
+                        #[inline]
                         pub fn reverse(&self) -> &crate::paths::Node {
                             self.typed_child("reverse")
                         }
@@ -8341,6 +9223,7 @@ pub mod v3 {
                         /// `v3/global/micropay/transactions/out-trade-no/{out_trade_no}/reverse`
                         ///
                         /// - `POST`: 撤销订单(商户订单号)
+                        #[inline]
                         pub fn reverse(&self) -> &crate::paths::Node {
                             self.typed_child("reverse")
                         }
@@ -8359,6 +9242,7 @@ pub mod v3 {
                 /// `v3/global/papay/contracts/{contract_id}`
                 ///
                 /// - `GET`: 代扣协议ID查询签约API
+                #[inline]
                 pub fn _contract_id_(&self) -> &contracts::_ContractId_ {
                     self.typed_child("{contract_id}")
                 }
@@ -8366,6 +9250,7 @@ pub mod v3 {
                 /// `v3/global/papay/contracts/app-pre-entrust-sign`
                 ///
                 /// - `POST`: APP签约API
+                #[inline]
                 pub fn app_pre_entrust_sign(&self) -> &crate::paths::Node {
                     self.typed_child("app-pre-entrust-sign")
                 }
@@ -8373,6 +9258,7 @@ pub mod v3 {
                 /// `v3/global/papay/contracts/h5-pre-entrust-sign`
                 ///
                 /// - `POST`: H5预签约API
+                #[inline]
                 pub fn h5_pre_entrust_sign(&self) -> &crate::paths::Node {
                     self.typed_child("h5-pre-entrust-sign")
                 }
@@ -8380,6 +9266,7 @@ pub mod v3 {
                 /// `v3/global/papay/contracts/jsapi-pre-entrust-sign`
                 ///
                 /// - `POST`: JSAPI预签约API
+                #[inline]
                 pub fn jsapi_pre_entrust_sign(&self) -> &crate::paths::Node {
                     self.typed_child("jsapi-pre-entrust-sign")
                 }
@@ -8387,11 +9274,13 @@ pub mod v3 {
                 /// `v3/global/papay/contracts/miniprogram-pre-entrust-sign`
                 ///
                 /// - `POST`: 小程序签约API
+                #[inline]
                 pub fn miniprogram_pre_entrust_sign(&self) -> &crate::paths::Node {
                     self.typed_child("miniprogram-pre-entrust-sign")
                 }
 
                 /// `v3/global/papay/contracts/out-contract-code`
+                #[inline]
                 pub fn out_contract_code(&self) -> &contracts::OutContractCode {
                     self.typed_child("out-contract-code")
                 }
@@ -8399,6 +9288,7 @@ pub mod v3 {
                 /// `v3/global/papay/contracts/web-pre-entrust-sign`
                 ///
                 /// - `POST`: WEB预签约API
+                #[inline]
                 pub fn web_pre_entrust_sign(&self) -> &crate::paths::Node {
                     self.typed_child("web-pre-entrust-sign")
                 }
@@ -8414,11 +9304,13 @@ pub mod v3 {
                 /// `v3/global/papay/transactions/{transaction_id}`
                 ///
                 /// - `GET`: 查询订单(微信支付订单号)
+                #[inline]
                 pub fn _transaction_id_(&self) -> &crate::paths::Node {
                     self.typed_child("{transaction_id}")
                 }
 
                 /// `v3/global/papay/transactions/out-trade-no`
+                #[inline]
                 pub fn out_trade_no(&self) -> &transactions::OutTradeNo {
                     self.typed_child("out-trade-no")
                 }
@@ -8436,6 +9328,7 @@ pub mod v3 {
                     /// `v3/global/papay/contracts/{contract_id}/terminate`
                     ///
                     /// - `POST`: 申请解约API
+                    #[inline]
                     pub fn terminate(&self) -> &crate::paths::Node {
                         self.typed_child("terminate")
                     }
@@ -8449,6 +9342,7 @@ pub mod v3 {
                     /// `v3/global/papay/contracts/out-contract-code/{out_contract_code}`
                     ///
                     /// - `GET`: 商户协议号查询签约API
+                    #[inline]
                     pub fn _out_contract_code_(&self) -> &crate::paths::Node {
                         self.typed_child("{out_contract_code}")
                     }
@@ -8465,6 +9359,7 @@ pub mod v3 {
                     /// `v3/global/papay/transactions/out-trade-no/{out_trade_no}`
                     ///
                     /// - `GET`: 查询订单(商户订单号)
+                    #[inline]
                     pub fn _out_trade_no_(&self) -> &out_trade_no::_OutTradeNo_ {
                         self.typed_child("{out_trade_no}")
                     }
@@ -8482,6 +9377,7 @@ pub mod v3 {
                         /// `v3/global/papay/transactions/out-trade-no/{out_trade_no}/reverse`
                         ///
                         /// - `POST`: 撤销订单(商户订单号)
+                        #[inline]
                         pub fn reverse(&self) -> &crate::paths::Node {
                             self.typed_child("reverse")
                         }
@@ -8502,6 +9398,7 @@ pub mod v3 {
                 /// `v3/global/profit-sharing/orders/{out_order_no}`
                 ///
                 /// - `GET`: 查询分账结果API
+                #[inline]
                 pub fn _out_order_no_(&self) -> &crate::paths::Node {
                     self.typed_child("{out_order_no}")
                 }
@@ -8509,6 +9406,7 @@ pub mod v3 {
                 /// `v3/global/profit-sharing/orders/unfreeze`
                 ///
                 /// - `POST`: 解冻剩余资金API
+                #[inline]
                 pub fn unfreeze(&self) -> &crate::paths::Node {
                     self.typed_child("unfreeze")
                 }
@@ -8525,6 +9423,7 @@ pub mod v3 {
                 /// `v3/global/profit-sharing/receivers/{account}`
                 ///
                 /// - `GET`: 查询分账接收方添加结果API
+                #[inline]
                 pub fn _account_(&self) -> &crate::paths::Node {
                     self.typed_child("{account}")
                 }
@@ -8538,6 +9437,7 @@ pub mod v3 {
                 /// `v3/global/profit-sharing/refunds/bill-download-url`
                 ///
                 /// - `GET`: 获取分账退款账单下载链接API
+                #[inline]
                 pub fn bill_download_url(&self) -> &crate::paths::Node {
                     self.typed_child("bill-download-url")
                 }
@@ -8545,6 +9445,7 @@ pub mod v3 {
                 /// `v3/global/profit-sharing/refunds/refundable-balance`
                 ///
                 /// - `GET`: 查询可供垫付退款实时余额API
+                #[inline]
                 pub fn refundable_balance(&self) -> &crate::paths::Node {
                     self.typed_child("refundable-balance")
                 }
@@ -8556,6 +9457,7 @@ pub mod v3 {
             }
             impl Transactions {
                 /// `v3/global/profit-sharing/transactions/{transaction_id}`
+                #[inline]
                 pub fn _transaction_id_(&self) -> &transactions::_TransactionId_ {
                     self.typed_child("{transaction_id}")
                 }
@@ -8563,6 +9465,7 @@ pub mod v3 {
                 /// `v3/global/profit-sharing/transactions/mark`
                 ///
                 /// - `POST`: 分账标记API
+                #[inline]
                 pub fn mark(&self) -> &crate::paths::Node {
                     self.typed_child("mark")
                 }
@@ -8578,6 +9481,7 @@ pub mod v3 {
                     /// `v3/global/profit-sharing/transactions/{transaction_id}/amounts`
                     ///
                     /// - `GET`: 查询剩余待分金额API
+                    #[inline]
                     pub fn amounts(&self) -> &crate::paths::Node {
                         self.typed_child("amounts")
                     }
@@ -8585,6 +9489,7 @@ pub mod v3 {
                     /// `v3/global/profit-sharing/transactions/{transaction_id}/refundable-amounts`
                     ///
                     /// - `GET`: 查询订单剩余可退款金额API
+                    #[inline]
                     pub fn refundable_amounts(&self) -> &crate::paths::Node {
                         self.typed_child("refundable-amounts")
                     }
@@ -8600,6 +9505,7 @@ pub mod v3 {
             }
             impl Partner {
                 /// `v3/global/refund/partner/recharge-balance`
+                #[inline]
                 pub fn recharge_balance(&self) -> &partner::RechargeBalance {
                     self.typed_child("recharge-balance")
                 }
@@ -8613,6 +9519,7 @@ pub mod v3 {
                 }
                 impl RechargeBalance {
                     /// `v3/global/refund/partner/recharge-balance/sub-mchid`
+                    #[inline]
                     pub fn sub_mchid(&self) -> &recharge_balance::SubMchid {
                         self.typed_child("sub-mchid")
                     }
@@ -8628,6 +9535,7 @@ pub mod v3 {
                         /// `v3/global/refund/partner/recharge-balance/sub-mchid/{sub_mchid}`
                         ///
                         /// - `GET`: 商家充值退款余额查询
+                        #[inline]
                         pub fn _sub_mchid_(&self) -> &crate::paths::Node {
                             self.typed_child("{sub_mchid}")
                         }
@@ -8646,6 +9554,7 @@ pub mod v3 {
                 /// `v3/global/refunds/id/{refund_id}`
                 ///
                 /// - `GET`: 查询单笔退款(微信支付退款订单号)
+                #[inline]
                 pub fn _refund_id_(&self) -> &crate::paths::Node {
                     self.typed_child("{refund_id}")
                 }
@@ -8659,6 +9568,7 @@ pub mod v3 {
                 /// `v3/global/refunds/out-refund-no/{out_refund_no}`
                 ///
                 /// - `GET`: 查询单笔退款(商户退款订单号)
+                #[inline]
                 pub fn _out_refund_no_(&self) -> &crate::paths::Node {
                     self.typed_child("{out_refund_no}")
                 }
@@ -8675,6 +9585,7 @@ pub mod v3 {
                 /// `v3/global/transactions/id/{transaction_id}`
                 ///
                 /// - `GET`: 查询订单(微信支付订单号)
+                #[inline]
                 pub fn _transaction_id_(&self) -> &id::_TransactionId_ {
                     self.typed_child("{transaction_id}")
                 }
@@ -8688,6 +9599,7 @@ pub mod v3 {
                 /// `v3/global/transactions/out-trade-no/{out_trade_no}`
                 ///
                 /// - `GET`: 查询订单(商户订单号)
+                #[inline]
                 pub fn _out_trade_no_(&self) -> &out_trade_no::_OutTradeNo_ {
                     self.typed_child("{out_trade_no}")
                 }
@@ -8705,6 +9617,7 @@ pub mod v3 {
                     /// `v3/global/transactions/id/{transaction_id}/close`
                     ///
                     /// - `POST`: 关闭订单(微信支付订单号)
+                    #[inline]
                     pub fn close(&self) -> &crate::paths::Node {
                         self.typed_child("close")
                     }
@@ -8723,6 +9636,7 @@ pub mod v3 {
                     /// `v3/global/transactions/out-trade-no/{out_trade_no}/close`
                     ///
                     /// - `POST`: 关闭订单(商户订单号)
+                    #[inline]
                     pub fn close(&self) -> &crate::paths::Node {
                         self.typed_child("close")
                     }
@@ -8741,6 +9655,7 @@ pub mod v3 {
             /// `v3/goldplan/merchants/changecustompagestatus`
             ///
             /// - `POST`: 商家小票管理API
+            #[inline]
             pub fn changecustompagestatus(&self) -> &crate::paths::Node {
                 self.typed_child("changecustompagestatus")
             }
@@ -8748,6 +9663,7 @@ pub mod v3 {
             /// `v3/goldplan/merchants/changegoldplanstatus`
             ///
             /// - `POST`: 点金计划管理API
+            #[inline]
             pub fn changegoldplanstatus(&self) -> &crate::paths::Node {
                 self.typed_child("changegoldplanstatus")
             }
@@ -8755,6 +9671,7 @@ pub mod v3 {
             /// `v3/goldplan/merchants/close-advertising-show`
             ///
             /// - `POST`: 关闭广告展示API
+            #[inline]
             pub fn close_advertising_show(&self) -> &crate::paths::Node {
                 self.typed_child("close-advertising-show")
             }
@@ -8762,6 +9679,7 @@ pub mod v3 {
             /// `v3/goldplan/merchants/open-advertising-show`
             ///
             /// - `PATCH`: 开通广告展示API
+            #[inline]
             pub fn open_advertising_show(&self) -> &crate::paths::Node {
                 self.typed_child("open-advertising-show")
             }
@@ -8769,6 +9687,7 @@ pub mod v3 {
             /// `v3/goldplan/merchants/set-advertising-industry-filter`
             ///
             /// - `POST`: 同业过滤标签管理API
+            #[inline]
             pub fn set_advertising_industry_filter(&self) -> &crate::paths::Node {
                 self.typed_child("set-advertising-industry-filter")
             }
@@ -8783,21 +9702,25 @@ pub mod v3 {
         }
         impl Subsidy {
             /// `v3/gov/subsidy/audit`
+            #[inline]
             pub fn audit(&self) -> &subsidy::Audit {
                 self.typed_child("audit")
             }
 
             /// `v3/gov/subsidy/companies`
+            #[inline]
             pub fn companies(&self) -> &subsidy::Companies {
                 self.typed_child("companies")
             }
 
             /// `v3/gov/subsidy/goods`
+            #[inline]
             pub fn goods(&self) -> &subsidy::Goods {
                 self.typed_child("goods")
             }
 
             /// `v3/gov/subsidy/n-qualifications`
+            #[inline]
             pub fn n_qualifications(&self) -> &subsidy::NQualifications {
                 self.typed_child("n-qualifications")
             }
@@ -8805,26 +9728,31 @@ pub mod v3 {
             /// `v3/gov/subsidy/qualification`
             ///
             /// - `GET`: 查询补贴资格
+            #[inline]
             pub fn qualification(&self) -> &crate::paths::Node {
                 self.typed_child("qualification")
             }
 
             /// `v3/gov/subsidy/qualifications`
+            #[inline]
             pub fn qualifications(&self) -> &subsidy::Qualifications {
                 self.typed_child("qualifications")
             }
 
             /// `v3/gov/subsidy/sncode`
+            #[inline]
             pub fn sncode(&self) -> &subsidy::Sncode {
                 self.typed_child("sncode")
             }
 
             /// `v3/gov/subsidy/transactions`
+            #[inline]
             pub fn transactions(&self) -> &subsidy::Transactions {
                 self.typed_child("transactions")
             }
 
             /// `v3/gov/subsidy/zhejiang`
+            #[inline]
             pub fn zhejiang(&self) -> &subsidy::Zhejiang {
                 self.typed_child("zhejiang")
             }
@@ -8838,6 +9766,7 @@ pub mod v3 {
             }
             impl Audit {
                 /// `v3/gov/subsidy/audit/cup`
+                #[inline]
                 pub fn cup(&self) -> &audit::Cup {
                     self.typed_child("cup")
                 }
@@ -8851,6 +9780,7 @@ pub mod v3 {
                 /// `v3/gov/subsidy/companies/query`
                 ///
                 /// - `POST`: 企业信息查询
+                #[inline]
                 pub fn query(&self) -> &crate::paths::Node {
                     self.typed_child("query")
                 }
@@ -8864,6 +9794,7 @@ pub mod v3 {
                 /// `v3/gov/subsidy/goods/upload`
                 ///
                 /// - `POST`: 商品信息上传
+                #[inline]
                 pub fn upload(&self) -> &crate::paths::Node {
                     self.typed_child("upload")
                 }
@@ -8877,6 +9808,7 @@ pub mod v3 {
                 /// `v3/gov/subsidy/n-qualifications/sync`
                 ///
                 /// - `POST`: N品类同步资格核销信息
+                #[inline]
                 pub fn sync(&self) -> &crate::paths::Node {
                     self.typed_child("sync")
                 }
@@ -8888,6 +9820,7 @@ pub mod v3 {
             }
             impl Qualifications {
                 /// `v3/gov/subsidy/qualifications/passthrough`
+                #[inline]
                 pub fn passthrough(&self) -> &qualifications::Passthrough {
                     self.typed_child("passthrough")
                 }
@@ -8895,6 +9828,7 @@ pub mod v3 {
                 /// `v3/gov/subsidy/qualifications/query`
                 ///
                 /// - `POST`: 批量查询用户资格
+                #[inline]
                 pub fn query(&self) -> &crate::paths::Node {
                     self.typed_child("query")
                 }
@@ -8902,6 +9836,7 @@ pub mod v3 {
                 /// `v3/gov/subsidy/qualifications/sync`
                 ///
                 /// - `POST`: 同步资格核销信息
+                #[inline]
                 pub fn sync(&self) -> &crate::paths::Node {
                     self.typed_child("sync")
                 }
@@ -8915,6 +9850,7 @@ pub mod v3 {
                 /// `v3/gov/subsidy/sncode/lock`
                 ///
                 /// - `POST`: sn码锁定
+                #[inline]
                 pub fn lock(&self) -> &crate::paths::Node {
                     self.typed_child("lock")
                 }
@@ -8922,6 +9858,7 @@ pub mod v3 {
                 /// `v3/gov/subsidy/sncode/query`
                 ///
                 /// - `POST`: 查询sn码状态
+                #[inline]
                 pub fn query(&self) -> &crate::paths::Node {
                     self.typed_child("query")
                 }
@@ -8929,6 +9866,7 @@ pub mod v3 {
                 /// `v3/gov/subsidy/sncode/unlock`
                 ///
                 /// - `POST`: sn码解锁
+                #[inline]
                 pub fn unlock(&self) -> &crate::paths::Node {
                     self.typed_child("unlock")
                 }
@@ -8942,11 +9880,13 @@ pub mod v3 {
                 /// `v3/gov/subsidy/transactions/query`
                 ///
                 /// - `POST`: 交易信息查询
+                #[inline]
                 pub fn query(&self) -> &crate::paths::Node {
                     self.typed_child("query")
                 }
 
                 /// `v3/gov/subsidy/transactions/summary`
+                #[inline]
                 pub fn summary(&self) -> &transactions::Summary {
                     self.typed_child("summary")
                 }
@@ -8954,6 +9894,7 @@ pub mod v3 {
                 /// `v3/gov/subsidy/transactions/sync`
                 ///
                 /// - `POST`: 交易信息回传
+                #[inline]
                 pub fn sync(&self) -> &crate::paths::Node {
                     self.typed_child("sync")
                 }
@@ -8965,26 +9906,31 @@ pub mod v3 {
             }
             impl Zhejiang {
                 /// `v3/gov/subsidy/zhejiang/authcode`
+                #[inline]
                 pub fn authcode(&self) -> &zhejiang::Authcode {
                     self.typed_child("authcode")
                 }
 
                 /// `v3/gov/subsidy/zhejiang/goods`
+                #[inline]
                 pub fn goods(&self) -> &zhejiang::Goods {
                     self.typed_child("goods")
                 }
 
                 /// `v3/gov/subsidy/zhejiang/n-qualifications`
+                #[inline]
                 pub fn n_qualifications(&self) -> &zhejiang::NQualifications {
                     self.typed_child("n-qualifications")
                 }
 
                 /// `v3/gov/subsidy/zhejiang/qualifications`
+                #[inline]
                 pub fn qualifications(&self) -> &zhejiang::Qualifications {
                     self.typed_child("qualifications")
                 }
 
                 /// `v3/gov/subsidy/zhejiang/sncode`
+                #[inline]
                 pub fn sncode(&self) -> &zhejiang::Sncode {
                     self.typed_child("sncode")
                 }
@@ -9000,6 +9946,7 @@ pub mod v3 {
                     /// `v3/gov/subsidy/audit/cup/invalid`
                     ///
                     /// - `POST`: 查询审核结果
+                    #[inline]
                     pub fn invalid(&self) -> &crate::paths::Node {
                         self.typed_child("invalid")
                     }
@@ -9007,11 +9954,13 @@ pub mod v3 {
                     /// `v3/gov/subsidy/audit/cup/query`
                     ///
                     /// - `POST`: 查询审核结果
+                    #[inline]
                     pub fn query(&self) -> &crate::paths::Node {
                         self.typed_child("query")
                     }
 
                     /// `v3/gov/subsidy/audit/cup/refund`
+                    #[inline]
                     pub fn refund(&self) -> &cup::Refund {
                         self.typed_child("refund")
                     }
@@ -9019,6 +9968,7 @@ pub mod v3 {
                     /// `v3/gov/subsidy/audit/cup/update`
                     ///
                     /// - `POST`: 更新审核数据
+                    #[inline]
                     pub fn update(&self) -> &crate::paths::Node {
                         self.typed_child("update")
                     }
@@ -9026,6 +9976,7 @@ pub mod v3 {
                     /// `v3/gov/subsidy/audit/cup/upload`
                     ///
                     /// - `POST`: 上传审核数据
+                    #[inline]
                     pub fn upload(&self) -> &crate::paths::Node {
                         self.typed_child("upload")
                     }
@@ -9041,6 +9992,7 @@ pub mod v3 {
                         /// `v3/gov/subsidy/audit/cup/refund/sync`
                         ///
                         /// - `POST`: 同步非银联支付交易退款信息
+                        #[inline]
                         pub fn sync(&self) -> &crate::paths::Node {
                             self.typed_child("sync")
                         }
@@ -9058,6 +10010,7 @@ pub mod v3 {
                     /// `v3/gov/subsidy/qualifications/passthrough/cancel`
                     ///
                     /// - `POST`: 取消资格(透传模式)
+                    #[inline]
                     pub fn cancel(&self) -> &crate::paths::Node {
                         self.typed_child("cancel")
                     }
@@ -9065,6 +10018,7 @@ pub mod v3 {
                     /// `v3/gov/subsidy/qualifications/passthrough/claim`
                     ///
                     /// - `POST`: 领取资格(透传模式)
+                    #[inline]
                     pub fn claim(&self) -> &crate::paths::Node {
                         self.typed_child("claim")
                     }
@@ -9072,6 +10026,7 @@ pub mod v3 {
                     /// `v3/gov/subsidy/qualifications/passthrough/query`
                     ///
                     /// - `POST`: 批量查询用户资格(透传模式)
+                    #[inline]
                     pub fn query(&self) -> &crate::paths::Node {
                         self.typed_child("query")
                     }
@@ -9088,6 +10043,7 @@ pub mod v3 {
                     /// `v3/gov/subsidy/transactions/summary/query-day`
                     ///
                     /// - `POST`: 查询单日交易汇总
+                    #[inline]
                     pub fn query_day(&self) -> &crate::paths::Node {
                         self.typed_child("query-day")
                     }
@@ -9104,6 +10060,7 @@ pub mod v3 {
                     /// `v3/gov/subsidy/zhejiang/authcode/cancel`
                     ///
                     /// - `POST`: 品类凭证码预核销撤销
+                    #[inline]
                     pub fn cancel(&self) -> &crate::paths::Node {
                         self.typed_child("cancel")
                     }
@@ -9111,6 +10068,7 @@ pub mod v3 {
                     /// `v3/gov/subsidy/zhejiang/authcode/commit`
                     ///
                     /// - `POST`: 品类凭证码上报确认
+                    #[inline]
                     pub fn commit(&self) -> &crate::paths::Node {
                         self.typed_child("commit")
                     }
@@ -9118,6 +10076,7 @@ pub mod v3 {
                     /// `v3/gov/subsidy/zhejiang/authcode/issue`
                     ///
                     /// - `POST`: 申请品类凭证码
+                    #[inline]
                     pub fn issue(&self) -> &crate::paths::Node {
                         self.typed_child("issue")
                     }
@@ -9125,6 +10084,7 @@ pub mod v3 {
                     /// `v3/gov/subsidy/zhejiang/authcode/try`
                     ///
                     /// - `POST`: 预核销品类凭证码
+                    #[inline]
                     pub fn r#try(&self) -> &crate::paths::Node {
                         self.typed_child("try")
                     }
@@ -9132,6 +10092,7 @@ pub mod v3 {
                     /// `v3/gov/subsidy/zhejiang/authcode/refund`
                     ///
                     /// - `POST`: 品类凭证码上报撤销
+                    #[inline]
                     pub fn refund(&self) -> &crate::paths::Node {
                         self.typed_child("refund")
                     }
@@ -9145,6 +10106,7 @@ pub mod v3 {
                     /// `v3/gov/subsidy/zhejiang/goods/query`
                     ///
                     /// - `POST`: 商品信息查询
+                    #[inline]
                     pub fn query(&self) -> &crate::paths::Node {
                         self.typed_child("query")
                     }
@@ -9158,6 +10120,7 @@ pub mod v3 {
                     /// `v3/gov/subsidy/zhejiang/n-qualifications/confirm`
                     ///
                     /// - `POST`: n品类核销
+                    #[inline]
                     pub fn confirm(&self) -> &crate::paths::Node {
                         self.typed_child("confirm")
                     }
@@ -9171,6 +10134,7 @@ pub mod v3 {
                     /// `v3/gov/subsidy/zhejiang/qualifications/alter`
                     ///
                     /// - `POST`: 变更资格
+                    #[inline]
                     pub fn alter(&self) -> &crate::paths::Node {
                         self.typed_child("alter")
                     }
@@ -9178,6 +10142,7 @@ pub mod v3 {
                     /// `v3/gov/subsidy/zhejiang/qualifications/claim`
                     ///
                     /// - `POST`: 领取资格
+                    #[inline]
                     pub fn claim(&self) -> &crate::paths::Node {
                         self.typed_child("claim")
                     }
@@ -9185,6 +10150,7 @@ pub mod v3 {
                     /// `v3/gov/subsidy/zhejiang/qualifications/query`
                     ///
                     /// - `POST`: 查询补贴资格
+                    #[inline]
                     pub fn query(&self) -> &crate::paths::Node {
                         self.typed_child("query")
                     }
@@ -9192,6 +10158,7 @@ pub mod v3 {
                     /// `v3/gov/subsidy/zhejiang/qualifications/sync`
                     ///
                     /// - `POST`: 核销资格
+                    #[inline]
                     pub fn sync(&self) -> &crate::paths::Node {
                         self.typed_child("sync")
                     }
@@ -9205,6 +10172,7 @@ pub mod v3 {
                     /// `v3/gov/subsidy/zhejiang/sncode/lock`
                     ///
                     /// - `POST`: sn码锁定
+                    #[inline]
                     pub fn lock(&self) -> &crate::paths::Node {
                         self.typed_child("lock")
                     }
@@ -9212,6 +10180,7 @@ pub mod v3 {
                     /// `v3/gov/subsidy/zhejiang/sncode/query`
                     ///
                     /// - `POST`: sn码销售状态查询
+                    #[inline]
                     pub fn query(&self) -> &crate::paths::Node {
                         self.typed_child("query")
                     }
@@ -9219,6 +10188,7 @@ pub mod v3 {
                     /// `v3/gov/subsidy/zhejiang/sncode/unlock`
                     ///
                     /// - `POST`: sn码解锁
+                    #[inline]
                     pub fn unlock(&self) -> &crate::paths::Node {
                         self.typed_child("unlock")
                     }
@@ -9239,6 +10209,7 @@ pub mod v3 {
             /// `v3/hire-power-bank/insurance-orders/{out_order_no}`
             ///
             /// - `GET`: 查询保险订单详情
+            #[inline]
             pub fn _out_order_no_(&self) -> &crate::paths::Node {
                 self.typed_child("{out_order_no}")
             }
@@ -9252,6 +10223,7 @@ pub mod v3 {
             /// `v3/hire-power-bank/user-qualifications/{openid}`
             ///
             /// - `GET`: 查询用户保险订单领取资格
+            #[inline]
             pub fn _openid_(&self) -> &crate::paths::Node {
                 self.typed_child("{openid}")
             }
@@ -9268,6 +10240,7 @@ pub mod v3 {
             /// `v3/industry-rebate/retail-industry/transactions`
             ///
             /// - `POST`: 回传SN和商品编码
+            #[inline]
             pub fn transactions(&self) -> &crate::paths::Node {
                 self.typed_child("transactions")
             }
@@ -9281,6 +10254,7 @@ pub mod v3 {
             /// `v3/industry-rebate/transactions/{transaction_id}`
             ///
             /// - `POST`: 支付码牌/点餐码牌交易回传
+            #[inline]
             pub fn _transaction_id_(&self) -> &crate::paths::Node {
                 self.typed_child("{transaction_id}")
             }
@@ -9297,6 +10271,7 @@ pub mod v3 {
             /// `v3/inspolicymgr/deduct/authorizations`
             ///
             /// - `POST`: 提交保单授权信息
+            #[inline]
             pub fn authorizations(&self) -> &deduct::Authorizations {
                 self.typed_child("authorizations")
             }
@@ -9304,6 +10279,7 @@ pub mod v3 {
             /// `v3/inspolicymgr/deduct/policies`
             ///
             /// - `POST`: 上传保单
+            #[inline]
             pub fn policies(&self) -> &deduct::Policies {
                 self.typed_child("policies")
             }
@@ -9321,6 +10297,7 @@ pub mod v3 {
                 /// `v3/inspolicymgr/deduct/authorizations/{auth_id}`
                 ///
                 /// - `GET`
+                #[inline]
                 pub fn _auth_id_(&self) -> &crate::paths::Node {
                     self.typed_child("{auth_id}")
                 }
@@ -9328,6 +10305,7 @@ pub mod v3 {
                 /// `v3/inspolicymgr/deduct/authorizations/{out_insurance_no}`
                 ///
                 /// - `GET`: 查询保单授权信息
+                #[inline]
                 pub fn _out_insurance_no_(&self) -> &crate::paths::Node {
                     self.typed_child("{out_insurance_no}")
                 }
@@ -9344,6 +10322,7 @@ pub mod v3 {
                 ///
                 /// - `GET`: 查询保单
                 /// - `PATCH`: 更新保单信息
+                #[inline]
                 pub fn _out_insurance_no_(&self) -> &crate::paths::Node {
                     self.typed_child("{out_insurance_no}")
                 }
@@ -9351,6 +10330,7 @@ pub mod v3 {
                 /// `v3/inspolicymgr/deduct/policies/{policy_id}`
                 ///
                 /// - `GET`
+                #[inline]
                 pub fn _policy_id_(&self) -> &crate::paths::Node {
                     self.typed_child("{policy_id}")
                 }
@@ -9358,6 +10338,7 @@ pub mod v3 {
                 /// `v3/inspolicymgr/deduct/policies/terminate`
                 ///
                 /// - `POST`
+                #[inline]
                 pub fn terminate(&self) -> &crate::paths::Node {
                     self.typed_child("terminate")
                 }
@@ -9375,6 +10356,7 @@ pub mod v3 {
             /// `v3/iotmanage/device-inspections/{device_sn}`
             ///
             /// - `GET`: 获取出厂检查结果
+            #[inline]
             pub fn _device_sn_(&self) -> &crate::paths::Node {
                 self.typed_child("{device_sn}")
             }
@@ -9391,6 +10373,7 @@ pub mod v3 {
             /// `v3/lovefeast/brands/{brand_id}`
             ///
             /// - `GET`: 查询爱心餐品牌信息
+            #[inline]
             pub fn _brand_id_(&self) -> &crate::paths::Node {
                 self.typed_child("{brand_id}")
             }
@@ -9402,6 +10385,7 @@ pub mod v3 {
         }
         impl Users {
             /// `v3/lovefeast/users/{openid}`
+            #[inline]
             pub fn _openid_(&self) -> &users::_Openid_ {
                 self.typed_child("{openid}")
             }
@@ -9415,6 +10399,7 @@ pub mod v3 {
             }
             impl _Openid_ {
                 /// `v3/lovefeast/users/{openid}/orders`
+                #[inline]
                 pub fn orders(&self) -> &_openid_::Orders {
                     self.typed_child("orders")
                 }
@@ -9428,11 +10413,13 @@ pub mod v3 {
                 }
                 impl Orders {
                     /// `v3/lovefeast/users/{openid}/orders/brand-id`
+                    #[inline]
                     pub fn brand_id(&self) -> &orders::BrandId {
                         self.typed_child("brand-id")
                     }
 
                     /// `v3/lovefeast/users/{openid}/orders/out-trade-no`
+                    #[inline]
                     pub fn out_trade_no(&self) -> &orders::OutTradeNo {
                         self.typed_child("out-trade-no")
                     }
@@ -9448,6 +10435,7 @@ pub mod v3 {
                         /// `v3/lovefeast/users/{openid}/orders/brand-id/{brand_id}`
                         ///
                         /// - `GET`: 查询用户捐赠单列表
+                        #[inline]
                         pub fn _brand_id_(&self) -> &crate::paths::Node {
                             self.typed_child("{brand_id}")
                         }
@@ -9461,6 +10449,7 @@ pub mod v3 {
                         /// `v3/lovefeast/users/{openid}/orders/out-trade-no/{out_trade_no}`
                         ///
                         /// - `GET`: 查询用户捐赠单详情
+                        #[inline]
                         pub fn _out_trade_no_(&self) -> &crate::paths::Node {
                             self.typed_child("{out_trade_no}")
                         }
@@ -9478,6 +10467,7 @@ pub mod v3 {
         }
         impl Bank {
             /// `v3/marketing/bank/packages`
+            #[inline]
             pub fn packages(&self) -> &bank::Packages {
                 self.typed_child("packages")
             }
@@ -9489,6 +10479,7 @@ pub mod v3 {
         }
         impl BankFavor {
             /// `v3/marketing/bank-favor/users`
+            #[inline]
             pub fn users(&self) -> &bank_favor::Users {
                 self.typed_child("users")
             }
@@ -9503,16 +10494,19 @@ pub mod v3 {
             ///
             /// - `GET`: 查询商家券事件通知地址API
             /// - `POST`: 设置商家券事件通知地址API
+            #[inline]
             pub fn callbacks(&self) -> &crate::paths::Node {
                 self.typed_child("callbacks")
             }
 
             /// `v3/marketing/busifavor/coupons`
+            #[inline]
             pub fn coupons(&self) -> &busifavor::Coupons {
                 self.typed_child("coupons")
             }
 
             /// `v3/marketing/busifavor/product-coupons`
+            #[inline]
             pub fn product_coupons(&self) -> &busifavor::ProductCoupons {
                 self.typed_child("product-coupons")
             }
@@ -9520,16 +10514,19 @@ pub mod v3 {
             /// `v3/marketing/busifavor/stocks`
             ///
             /// - `POST`: 创建商家券API
+            #[inline]
             pub fn stocks(&self) -> &busifavor::Stocks {
                 self.typed_child("stocks")
             }
 
             /// `v3/marketing/busifavor/subsidy`
+            #[inline]
             pub fn subsidy(&self) -> &busifavor::Subsidy {
                 self.typed_child("subsidy")
             }
 
             /// `v3/marketing/busifavor/users`
+            #[inline]
             pub fn users(&self) -> &busifavor::Users {
                 self.typed_child("users")
             }
@@ -9544,6 +10541,7 @@ pub mod v3 {
             ///
             /// - `GET`: 获取已设置的消息通知地址API
             /// - `POST`: 设置消息通知地址API
+            #[inline]
             pub fn callbacks(&self) -> &crate::paths::Node {
                 self.typed_child("callbacks")
             }
@@ -9551,11 +10549,13 @@ pub mod v3 {
             /// `v3/marketing/favor/coupon-stocks`
             ///
             /// - `POST`: 创建代金券批次API
+            #[inline]
             pub fn coupon_stocks(&self) -> &crate::paths::Node {
                 self.typed_child("coupon-stocks")
             }
 
             /// `v3/marketing/favor/media`
+            #[inline]
             pub fn media(&self) -> &favor::Media {
                 self.typed_child("media")
             }
@@ -9563,11 +10563,13 @@ pub mod v3 {
             /// `v3/marketing/favor/stocks`
             ///
             /// - `GET`: 条件查询批次列表API
+            #[inline]
             pub fn stocks(&self) -> &favor::Stocks {
                 self.typed_child("stocks")
             }
 
             /// `v3/marketing/favor/users`
+            #[inline]
             pub fn users(&self) -> &favor::Users {
                 self.typed_child("users")
             }
@@ -9581,21 +10583,25 @@ pub mod v3 {
             /// `v3/marketing/goods-subsidy-activity/activities`
             ///
             /// - `GET`: 按区域查询品牌加价购活动
+            #[inline]
             pub fn activities(&self) -> &crate::paths::Node {
                 self.typed_child("activities")
             }
 
             /// `v3/marketing/goods-subsidy-activity/activity`
+            #[inline]
             pub fn activity(&self) -> &goods_subsidy_activity::Activity {
                 self.typed_child("activity")
             }
 
             /// `v3/marketing/goods-subsidy-activity/qualification`
+            #[inline]
             pub fn qualification(&self) -> &goods_subsidy_activity::Qualification {
                 self.typed_child("qualification")
             }
 
             /// `v3/marketing/goods-subsidy-activity/retail-store-act`
+            #[inline]
             pub fn retail_store_act(&self) -> &goods_subsidy_activity::RetailStoreAct {
                 self.typed_child("retail-store-act")
             }
@@ -9610,6 +10616,7 @@ pub mod v3 {
             ///
             /// - `GET`: 查询活动列表API
             /// - `POST`: 创建活动API
+            #[inline]
             pub fn activities(&self) -> &membercard_activity::Activities {
                 self.typed_child("activities")
             }
@@ -9621,6 +10628,7 @@ pub mod v3 {
         }
         impl MembercardOpen {
             /// `v3/marketing/membercard-open/activate-informations`
+            #[inline]
             pub fn activate_informations(&self) -> &membercard_open::ActivateInformations {
                 self.typed_child("activate-informations")
             }
@@ -9629,6 +10637,7 @@ pub mod v3 {
             ///
             /// - `GET`: 查询回调地址API
             /// - `PATCH`: 设置回调地址API
+            #[inline]
             pub fn callback(&self) -> &crate::paths::Node {
                 self.typed_child("callback")
             }
@@ -9637,16 +10646,19 @@ pub mod v3 {
             ///
             /// - `GET`: 查询会员卡模板列表API
             /// - `POST`: 创建会员卡模板API
+            #[inline]
             pub fn cards(&self) -> &membercard_open::Cards {
                 self.typed_child("cards")
             }
 
             /// `v3/marketing/membercard-open/phonenumber-member`
+            #[inline]
             pub fn phonenumber_member(&self) -> &membercard_open::PhonenumberMember {
                 self.typed_child("phonenumber-member")
             }
 
             /// `v3/marketing/membercard-open/user`
+            #[inline]
             pub fn user(&self) -> &membercard_open::User {
                 self.typed_child("user")
             }
@@ -9658,11 +10670,13 @@ pub mod v3 {
         }
         impl Partner {
             /// `v3/marketing/partner/delivery-plan`
+            #[inline]
             pub fn delivery_plan(&self) -> &partner::DeliveryPlan {
                 self.typed_child("delivery-plan")
             }
 
             /// `v3/marketing/partner/product-coupon`
+            #[inline]
             pub fn product_coupon(&self) -> &partner::ProductCoupon {
                 self.typed_child("product-coupon")
             }
@@ -9678,6 +10692,7 @@ pub mod v3 {
             /// `v3/marketing/partnerships/build`
             ///
             /// - `POST`: 建立合作关系API
+            #[inline]
             pub fn build(&self) -> &crate::paths::Node {
                 self.typed_child("build")
             }
@@ -9685,6 +10700,7 @@ pub mod v3 {
             /// `v3/marketing/partnerships/terminate`
             ///
             /// - `POST`: 终止合作关系API
+            #[inline]
             pub fn terminate(&self) -> &crate::paths::Node {
                 self.typed_child("terminate")
             }
@@ -9698,6 +10714,7 @@ pub mod v3 {
             /// `v3/marketing/paygiftactivity/activities`
             ///
             /// - `GET`: 获取支付有礼活动列表API
+            #[inline]
             pub fn activities(&self) -> &paygiftactivity::Activities {
                 self.typed_child("activities")
             }
@@ -9705,6 +10722,7 @@ pub mod v3 {
             /// `v3/marketing/paygiftactivity/unique-threshold-activity`
             ///
             /// - `POST`: 创建全场满额送活动API
+            #[inline]
             pub fn unique_threshold_activity(&self) -> &crate::paths::Node {
                 self.typed_child("unique-threshold-activity")
             }
@@ -9718,6 +10736,7 @@ pub mod v3 {
             /// `v3/marketing/shopping-receipt/customentrances`
             ///
             /// - `POST`: 创建自定义入口
+            #[inline]
             pub fn customentrances(&self) -> &shopping_receipt::Customentrances {
                 self.typed_child("customentrances")
             }
@@ -9725,6 +10744,7 @@ pub mod v3 {
             /// `v3/marketing/shopping-receipt/merchantshoppingreceiptjumpinfos`
             ///
             /// - `POST`: 上传商家电子小票跳转信息
+            #[inline]
             pub fn merchantshoppingreceiptjumpinfos(&self) -> &crate::paths::Node {
                 self.typed_child("merchantshoppingreceiptjumpinfos")
             }
@@ -9732,6 +10752,7 @@ pub mod v3 {
             /// `v3/marketing/shopping-receipt/shoppingreceipts`
             ///
             /// - `POST`: 上传电子小票
+            #[inline]
             pub fn shoppingreceipts(&self) -> &crate::paths::Node {
                 self.typed_child("shoppingreceipts")
             }
@@ -9745,6 +10766,7 @@ pub mod v3 {
             /// `v3/marketing/weekly-discount/activities`
             ///
             /// - `GET`: 查询周周惠活动列表API
+            #[inline]
             pub fn activities(&self) -> &weekly_discount::Activities {
                 self.typed_child("activities")
             }
@@ -9756,6 +10778,7 @@ pub mod v3 {
         }
         impl WithdrawFavor {
             /// `v3/marketing/withdraw-favor/users`
+            #[inline]
             pub fn users(&self) -> &withdraw_favor::Users {
                 self.typed_child("users")
             }
@@ -9769,6 +10792,7 @@ pub mod v3 {
             }
             impl Packages {
                 /// `v3/marketing/bank/packages/{package_id}`
+                #[inline]
                 pub fn _package_id_(&self) -> &packages::_PackageId_ {
                     self.typed_child("{package_id}")
                 }
@@ -9785,6 +10809,7 @@ pub mod v3 {
                     ///
                     /// - `GET`: 查询上传任务列表API
                     /// - `POST`: 导入定向用户协议号API
+                    #[inline]
                     pub fn tasks(&self) -> &crate::paths::Node {
                         self.typed_child("tasks")
                     }
@@ -9800,6 +10825,7 @@ pub mod v3 {
             }
             impl Users {
                 /// `v3/marketing/bank-favor/users/{openid}`
+                #[inline]
                 pub fn _openid_(&self) -> &users::_Openid_ {
                     self.typed_child("{openid}")
                 }
@@ -9815,11 +10841,13 @@ pub mod v3 {
                     /// `v3/marketing/bank-favor/users/{openid}/bank-multi-activity`
                     ///
                     /// - `POST`: 给指定用户报名多笔立减活动
+                    #[inline]
                     pub fn bank_multi_activity(&self) -> &crate::paths::Node {
                         self.typed_child("bank-multi-activity")
                     }
 
                     /// `v3/marketing/bank-favor/users/{openid}/coupons`
+                    #[inline]
                     pub fn coupons(&self) -> &_openid_::Coupons {
                         self.typed_child("coupons")
                     }
@@ -9835,6 +10863,7 @@ pub mod v3 {
                         /// `v3/marketing/bank-favor/users/{openid}/coupons/{coupon_id}`
                         ///
                         /// - `GET`: 查询绑定多笔立减活动的代金券详情
+                        #[inline]
                         pub fn _coupon_id_(&self) -> &crate::paths::Node {
                             self.typed_child("{coupon_id}")
                         }
@@ -9851,6 +10880,7 @@ pub mod v3 {
             }
             impl Coupons {
                 /// `v3/marketing/busifavor/coupons/{card_id}`
+                #[inline]
                 pub fn _card_id_(&self) -> &coupons::_CardId_ {
                     self.typed_child("{card_id}")
                 }
@@ -9858,6 +10888,7 @@ pub mod v3 {
                 /// `v3/marketing/busifavor/coupons/associate`
                 ///
                 /// - `POST`: 关联订单信息API
+                #[inline]
                 pub fn associate(&self) -> &crate::paths::Node {
                     self.typed_child("associate")
                 }
@@ -9865,6 +10896,7 @@ pub mod v3 {
                 /// `v3/marketing/busifavor/coupons/deactivate`
                 ///
                 /// - `POST`: 使券失效API
+                #[inline]
                 pub fn deactivate(&self) -> &crate::paths::Node {
                     self.typed_child("deactivate")
                 }
@@ -9872,6 +10904,7 @@ pub mod v3 {
                 /// `v3/marketing/busifavor/coupons/disassociate`
                 ///
                 /// - `POST`: 取消关联订单信息API
+                #[inline]
                 pub fn disassociate(&self) -> &crate::paths::Node {
                     self.typed_child("disassociate")
                 }
@@ -9879,6 +10912,7 @@ pub mod v3 {
                 /// `v3/marketing/busifavor/coupons/return`
                 ///
                 /// - `POST`: 申请退券API
+                #[inline]
                 pub fn r#return(&self) -> &crate::paths::Node {
                     self.typed_child("return")
                 }
@@ -9886,6 +10920,7 @@ pub mod v3 {
                 /// `v3/marketing/busifavor/coupons/use`
                 ///
                 /// - `POST`: 核销用户券API
+                #[inline]
                 pub fn r#use(&self) -> &crate::paths::Node {
                     self.typed_child("use")
                 }
@@ -9893,6 +10928,7 @@ pub mod v3 {
                 /// `v3/marketing/busifavor/coupons/send`
                 ///
                 /// - `POST`: 向用户发券
+                #[inline]
                 pub fn send(&self) -> &crate::paths::Node {
                     self.typed_child("send")
                 }
@@ -9906,6 +10942,7 @@ pub mod v3 {
                 /// `v3/marketing/busifavor/product-coupons/pre-send`
                 ///
                 /// - `POST`: 向用户预发放商品券
+                #[inline]
                 pub fn pre_send(&self) -> &crate::paths::Node {
                     self.typed_child("pre-send")
                 }
@@ -9913,6 +10950,7 @@ pub mod v3 {
                 /// `v3/marketing/busifavor/product-coupons/send`
                 ///
                 /// - `POST`: 向用户发放商品券
+                #[inline]
                 pub fn send(&self) -> &crate::paths::Node {
                     self.typed_child("send")
                 }
@@ -9929,6 +10967,7 @@ pub mod v3 {
                 ///
                 /// - `GET`: 查询商家券详情API
                 /// - `PATCH`: 修改商家券基本信息API
+                #[inline]
                 pub fn _stock_id_(&self) -> &stocks::_StockId_ {
                     self.typed_child("{stock_id}")
                 }
@@ -9943,6 +10982,7 @@ pub mod v3 {
                 ///
                 /// - `GET`: 查询营销补差付款单列表API
                 /// - `POST`: 营销补差付款API
+                #[inline]
                 pub fn pay_receipts(&self) -> &subsidy::PayReceipts {
                     self.typed_child("pay-receipts")
                 }
@@ -9950,6 +10990,7 @@ pub mod v3 {
                 /// `v3/marketing/busifavor/subsidy/return-receipts`
                 ///
                 /// - `POST`: 营销补差回退API
+                #[inline]
                 pub fn return_receipts(&self) -> &subsidy::ReturnReceipts {
                     self.typed_child("return-receipts")
                 }
@@ -9961,6 +11002,7 @@ pub mod v3 {
             }
             impl Users {
                 /// `v3/marketing/busifavor/users/{openid}`
+                #[inline]
                 pub fn _openid_(&self) -> &users::_Openid_ {
                     self.typed_child("{openid}")
                 }
@@ -9976,6 +11018,7 @@ pub mod v3 {
                     /// `v3/marketing/busifavor/coupons/{card_id}/send`
                     ///
                     /// - `POST`: 发放消费卡API
+                    #[inline]
                     pub fn send(&self) -> &crate::paths::Node {
                         self.typed_child("send")
                     }
@@ -9995,6 +11038,7 @@ pub mod v3 {
                     /// `v3/marketing/busifavor/stocks/{stock_id}/budget`
                     ///
                     /// - `PATCH`: 修改批次预算API
+                    #[inline]
                     pub fn budget(&self) -> &crate::paths::Node {
                         self.typed_child("budget")
                     }
@@ -10003,6 +11047,7 @@ pub mod v3 {
                     ///
                     /// - `GET`: 查询预存code列表
                     /// - `POST`: 上传预存code API
+                    #[inline]
                     pub fn couponcodes(&self) -> &_stock_id_::Couponcodes {
                         self.typed_child("couponcodes")
                     }
@@ -10022,6 +11067,7 @@ pub mod v3 {
                         ///
                         /// - `DELETE`: 删除预存code
                         /// - `GET`: 查询预存code详情
+                        #[inline]
                         pub fn _coupon_code_(&self) -> &crate::paths::Node {
                             self.typed_child("{coupon_code}")
                         }
@@ -10042,6 +11088,7 @@ pub mod v3 {
                     /// `v3/marketing/busifavor/subsidy/pay-receipts/{subsidy_receipt_id}`
                     ///
                     /// - `GET`: 查询营销补差付款单详情API
+                    #[inline]
                     pub fn _subsidy_receipt_id_(&self) -> &crate::paths::Node {
                         self.typed_child("{subsidy_receipt_id}")
                     }
@@ -10057,6 +11104,7 @@ pub mod v3 {
                     /// `v3/marketing/busifavor/subsidy/return-receipts/{subsidy_return_receipt_id}`
                     ///
                     /// - `GET`: 查询商家券营销补差回退单详情
+                    #[inline]
                     pub fn _subsidy_return_receipt_id_(&self) -> &crate::paths::Node {
                         self.typed_child("{subsidy_return_receipt_id}")
                     }
@@ -10073,6 +11121,7 @@ pub mod v3 {
                     /// `v3/marketing/busifavor/users/{openid}/coupons`
                     ///
                     /// - `GET`: 根据过滤条件查询用户券API
+                    #[inline]
                     pub fn coupons(&self) -> &_openid_::Coupons {
                         self.typed_child("coupons")
                     }
@@ -10088,6 +11137,7 @@ pub mod v3 {
                     }
                     impl Coupons {
                         /// `v3/marketing/busifavor/users/{openid}/coupons/{coupon_code}`
+                        #[inline]
                         pub fn _coupon_code_(&self) -> &coupons::_CouponCode_ {
                             self.typed_child("{coupon_code}")
                         }
@@ -10101,6 +11151,7 @@ pub mod v3 {
                         }
                         impl _CouponCode_ {
                             /// `v3/marketing/busifavor/users/{openid}/coupons/{coupon_code}/appids`
+                            #[inline]
                             pub fn appids(&self) -> &_coupon_code_::Appids {
                                 self.typed_child("appids")
                             }
@@ -10116,6 +11167,7 @@ pub mod v3 {
                                 /// `v3/marketing/busifavor/users/{openid}/coupons/{coupon_code}/appids/{appid}`
                                 ///
                                 /// - `GET`: 查询用户单张券详情API
+                                #[inline]
                                 pub fn _appid_(&self) -> &crate::paths::Node {
                                     self.typed_child("{appid}")
                                 }
@@ -10136,6 +11188,7 @@ pub mod v3 {
                 /// `v3/marketing/favor/media/image-upload`
                 ///
                 /// - `POST`: （营销）图片上传API
+                #[inline]
                 pub fn image_upload(&self) -> &crate::paths::Node {
                     self.typed_child("image-upload")
                 }
@@ -10151,6 +11204,7 @@ pub mod v3 {
                 /// `v3/marketing/favor/stocks/{stock_id}`
                 ///
                 /// - `GET`: 查询批次详情API
+                #[inline]
                 pub fn _stock_id_(&self) -> &stocks::_StockId_ {
                     self.typed_child("{stock_id}")
                 }
@@ -10162,6 +11216,7 @@ pub mod v3 {
             }
             impl Users {
                 /// `v3/marketing/favor/users/{openid}`
+                #[inline]
                 pub fn _openid_(&self) -> &users::_Openid_ {
                     self.typed_child("{openid}")
                 }
@@ -10179,6 +11234,7 @@ pub mod v3 {
                     /// `v3/marketing/favor/stocks/{stock_id}/items`
                     ///
                     /// - `GET`: 查询代金券可用单品API
+                    #[inline]
                     pub fn items(&self) -> &crate::paths::Node {
                         self.typed_child("items")
                     }
@@ -10186,6 +11242,7 @@ pub mod v3 {
                     /// `v3/marketing/favor/stocks/{stock_id}/merchants`
                     ///
                     /// - `GET`: 查询代金券可用商户API
+                    #[inline]
                     pub fn merchants(&self) -> &crate::paths::Node {
                         self.typed_child("merchants")
                     }
@@ -10193,6 +11250,7 @@ pub mod v3 {
                     /// `v3/marketing/favor/stocks/{stock_id}/modify-goods-id`
                     ///
                     /// - `POST`: 修改可用单品编码
+                    #[inline]
                     pub fn modify_goods_id(&self) -> &crate::paths::Node {
                         self.typed_child("modify-goods-id")
                     }
@@ -10200,6 +11258,7 @@ pub mod v3 {
                     /// `v3/marketing/favor/stocks/{stock_id}/pause`
                     ///
                     /// - `POST`: 暂停代金券批次API
+                    #[inline]
                     pub fn pause(&self) -> &crate::paths::Node {
                         self.typed_child("pause")
                     }
@@ -10207,6 +11266,7 @@ pub mod v3 {
                     /// `v3/marketing/favor/stocks/{stock_id}/refund-flow`
                     ///
                     /// - `GET`: 下载批次退款明细API
+                    #[inline]
                     pub fn refund_flow(&self) -> &crate::paths::Node {
                         self.typed_child("refund-flow")
                     }
@@ -10214,6 +11274,7 @@ pub mod v3 {
                     /// `v3/marketing/favor/stocks/{stock_id}/refund-flow-by-day`
                     ///
                     /// - `GET`: 获取批次退款明细下载链接
+                    #[inline]
                     pub fn refund_flow_by_day(&self) -> &crate::paths::Node {
                         self.typed_child("refund-flow-by-day")
                     }
@@ -10221,6 +11282,7 @@ pub mod v3 {
                     /// `v3/marketing/favor/stocks/{stock_id}/restart`
                     ///
                     /// - `POST`: 重启代金券批次API
+                    #[inline]
                     pub fn restart(&self) -> &crate::paths::Node {
                         self.typed_child("restart")
                     }
@@ -10228,6 +11290,7 @@ pub mod v3 {
                     /// `v3/marketing/favor/stocks/{stock_id}/start`
                     ///
                     /// - `POST`: 激活代金券批次API
+                    #[inline]
                     pub fn start(&self) -> &crate::paths::Node {
                         self.typed_child("start")
                     }
@@ -10235,6 +11298,7 @@ pub mod v3 {
                     /// `v3/marketing/favor/stocks/{stock_id}/stop`
                     ///
                     /// - `POST`
+                    #[inline]
                     pub fn stop(&self) -> &crate::paths::Node {
                         self.typed_child("stop")
                     }
@@ -10242,6 +11306,7 @@ pub mod v3 {
                     /// `v3/marketing/favor/stocks/{stock_id}/use-flow`
                     ///
                     /// - `GET`: 下载批次核销明细API
+                    #[inline]
                     pub fn use_flow(&self) -> &crate::paths::Node {
                         self.typed_child("use-flow")
                     }
@@ -10249,6 +11314,7 @@ pub mod v3 {
                     /// `v3/marketing/favor/stocks/{stock_id}/use-flow-by-day`
                     ///
                     /// - `GET`: 获取批次核销明细下载链接
+                    #[inline]
                     pub fn use_flow_by_day(&self) -> &crate::paths::Node {
                         self.typed_child("use-flow-by-day")
                     }
@@ -10266,6 +11332,7 @@ pub mod v3 {
                     ///
                     /// - `GET`: 根据商户号查用户的券
                     /// - `POST`: 发放代金券API
+                    #[inline]
                     pub fn coupons(&self) -> &_openid_::Coupons {
                         self.typed_child("coupons")
                     }
@@ -10284,6 +11351,7 @@ pub mod v3 {
                         /// `v3/marketing/favor/users/{openid}/coupons/{coupon_id}`
                         ///
                         /// - `GET`: 查询代金券详情API
+                        #[inline]
                         pub fn _coupon_id_(&self) -> &crate::paths::Node {
                             self.typed_child("{coupon_id}")
                         }
@@ -10300,6 +11368,7 @@ pub mod v3 {
             }
             impl Activity {
                 /// `v3/marketing/goods-subsidy-activity/activity/{activity_id}`
+                #[inline]
                 pub fn _activity_id_(&self) -> &activity::_ActivityId_ {
                     self.typed_child("{activity_id}")
                 }
@@ -10313,6 +11382,7 @@ pub mod v3 {
                 /// `v3/marketing/goods-subsidy-activity/qualification/lock`
                 ///
                 /// - `POST`: 锁定品牌加价购活动资格
+                #[inline]
                 pub fn lock(&self) -> &crate::paths::Node {
                     self.typed_child("lock")
                 }
@@ -10320,6 +11390,7 @@ pub mod v3 {
                 /// `v3/marketing/goods-subsidy-activity/qualification/unlock`
                 ///
                 /// - `POST`: 解锁品牌加价购活动资格
+                #[inline]
                 pub fn unlock(&self) -> &crate::paths::Node {
                     self.typed_child("unlock")
                 }
@@ -10331,11 +11402,13 @@ pub mod v3 {
             }
             impl RetailStoreAct {
                 /// `v3/marketing/goods-subsidy-activity/retail-store-act/{activity_id}`
+                #[inline]
                 pub fn _activity_id_(&self) -> &retail_store_act::_ActivityId_ {
                     self.typed_child("{activity_id}")
                 }
 
                 /// `v3/marketing/goods-subsidy-activity/retail-store-act/{brand_id}`
+                #[inline]
                 pub fn _brand_id_(&self) -> &retail_store_act::_BrandId_ {
                     self.typed_child("{brand_id}")
                 }
@@ -10351,6 +11424,7 @@ pub mod v3 {
                     /// `v3/marketing/goods-subsidy-activity/activity/{activity_id}/apply`
                     ///
                     /// - `POST`: 门店报名品牌加价购活动
+                    #[inline]
                     pub fn apply(&self) -> &crate::paths::Node {
                         self.typed_child("apply")
                     }
@@ -10368,6 +11442,7 @@ pub mod v3 {
                     ///
                     /// - `DELETE`: 删除零售小店活动业务代理
                     /// - `PUT`: 添加零售小店活动业务代理
+                    #[inline]
                     pub fn representative(&self) -> &crate::paths::Node {
                         self.typed_child("representative")
                     }
@@ -10375,6 +11450,7 @@ pub mod v3 {
                     /// `v3/marketing/goods-subsidy-activity/retail-store-act/{activity_id}/representatives`
                     ///
                     /// - `GET`: 查询零售小店活动业务代理
+                    #[inline]
                     pub fn representatives(&self) -> &crate::paths::Node {
                         self.typed_child("representatives")
                     }
@@ -10388,6 +11464,7 @@ pub mod v3 {
                     /// `v3/marketing/goods-subsidy-activity/retail-store-act/{brand_id}/materials`
                     ///
                     /// - `POST`: 生成小店活动物料码
+                    #[inline]
                     pub fn materials(&self) -> &crate::paths::Node {
                         self.typed_child("materials")
                     }
@@ -10397,6 +11474,7 @@ pub mod v3 {
                     /// - `DELETE`: 删除小店活动门店
                     /// - `GET`: 查询小店活动门店列表
                     /// - `POST`: 添加小店活动门店
+                    #[inline]
                     pub fn stores(&self) -> &_brand_id_::Stores {
                         self.typed_child("stores")
                     }
@@ -10416,6 +11494,7 @@ pub mod v3 {
                         /// `v3/marketing/goods-subsidy-activity/retail-store-act/{brand_id}/stores/{store_code}`
                         ///
                         /// - `GET`: 查询小店活动门店详情
+                        #[inline]
                         pub fn _store_code_(&self) -> &crate::paths::Node {
                             self.typed_child("{store_code}")
                         }
@@ -10437,6 +11516,7 @@ pub mod v3 {
                 /// `v3/marketing/membercard-activity/activities/{activity_id}`
                 ///
                 /// - `GET`: 查询活动详情API
+                #[inline]
                 pub fn _activity_id_(&self) -> &activities::_ActivityId_ {
                     self.typed_child("{activity_id}")
                 }
@@ -10454,6 +11534,7 @@ pub mod v3 {
                     /// `v3/marketing/membercard-activity/activities/{activity_id}/terminate`
                     ///
                     /// - `POST`: 终止活动API
+                    #[inline]
                     pub fn terminate(&self) -> &crate::paths::Node {
                         self.typed_child("terminate")
                     }
@@ -10471,6 +11552,7 @@ pub mod v3 {
                 /// `v3/marketing/membercard-open/activate-informations/{activate_ticket}`
                 ///
                 /// - `GET`: 获取用户信息（跳转型激活）API
+                #[inline]
                 pub fn _activate_ticket_(&self) -> &crate::paths::Node {
                     self.typed_child("{activate_ticket}")
                 }
@@ -10489,6 +11571,7 @@ pub mod v3 {
                 /// - `DELETE`: 删除会员卡模板API
                 /// - `GET`: 查询会员卡模板信息API
                 /// - `PATCH`: 修改会员卡模板信息API
+                #[inline]
                 pub fn _card_id_(&self) -> &cards::_CardId_ {
                     self.typed_child("{card_id}")
                 }
@@ -10502,6 +11585,7 @@ pub mod v3 {
                 /// `v3/marketing/membercard-open/phonenumber-member/import`
                 ///
                 /// - `POST`: 导入加密手机号提醒会员领卡API
+                #[inline]
                 pub fn import(&self) -> &crate::paths::Node {
                     self.typed_child("import")
                 }
@@ -10509,6 +11593,7 @@ pub mod v3 {
                 /// `v3/marketing/membercard-open/phonenumber-member/search`
                 ///
                 /// - `GET`: 通过加密手机号查询会员领卡状态API
+                #[inline]
                 pub fn search(&self) -> &crate::paths::Node {
                     self.typed_child("search")
                 }
@@ -10522,6 +11607,7 @@ pub mod v3 {
                 /// `v3/marketing/membercard-open/user/cards`
                 ///
                 /// - `GET`: 查询用户在品牌下所有会员卡API
+                #[inline]
                 pub fn cards(&self) -> &crate::paths::Node {
                     self.typed_child("cards")
                 }
@@ -10539,6 +11625,7 @@ pub mod v3 {
                 }
                 impl _CardId_ {
                     /// `v3/marketing/membercard-open/cards/{card_id}/codes`
+                    #[inline]
                     pub fn codes(&self) -> &_card_id_::Codes {
                         self.typed_child("codes")
                     }
@@ -10546,6 +11633,7 @@ pub mod v3 {
                     /// `v3/marketing/membercard-open/cards/{card_id}/decrypt-code`
                     ///
                     /// - `GET`: 加密code解码（跳转型激活）API
+                    #[inline]
                     pub fn decrypt_code(&self) -> &crate::paths::Node {
                         self.typed_child("decrypt-code")
                     }
@@ -10553,11 +11641,13 @@ pub mod v3 {
                     /// `v3/marketing/membercard-open/cards/{card_id}/permission-tokens`
                     ///
                     /// - `POST`: 商户预授权
+                    #[inline]
                     pub fn permission_tokens(&self) -> &crate::paths::Node {
                         self.typed_child("permission-tokens")
                     }
 
                     /// `v3/marketing/membercard-open/cards/{card_id}/phone-membercard`
+                    #[inline]
                     pub fn phone_membercard(&self) -> &_card_id_::PhoneMembercard {
                         self.typed_child("phone-membercard")
                     }
@@ -10565,6 +11655,7 @@ pub mod v3 {
                     /// `v3/marketing/membercard-open/cards/{card_id}/qrcode`
                     ///
                     /// - `POST`: 创建会员卡二维码API
+                    #[inline]
                     pub fn qrcode(&self) -> &crate::paths::Node {
                         self.typed_child("qrcode")
                     }
@@ -10572,6 +11663,7 @@ pub mod v3 {
                     /// `v3/marketing/membercard-open/cards/{card_id}/rights`
                     ///
                     /// - `PATCH`: 设置会员卡模板权益项API
+                    #[inline]
                     pub fn rights(&self) -> &crate::paths::Node {
                         self.typed_child("rights")
                     }
@@ -10579,6 +11671,7 @@ pub mod v3 {
                     /// `v3/marketing/membercard-open/cards/{card_id}/service-modules`
                     ///
                     /// - `POST`: 添加会员卡服务项
+                    #[inline]
                     pub fn service_modules(&self) -> &_card_id_::ServiceModules {
                         self.typed_child("service-modules")
                     }
@@ -10586,11 +11679,13 @@ pub mod v3 {
                     /// `v3/marketing/membercard-open/cards/{card_id}/upgrade`
                     ///
                     /// - `POST`: 老会员卡模板升级API
+                    #[inline]
                     pub fn upgrade(&self) -> &crate::paths::Node {
                         self.typed_child("upgrade")
                     }
 
                     /// `v3/marketing/membercard-open/cards/{card_id}/users`
+                    #[inline]
                     pub fn users(&self) -> &_card_id_::Users {
                         self.typed_child("users")
                     }
@@ -10607,6 +11702,7 @@ pub mod v3 {
                         ///
                         /// - `GET`: 查询用户会员卡信息API
                         /// - `PATCH`: 修改用户会员卡信息API
+                        #[inline]
                         pub fn _code_(&self) -> &codes::_Code_ {
                             self.typed_child("{code}")
                         }
@@ -10614,6 +11710,7 @@ pub mod v3 {
                         /// `v3/marketing/membercard-open/cards/{card_id}/codes/deposit`
                         ///
                         /// - `POST`: 导入会员Code API
+                        #[inline]
                         pub fn deposit(&self) -> &crate::paths::Node {
                             self.typed_child("deposit")
                         }
@@ -10627,6 +11724,7 @@ pub mod v3 {
                         /// `v3/marketing/membercard-open/cards/{card_id}/phone-membercard/import`
                         ///
                         /// - `POST`: 根据手机号导入用户会员卡API
+                        #[inline]
                         pub fn import(&self) -> &crate::paths::Node {
                             self.typed_child("import")
                         }
@@ -10643,6 +11741,7 @@ pub mod v3 {
                         ///
                         /// - `DELETE`: 移除会员卡服务项
                         /// - `PATCH`: 修改会员卡服务项
+                        #[inline]
                         pub fn _service_module_id_(&self) -> &crate::paths::Node {
                             self.typed_child("{service_module_id}")
                         }
@@ -10656,6 +11755,7 @@ pub mod v3 {
                         /// `v3/marketing/membercard-open/cards/{card_id}/users/import`
                         ///
                         /// - `POST`: 根据openid导入用户会员卡API
+                        #[inline]
                         pub fn import(&self) -> &crate::paths::Node {
                             self.typed_child("import")
                         }
@@ -10674,11 +11774,13 @@ pub mod v3 {
                             /// `v3/marketing/membercard-open/cards/{card_id}/codes/{code}/activate`
                             ///
                             /// - `POST`: 激活会员卡（跳转型激活）API
+                            #[inline]
                             pub fn activate(&self) -> &crate::paths::Node {
                                 self.typed_child("activate")
                             }
 
                             /// `v3/marketing/membercard-open/cards/{card_id}/codes/{code}/bonus`
+                            #[inline]
                             pub fn bonus(&self) -> &_code_::Bonus {
                                 self.typed_child("bonus")
                             }
@@ -10686,6 +11788,7 @@ pub mod v3 {
                             /// `v3/marketing/membercard-open/cards/{card_id}/codes/{code}/rights`
                             ///
                             /// - `PATCH`: 设置会员权益API
+                            #[inline]
                             pub fn rights(&self) -> &crate::paths::Node {
                                 self.typed_child("rights")
                             }
@@ -10693,6 +11796,7 @@ pub mod v3 {
                             /// `v3/marketing/membercard-open/cards/{card_id}/codes/{code}/set-service-module-data`
                             ///
                             /// - `POST`: 设置会员服务项用户信息
+                            #[inline]
                             pub fn set_service_module_data(&self) -> &crate::paths::Node {
                                 self.typed_child("set-service-module-data")
                             }
@@ -10700,6 +11804,7 @@ pub mod v3 {
                             /// `v3/marketing/membercard-open/cards/{card_id}/codes/{code}/unavailable`
                             ///
                             /// - `POST`: 作废用户会员卡API
+                            #[inline]
                             pub fn unavailable(&self) -> &crate::paths::Node {
                                 self.typed_child("unavailable")
                             }
@@ -10715,6 +11820,7 @@ pub mod v3 {
                                 /// `v3/marketing/membercard-open/cards/{card_id}/codes/{code}/bonus/commit`
                                 ///
                                 /// - `POST`: 设置支付后展示的积分到账API
+                                #[inline]
                                 pub fn commit(&self) -> &crate::paths::Node {
                                     self.typed_child("commit")
                                 }
@@ -10722,6 +11828,7 @@ pub mod v3 {
                                 /// `v3/marketing/membercard-open/cards/{card_id}/codes/{code}/bonus/prepare`
                                 ///
                                 /// - `POST`: 支付结果页展示会员积分API
+                                #[inline]
                                 pub fn prepare(&self) -> &crate::paths::Node {
                                     self.typed_child("prepare")
                                 }
@@ -10740,6 +11847,7 @@ pub mod v3 {
             }
             impl DeliveryPlan {
                 /// `v3/marketing/partner/delivery-plan/{sp_mchid}`
+                #[inline]
                 pub fn _sp_mchid_(&self) -> &delivery_plan::_SpMchid_ {
                     self.typed_child("{sp_mchid}")
                 }
@@ -10747,6 +11855,7 @@ pub mod v3 {
                 /// `v3/marketing/partner/delivery-plan/delivery-plans`
                 ///
                 /// - `POST`: 创建投放计划
+                #[inline]
                 pub fn delivery_plans(&self) -> &delivery_plan::DeliveryPlans {
                     self.typed_child("delivery-plans")
                 }
@@ -10760,11 +11869,13 @@ pub mod v3 {
                 /// `v3/marketing/partner/product-coupon/image-generation-tasks`
                 ///
                 /// - `POST`: 提交图片生成任务
+                #[inline]
                 pub fn image_generation_tasks(&self) -> &product_coupon::ImageGenerationTasks {
                     self.typed_child("image-generation-tasks")
                 }
 
                 /// `v3/marketing/partner/product-coupon/media`
+                #[inline]
                 pub fn media(&self) -> &product_coupon::Media {
                     self.typed_child("media")
                 }
@@ -10773,6 +11884,7 @@ pub mod v3 {
                 ///
                 /// - `GET`: 获取商品券事件通知地址
                 /// - `POST`: 设置商品券事件通知地址
+                #[inline]
                 pub fn notify_configs(&self) -> &crate::paths::Node {
                     self.typed_child("notify-configs")
                 }
@@ -10780,11 +11892,13 @@ pub mod v3 {
                 /// `v3/marketing/partner/product-coupon/product-coupons`
                 ///
                 /// - `POST`: 创建商品券
+                #[inline]
                 pub fn product_coupons(&self) -> &product_coupon::ProductCoupons {
                     self.typed_child("product-coupons")
                 }
 
                 /// `v3/marketing/partner/product-coupon/users`
+                #[inline]
                 pub fn users(&self) -> &product_coupon::Users {
                     self.typed_child("users")
                 }
@@ -10800,6 +11914,7 @@ pub mod v3 {
                     /// `v3/marketing/partner/delivery-plan/{sp_mchid}/notify-url`
                     ///
                     /// - `POST`: 设置投放计划回调地址
+                    #[inline]
                     pub fn notify_url(&self) -> &crate::paths::Node {
                         self.typed_child("notify-url")
                     }
@@ -10813,6 +11928,7 @@ pub mod v3 {
                 }
                 impl DeliveryPlans {
                     /// `v3/marketing/partner/delivery-plan/delivery-plans/{brand_id}`
+                    #[inline]
                     pub fn _brand_id_(&self) -> &delivery_plans::_BrandId_ {
                         self.typed_child("{brand_id}")
                     }
@@ -10820,6 +11936,7 @@ pub mod v3 {
                     /// `v3/marketing/partner/delivery-plan/delivery-plans/{plan_id}`
                     ///
                     /// - `PATCH`: 更新投放计划
+                    #[inline]
                     pub fn _plan_id_(&self) -> &delivery_plans::_PlanId_ {
                         self.typed_child("{plan_id}")
                     }
@@ -10835,6 +11952,7 @@ pub mod v3 {
                         /// `v3/marketing/partner/delivery-plan/delivery-plans/{brand_id}/delivery-plans`
                         ///
                         /// - `GET`: 分页查询投放计划列表
+                        #[inline]
                         pub fn delivery_plans(&self) -> &crate::paths::Node {
                             self.typed_child("delivery-plans")
                         }
@@ -10850,6 +11968,7 @@ pub mod v3 {
                         /// `v3/marketing/partner/delivery-plan/delivery-plans/{plan_id}/terminate`
                         ///
                         /// - `POST`: 终止投放计划
+                        #[inline]
                         pub fn terminate(&self) -> &crate::paths::Node {
                             self.typed_child("terminate")
                         }
@@ -10869,6 +11988,7 @@ pub mod v3 {
                     /// `v3/marketing/partner/product-coupon/image-generation-tasks/{task_id}`
                     ///
                     /// - `GET`: 查询图片生成任务执行结果
+                    #[inline]
                     pub fn _task_id_(&self) -> &crate::paths::Node {
                         self.typed_child("{task_id}")
                     }
@@ -10882,6 +12002,7 @@ pub mod v3 {
                     /// `v3/marketing/partner/product-coupon/media/upload-image`
                     ///
                     /// - `POST`: 图片上传
+                    #[inline]
                     pub fn upload_image(&self) -> &crate::paths::Node {
                         self.typed_child("upload-image")
                     }
@@ -10898,6 +12019,7 @@ pub mod v3 {
                     ///
                     /// - `GET`: 查询商品券
                     /// - `PATCH`: 修改商品券
+                    #[inline]
                     pub fn _product_coupon_id_(&self) -> &product_coupons::_ProductCouponId_ {
                         self.typed_child("{product_coupon_id}")
                     }
@@ -10909,6 +12031,7 @@ pub mod v3 {
                 }
                 impl Users {
                     /// `v3/marketing/partner/product-coupon/users/{openid}`
+                    #[inline]
                     pub fn _openid_(&self) -> &users::_Openid_ {
                         self.typed_child("{openid}")
                     }
@@ -10927,6 +12050,7 @@ pub mod v3 {
                         /// `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/deactivate`
                         ///
                         /// - `POST`: 失效商品券
+                        #[inline]
                         pub fn deactivate(&self) -> &crate::paths::Node {
                             self.typed_child("deactivate")
                         }
@@ -10934,6 +12058,7 @@ pub mod v3 {
                         /// `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stock-bundles`
                         ///
                         /// - `POST`: 添加商品券批次组
+                        #[inline]
                         pub fn stock_bundles(&self) -> &_product_coupon_id_::StockBundles {
                             self.typed_child("stock-bundles")
                         }
@@ -10942,6 +12067,7 @@ pub mod v3 {
                         ///
                         /// - `GET`: 查询商品券批次列表
                         /// - `POST`: 添加商品券批次
+                        #[inline]
                         pub fn stocks(&self) -> &_product_coupon_id_::Stocks {
                             self.typed_child("stocks")
                         }
@@ -10959,6 +12085,7 @@ pub mod v3 {
                             /// `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stock-bundles/{stock_bundle_id}`
                             ///
                             /// - `PATCH`: 修改商品券批次组
+                            #[inline]
                             pub fn _stock_bundle_id_(&self) -> &stock_bundles::_StockBundleId_ {
                                 self.typed_child("{stock_bundle_id}")
                             }
@@ -10976,6 +12103,7 @@ pub mod v3 {
                             ///
                             /// - `GET`: 查询商品券指定批次
                             /// - `PATCH`: 修改商品券指定批次
+                            #[inline]
                             pub fn _stock_id_(&self) -> &stocks::_StockId_ {
                                 self.typed_child("{stock_id}")
                             }
@@ -10993,6 +12121,7 @@ pub mod v3 {
                                 /// `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stock-bundles/{stock_bundle_id}/associate-stores`
                                 ///
                                 /// - `POST`: 批次组批量关联门店
+                                #[inline]
                                 pub fn associate_stores(&self) -> &crate::paths::Node {
                                     self.typed_child("associate-stores")
                                 }
@@ -11000,6 +12129,7 @@ pub mod v3 {
                                 /// `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stock-bundles/{stock_bundle_id}/disassociate-stores`
                                 ///
                                 /// - `POST`: 批次组批量取消关联门店
+                                #[inline]
                                 pub fn disassociate_stores(&self) -> &crate::paths::Node {
                                     self.typed_child("disassociate-stores")
                                 }
@@ -11007,6 +12137,7 @@ pub mod v3 {
                                 /// `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stock-bundles/{stock_bundle_id}/update-budget`
                                 ///
                                 /// - `POST`: 修改商品券批次组发放预算
+                                #[inline]
                                 pub fn update_budget(&self) -> &crate::paths::Node {
                                     self.typed_child("update-budget")
                                 }
@@ -11026,6 +12157,7 @@ pub mod v3 {
                                 /// `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stocks/{stock_id}/associate-stores`
                                 ///
                                 /// - `POST`: 批次关联门店
+                                #[inline]
                                 pub fn associate_stores(&self) -> &crate::paths::Node {
                                     self.typed_child("associate-stores")
                                 }
@@ -11033,6 +12165,7 @@ pub mod v3 {
                                 /// `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stocks/{stock_id}/associated-stores`
                                 ///
                                 /// - `GET`: 查询批次关联门店列表
+                                #[inline]
                                 pub fn associated_stores(&self) -> &crate::paths::Node {
                                     self.typed_child("associated-stores")
                                 }
@@ -11040,6 +12173,7 @@ pub mod v3 {
                                 /// `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stocks/{stock_id}/deactivate`
                                 ///
                                 /// - `POST`: 失效商品券批次
+                                #[inline]
                                 pub fn deactivate(&self) -> &crate::paths::Node {
                                     self.typed_child("deactivate")
                                 }
@@ -11047,6 +12181,7 @@ pub mod v3 {
                                 /// `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stocks/{stock_id}/disassociate-stores`
                                 ///
                                 /// - `POST`: 批次取消关联门店
+                                #[inline]
                                 pub fn disassociate_stores(&self) -> &crate::paths::Node {
                                     self.typed_child("disassociate-stores")
                                 }
@@ -11054,6 +12189,7 @@ pub mod v3 {
                                 /// `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stocks/{stock_id}/update-budget`
                                 ///
                                 /// - `POST`: 修改商品券批次发放预算
+                                #[inline]
                                 pub fn update_budget(&self) -> &crate::paths::Node {
                                     self.typed_child("update-budget")
                                 }
@@ -11061,6 +12197,7 @@ pub mod v3 {
                                 /// `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stocks/{stock_id}/upload-coupon-codes`
                                 ///
                                 /// - `POST`: 预上传券Code
+                                #[inline]
                                 pub fn upload_coupon_codes(&self) -> &crate::paths::Node {
                                     self.typed_child("upload-coupon-codes")
                                 }
@@ -11079,6 +12216,7 @@ pub mod v3 {
                         /// `v3/marketing/partner/product-coupon/users/{openid}/coupon-bundles`
                         ///
                         /// - `POST`: 向用户发放商品券批次组
+                        #[inline]
                         pub fn coupon_bundles(&self) -> &_openid_::CouponBundles {
                             self.typed_child("coupon-bundles")
                         }
@@ -11087,6 +12225,7 @@ pub mod v3 {
                         ///
                         /// - `GET`: 指定券状态查询用户商品券列表
                         /// - `POST`: 向用户发放商品券
+                        #[inline]
                         pub fn coupons(&self) -> &_openid_::Coupons {
                             self.typed_child("coupons")
                         }
@@ -11094,6 +12233,7 @@ pub mod v3 {
                         /// `v3/marketing/partner/product-coupon/users/{openid}/pre-send-coupon`
                         ///
                         /// - `POST`: 向用户预发放商品券
+                        #[inline]
                         pub fn pre_send_coupon(&self) -> &crate::paths::Node {
                             self.typed_child("pre-send-coupon")
                         }
@@ -11101,6 +12241,7 @@ pub mod v3 {
                         /// `v3/marketing/partner/product-coupon/users/{openid}/pre-send-coupon-bundle`
                         ///
                         /// - `POST`: 向用户预发放商品券批次组
+                        #[inline]
                         pub fn pre_send_coupon_bundle(&self) -> &crate::paths::Node {
                             self.typed_child("pre-send-coupon-bundle")
                         }
@@ -11116,6 +12257,7 @@ pub mod v3 {
                         }
                         impl CouponBundles {
                             /// `v3/marketing/partner/product-coupon/users/{openid}/coupon-bundles/{user_coupon_bundle_id}`
+                            #[inline]
                             pub fn _user_coupon_bundle_id_(&self) -> &coupon_bundles::_UserCouponBundleId_ {
                                 self.typed_child("{user_coupon_bundle_id}")
                             }
@@ -11132,6 +12274,7 @@ pub mod v3 {
                             /// `v3/marketing/partner/product-coupon/users/{openid}/coupons/{coupon_code}`
                             ///
                             /// - `GET`: 查询用户商品券详情
+                            #[inline]
                             pub fn _coupon_code_(&self) -> &coupons::_CouponCode_ {
                                 self.typed_child("{coupon_code}")
                             }
@@ -11147,6 +12290,7 @@ pub mod v3 {
                                 /// `v3/marketing/partner/product-coupon/users/{openid}/coupon-bundles/{user_coupon_bundle_id}/deactivate`
                                 ///
                                 /// - `POST`: 失效用户商品券组
+                                #[inline]
                                 pub fn deactivate(&self) -> &crate::paths::Node {
                                     self.typed_child("deactivate")
                                 }
@@ -11165,6 +12309,7 @@ pub mod v3 {
                                 /// `v3/marketing/partner/product-coupon/users/{openid}/coupons/{coupon_code}/confirm`
                                 ///
                                 /// - `POST`: 确认发放用户商品券
+                                #[inline]
                                 pub fn confirm(&self) -> &crate::paths::Node {
                                     self.typed_child("confirm")
                                 }
@@ -11172,6 +12317,7 @@ pub mod v3 {
                                 /// `v3/marketing/partner/product-coupon/users/{openid}/coupons/{coupon_code}/deactivate`
                                 ///
                                 /// - `POST`: 失效用户商品券
+                                #[inline]
                                 pub fn deactivate(&self) -> &crate::paths::Node {
                                     self.typed_child("deactivate")
                                 }
@@ -11179,6 +12325,7 @@ pub mod v3 {
                                 /// `v3/marketing/partner/product-coupon/users/{openid}/coupons/{coupon_code}/return`
                                 ///
                                 /// - `POST`: 退券
+                                #[inline]
                                 pub fn r#return(&self) -> &crate::paths::Node {
                                     self.typed_child("return")
                                 }
@@ -11186,6 +12333,7 @@ pub mod v3 {
                                 /// `v3/marketing/partner/product-coupon/users/{openid}/coupons/{coupon_code}/use`
                                 ///
                                 /// - `POST`: 核销用户商品券
+                                #[inline]
                                 pub fn r#use(&self) -> &crate::paths::Node {
                                     self.typed_child("use")
                                 }
@@ -11208,6 +12356,7 @@ pub mod v3 {
                 /// `v3/marketing/paygiftactivity/activities/{activity_id}`
                 ///
                 /// - `GET`: 查询活动详情接口API
+                #[inline]
                 pub fn _activity_id_(&self) -> &activities::_ActivityId_ {
                     self.typed_child("{activity_id}")
                 }
@@ -11225,6 +12374,7 @@ pub mod v3 {
                     /// `v3/marketing/paygiftactivity/activities/{activity_id}/goods`
                     ///
                     /// - `GET`: 查询活动指定商品列表API
+                    #[inline]
                     pub fn goods(&self) -> &crate::paths::Node {
                         self.typed_child("goods")
                     }
@@ -11232,6 +12382,7 @@ pub mod v3 {
                     /// `v3/marketing/paygiftactivity/activities/{activity_id}/merchants`
                     ///
                     /// - `GET`: 查询活动发券商户号API
+                    #[inline]
                     pub fn merchants(&self) -> &_activity_id_::Merchants {
                         self.typed_child("merchants")
                     }
@@ -11239,6 +12390,7 @@ pub mod v3 {
                     /// `v3/marketing/paygiftactivity/activities/{activity_id}/terminate`
                     ///
                     /// - `POST`: 终止活动API
+                    #[inline]
                     pub fn terminate(&self) -> &crate::paths::Node {
                         self.typed_child("terminate")
                     }
@@ -11256,6 +12408,7 @@ pub mod v3 {
                         /// `v3/marketing/paygiftactivity/activities/{activity_id}/merchants/add`
                         ///
                         /// - `POST`: 新增活动发券商户号API
+                        #[inline]
                         pub fn add(&self) -> &crate::paths::Node {
                             self.typed_child("add")
                         }
@@ -11263,6 +12416,7 @@ pub mod v3 {
                         /// `v3/marketing/paygiftactivity/activities/{activity_id}/merchants/delete`
                         ///
                         /// - `POST`: 删除活动发券商户号API
+                        #[inline]
                         pub fn delete_(&self) -> &crate::paths::Node {
                             self.typed_child("delete")
                         }
@@ -11284,6 +12438,7 @@ pub mod v3 {
                 ///
                 /// - `GET`: 查询自定义入口
                 /// - `PATCH`: 更新自定义入口
+                #[inline]
                 pub fn _brand_id_(&self) -> &crate::paths::Node {
                     self.typed_child("{brand_id}")
                 }
@@ -11302,6 +12457,7 @@ pub mod v3 {
                 /// `v3/marketing/weekly-discount/activities/{activity_id}`
                 ///
                 /// - `GET`: 查询周周惠活动详情API
+                #[inline]
                 pub fn _activity_id_(&self) -> &activities::_ActivityId_ {
                     self.typed_child("{activity_id}")
                 }
@@ -11319,6 +12475,7 @@ pub mod v3 {
                     /// `v3/marketing/weekly-discount/activities/{activity_id}/apply`
                     ///
                     /// - `POST`: 报名周周惠活动API
+                    #[inline]
                     pub fn apply(&self) -> &crate::paths::Node {
                         self.typed_child("apply")
                     }
@@ -11334,6 +12491,7 @@ pub mod v3 {
             }
             impl Users {
                 /// `v3/marketing/withdraw-favor/users/{openid}`
+                #[inline]
                 pub fn _openid_(&self) -> &users::_Openid_ {
                     self.typed_child("{openid}")
                 }
@@ -11350,6 +12508,7 @@ pub mod v3 {
                     ///
                     /// - `GET`: 查询批次下用户银行提现免费券列表API
                     /// - `POST`: 为用户发银行提现免费券API
+                    #[inline]
                     pub fn coupons(&self) -> &crate::paths::Node {
                         self.typed_child("coupons")
                     }
@@ -11368,11 +12527,13 @@ pub mod v3 {
             /// `v3/mch-manage/mch-manage-records/{manage_record_id}`
             ///
             /// - `GET`: 查询子商户下指定商户管理记录
+            #[inline]
             pub fn _manage_record_id_(&self) -> &mch_manage_records::_ManageRecordId_ {
                 self.typed_child("{manage_record_id}")
             }
 
             /// `v3/mch-manage/mch-manage-records/sub-mchid`
+            #[inline]
             pub fn sub_mchid(&self) -> &mch_manage_records::SubMchid {
                 self.typed_child("sub-mchid")
             }
@@ -11384,6 +12545,7 @@ pub mod v3 {
         }
         impl SubmissionFiles {
             /// `v3/mch-manage/submission-files/sub-mchid`
+            #[inline]
             pub fn sub_mchid(&self) -> &submission_files::SubMchid {
                 self.typed_child("sub-mchid")
             }
@@ -11401,6 +12563,7 @@ pub mod v3 {
                 /// `v3/mch-manage/mch-manage-records/{manage_record_id}/mch-manage-submissions`
                 ///
                 /// - `POST`: 对指定商户管理记录提交资料
+                #[inline]
                 pub fn mch_manage_submissions(&self) -> &crate::paths::Node {
                     self.typed_child("mch-manage-submissions")
                 }
@@ -11414,6 +12577,7 @@ pub mod v3 {
                 /// `v3/mch-manage/mch-manage-records/sub-mchid/{sub_mchid}`
                 ///
                 /// - `GET`: 分页查询子商户名下的商户管理记录
+                #[inline]
                 pub fn _sub_mchid_(&self) -> &crate::paths::Node {
                     self.typed_child("{sub_mchid}")
                 }
@@ -11428,6 +12592,7 @@ pub mod v3 {
             }
             impl SubMchid {
                 /// `v3/mch-manage/submission-files/sub-mchid/{sub_mchid}`
+                #[inline]
                 pub fn _sub_mchid_(&self) -> &sub_mchid::_SubMchid_ {
                     self.typed_child("{sub_mchid}")
                 }
@@ -11443,6 +12608,7 @@ pub mod v3 {
                     /// `v3/mch-manage/submission-files/sub-mchid/{sub_mchid}/upload`
                     ///
                     /// - `POST`: 上传商户提交资料文件
+                    #[inline]
                     pub fn upload(&self) -> &crate::paths::Node {
                         self.typed_child("upload")
                     }
@@ -11461,6 +12627,7 @@ pub mod v3 {
             /// `v3/mch_operate/risk/withdrawl-apply`
             ///
             /// - `POST`: 提交已注销商户号可用余额提现申请单API
+            #[inline]
             pub fn withdrawl_apply(&self) -> &risk::WithdrawlApply {
                 self.typed_child("withdrawl-apply")
             }
@@ -11476,11 +12643,13 @@ pub mod v3 {
             }
             impl WithdrawlApply {
                 /// `v3/mch_operate/risk/withdrawl-apply/applyment-id`
+                #[inline]
                 pub fn applyment_id(&self) -> &withdrawl_apply::ApplymentId {
                     self.typed_child("applyment-id")
                 }
 
                 /// `v3/mch_operate/risk/withdrawl-apply/out-request-no`
+                #[inline]
                 pub fn out_request_no(&self) -> &withdrawl_apply::OutRequestNo {
                     self.typed_child("out-request-no")
                 }
@@ -11496,6 +12665,7 @@ pub mod v3 {
                     /// `v3/mch_operate/risk/withdrawl-apply/applyment-id/{applyment_id}`
                     ///
                     /// - `GET`: 微信支付提现申请单号查询提现申请单状态API
+                    #[inline]
                     pub fn _applyment_id_(&self) -> &crate::paths::Node {
                         self.typed_child("{applyment_id}")
                     }
@@ -11509,6 +12679,7 @@ pub mod v3 {
                     /// `v3/mch_operate/risk/withdrawl-apply/out-request-no/{out_request_no}`
                     ///
                     /// - `GET`: 商户提现申请单号查询提现申请单状态
+                    #[inline]
                     pub fn _out_request_no_(&self) -> &crate::paths::Node {
                         self.typed_child("{out_request_no}")
                     }
@@ -11527,6 +12698,7 @@ pub mod v3 {
             /// `v3/mch-operation-manage/enhanced-due-diligence/{due_diligence_id}`
             ///
             /// - `GET`: 查询子商户强化尽调单信息
+            #[inline]
             pub fn _due_diligence_id_(&self) -> &enhanced_due_diligence::_DueDiligenceId_ {
                 self.typed_child("{due_diligence_id}")
             }
@@ -11538,6 +12710,7 @@ pub mod v3 {
         }
         impl MerchantLimitations {
             /// `v3/mch-operation-manage/merchant-limitations/sub-mchid`
+            #[inline]
             pub fn sub_mchid(&self) -> &merchant_limitations::SubMchid {
                 self.typed_child("sub-mchid")
             }
@@ -11555,6 +12728,7 @@ pub mod v3 {
                 /// `v3/mch-operation-manage/enhanced-due-diligence/{due_diligence_id}/submit`
                 ///
                 /// - `POST`: 提交尽调资料
+                #[inline]
                 pub fn submit(&self) -> &crate::paths::Node {
                     self.typed_child("submit")
                 }
@@ -11562,6 +12736,7 @@ pub mod v3 {
                 /// `v3/mch-operation-manage/enhanced-due-diligence/{due_diligence_id}/upload`
                 ///
                 /// - `POST`: 上传尽调资料文件
+                #[inline]
                 pub fn upload(&self) -> &crate::paths::Node {
                     self.typed_child("upload")
                 }
@@ -11578,6 +12753,7 @@ pub mod v3 {
                 /// `v3/mch-operation-manage/merchant-limitations/sub-mchid/{sub_mchid}`
                 ///
                 /// - `GET`: 查询子商户管控情况
+                #[inline]
                 pub fn _sub_mchid_(&self) -> &crate::paths::Node {
                     self.typed_child("{sub_mchid}")
                 }
@@ -11597,11 +12773,13 @@ pub mod v3 {
             /// `v3/mchalterapply/mchcontactalterapplyment/{apply_id}`
             ///
             /// - `GET`: 查询超管变更申请单状态-使用申请单号
+            #[inline]
             pub fn _apply_id_(&self) -> &mchcontactalterapplyment::_ApplyId_ {
                 self.typed_child("{apply_id}")
             }
 
             /// `v3/mchalterapply/mchcontactalterapplyment/merchant`
+            #[inline]
             pub fn merchant(&self) -> &mchcontactalterapplyment::Merchant {
                 self.typed_child("merchant")
             }
@@ -11617,11 +12795,13 @@ pub mod v3 {
             /// `v3/mchalterapply/mchsubjectalterapplyment/{apply_id}`
             ///
             /// - `GET`: 查询资料变更申请单状态-使用申请单号
+            #[inline]
             pub fn _apply_id_(&self) -> &mchsubjectalterapplyment::_ApplyId_ {
                 self.typed_child("{apply_id}")
             }
 
             /// `v3/mchalterapply/mchsubjectalterapplyment/merchant`
+            #[inline]
             pub fn merchant(&self) -> &mchsubjectalterapplyment::Merchant {
                 self.typed_child("merchant")
             }
@@ -11637,11 +12817,13 @@ pub mod v3 {
             /// `v3/mchalterapply/merchantnamealterapplyment/{apply_id}`
             ///
             /// - `GET`: 查询商户简称变更申请单状态-使用申请单号
+            #[inline]
             pub fn _apply_id_(&self) -> &merchantnamealterapplyment::_ApplyId_ {
                 self.typed_child("{apply_id}")
             }
 
             /// `v3/mchalterapply/merchantnamealterapplyment/merchant`
+            #[inline]
             pub fn merchant(&self) -> &merchantnamealterapplyment::Merchant {
                 self.typed_child("merchant")
             }
@@ -11659,6 +12841,7 @@ pub mod v3 {
                 /// `v3/mchalterapply/mchcontactalterapplyment/{apply_id}/revoke`
                 ///
                 /// - `POST`: 撤销超管变更申请单
+                #[inline]
                 pub fn revoke(&self) -> &crate::paths::Node {
                     self.typed_child("revoke")
                 }
@@ -11670,6 +12853,7 @@ pub mod v3 {
             }
             impl Merchant {
                 /// `v3/mchalterapply/mchcontactalterapplyment/merchant/{merchant_code}`
+                #[inline]
                 pub fn _merchant_code_(&self) -> &merchant::_MerchantCode_ {
                     self.typed_child("{merchant_code}")
                 }
@@ -11683,6 +12867,7 @@ pub mod v3 {
                 }
                 impl _MerchantCode_ {
                     /// `v3/mchalterapply/mchcontactalterapplyment/merchant/{merchant_code}/out-request-no`
+                    #[inline]
                     pub fn out_request_no(&self) -> &_merchant_code_::OutRequestNo {
                         self.typed_child("out-request-no")
                     }
@@ -11698,6 +12883,7 @@ pub mod v3 {
                         /// `v3/mchalterapply/mchcontactalterapplyment/merchant/{merchant_code}/out-request-no/{out_request_no}`
                         ///
                         /// - `GET`: 查询超管变更申请单状态-使用业务单号和商户号
+                        #[inline]
                         pub fn _out_request_no_(&self) -> &crate::paths::Node {
                             self.typed_child("{out_request_no}")
                         }
@@ -11718,6 +12904,7 @@ pub mod v3 {
                 /// `v3/mchalterapply/mchsubjectalterapplyment/{apply_id}/revoke`
                 ///
                 /// - `POST`: 撤销资料变更申请单
+                #[inline]
                 pub fn revoke(&self) -> &crate::paths::Node {
                     self.typed_child("revoke")
                 }
@@ -11729,6 +12916,7 @@ pub mod v3 {
             }
             impl Merchant {
                 /// `v3/mchalterapply/mchsubjectalterapplyment/merchant/{merchant_code}`
+                #[inline]
                 pub fn _merchant_code_(&self) -> &merchant::_MerchantCode_ {
                     self.typed_child("{merchant_code}")
                 }
@@ -11742,6 +12930,7 @@ pub mod v3 {
                 }
                 impl _MerchantCode_ {
                     /// `v3/mchalterapply/mchsubjectalterapplyment/merchant/{merchant_code}/out-request-no`
+                    #[inline]
                     pub fn out_request_no(&self) -> &_merchant_code_::OutRequestNo {
                         self.typed_child("out-request-no")
                     }
@@ -11757,6 +12946,7 @@ pub mod v3 {
                         /// `v3/mchalterapply/mchsubjectalterapplyment/merchant/{merchant_code}/out-request-no/{out_request_no}`
                         ///
                         /// - `GET`: 查询申请单状态-使用业务单号
+                        #[inline]
                         pub fn _out_request_no_(&self) -> &crate::paths::Node {
                             self.typed_child("{out_request_no}")
                         }
@@ -11777,6 +12967,7 @@ pub mod v3 {
                 /// `v3/mchalterapply/merchantnamealterapplyment/{apply_id}/revoke`
                 ///
                 /// - `POST`: 撤销商户简称变更申请单
+                #[inline]
                 pub fn revoke(&self) -> &crate::paths::Node {
                     self.typed_child("revoke")
                 }
@@ -11788,6 +12979,7 @@ pub mod v3 {
             }
             impl Merchant {
                 /// `v3/mchalterapply/merchantnamealterapplyment/merchant/{sub_mchid}`
+                #[inline]
                 pub fn _sub_mchid_(&self) -> &merchant::_SubMchid_ {
                     self.typed_child("{sub_mchid}")
                 }
@@ -11801,6 +12993,7 @@ pub mod v3 {
                 }
                 impl _SubMchid_ {
                     /// `v3/mchalterapply/merchantnamealterapplyment/merchant/{sub_mchid}/out-request-no`
+                    #[inline]
                     pub fn out_request_no(&self) -> &_sub_mchid_::OutRequestNo {
                         self.typed_child("out-request-no")
                     }
@@ -11816,6 +13009,7 @@ pub mod v3 {
                         /// `v3/mchalterapply/merchantnamealterapplyment/merchant/{sub_mchid}/out-request-no/{out_request_no}`
                         ///
                         /// - `GET`: 查询商户简称申请单状态-使用业务单号和商户号
+                        #[inline]
                         pub fn _out_request_no_(&self) -> &crate::paths::Node {
                             self.typed_child("{out_request_no}")
                         }
@@ -11835,11 +13029,13 @@ pub mod v3 {
         }
         impl Orders {
             /// `v3/med-ins/orders/mix-trade-no`
+            #[inline]
             pub fn mix_trade_no(&self) -> &orders::MixTradeNo {
                 self.typed_child("mix-trade-no")
             }
 
             /// `v3/med-ins/orders/out-trade-no`
+            #[inline]
             pub fn out_trade_no(&self) -> &orders::OutTradeNo {
                 self.typed_child("out-trade-no")
             }
@@ -11853,6 +13049,7 @@ pub mod v3 {
             /// `v3/med-ins/refunds/notify`
             ///
             /// - `POST`: 医保退款通知
+            #[inline]
             pub fn notify(&self) -> &crate::paths::Node {
                 self.typed_child("notify")
             }
@@ -11868,6 +13065,7 @@ pub mod v3 {
                 /// `v3/med-ins/orders/mix-trade-no/{mix_trade_no}`
                 ///
                 /// - `GET`: 使用医保自费混合订单号查看下单结果
+                #[inline]
                 pub fn _mix_trade_no_(&self) -> &crate::paths::Node {
                     self.typed_child("{mix_trade_no}")
                 }
@@ -11881,6 +13079,7 @@ pub mod v3 {
                 /// `v3/med-ins/orders/out-trade-no/{out_trade_no}`
                 ///
                 /// - `GET`: 使用商户订单号查看下单结果
+                #[inline]
                 pub fn _out_trade_no_(&self) -> &crate::paths::Node {
                     self.typed_child("{out_trade_no}")
                 }
@@ -11896,11 +13095,13 @@ pub mod v3 {
         }
         impl Fund {
             /// `v3/merchant/fund/balance`
+            #[inline]
             pub fn balance(&self) -> &fund::Balance {
                 self.typed_child("balance")
             }
 
             /// `v3/merchant/fund/dayendbalance`
+            #[inline]
             pub fn dayendbalance(&self) -> &fund::Dayendbalance {
                 self.typed_child("dayendbalance")
             }
@@ -11908,6 +13109,7 @@ pub mod v3 {
             /// `v3/merchant/fund/withdraw`
             ///
             /// - `POST`: 电商平台提现API
+            #[inline]
             pub fn withdraw(&self) -> &fund::Withdraw {
                 self.typed_child("withdraw")
             }
@@ -11921,6 +13123,7 @@ pub mod v3 {
             /// `v3/merchant/media/upload`
             ///
             /// - `POST`: 文件上传
+            #[inline]
             pub fn upload(&self) -> &crate::paths::Node {
                 self.typed_child("upload")
             }
@@ -11928,6 +13131,7 @@ pub mod v3 {
             /// `v3/merchant/media/video_upload`
             ///
             /// - `POST`: 视频上传API
+            #[inline]
             pub fn video_upload(&self) -> &crate::paths::Node {
                 self.typed_child("video_upload")
             }
@@ -11943,6 +13147,7 @@ pub mod v3 {
                 /// `v3/merchant/fund/balance/{account_type}`
                 ///
                 /// - `GET`: 查询账户实时余额API
+                #[inline]
                 pub fn _account_type_(&self) -> &crate::paths::Node {
                     self.typed_child("{account_type}")
                 }
@@ -11956,6 +13161,7 @@ pub mod v3 {
                 /// `v3/merchant/fund/dayendbalance/{account_type}`
                 ///
                 /// - `GET`: 查询账户日终余额API
+                #[inline]
                 pub fn _account_type_(&self) -> &crate::paths::Node {
                     self.typed_child("{account_type}")
                 }
@@ -11969,16 +13175,19 @@ pub mod v3 {
             }
             impl Withdraw {
                 /// `v3/merchant/fund/withdraw/bill-type`
+                #[inline]
                 pub fn bill_type(&self) -> &withdraw::BillType {
                     self.typed_child("bill-type")
                 }
 
                 /// `v3/merchant/fund/withdraw/out-request-no`
+                #[inline]
                 pub fn out_request_no(&self) -> &withdraw::OutRequestNo {
                     self.typed_child("out-request-no")
                 }
 
                 /// `v3/merchant/fund/withdraw/withdraw-id`
+                #[inline]
                 pub fn withdraw_id(&self) -> &withdraw::WithdrawId {
                     self.typed_child("withdraw-id")
                 }
@@ -11994,6 +13203,7 @@ pub mod v3 {
                     /// `v3/merchant/fund/withdraw/bill-type/{bill_type}`
                     ///
                     /// - `GET`: 按日下载提现异常文件API
+                    #[inline]
                     pub fn _bill_type_(&self) -> &crate::paths::Node {
                         self.typed_child("{bill_type}")
                     }
@@ -12007,6 +13217,7 @@ pub mod v3 {
                     /// `v3/merchant/fund/withdraw/out-request-no/{out_request_no}`
                     ///
                     /// - `GET`: 电商平台(商户提现单号查询)提现状态API
+                    #[inline]
                     pub fn _out_request_no_(&self) -> &crate::paths::Node {
                         self.typed_child("{out_request_no}")
                     }
@@ -12020,6 +13231,7 @@ pub mod v3 {
                     /// `v3/merchant/fund/withdraw/withdraw-id/{withdraw_id}`
                     ///
                     /// - `GET`: 电商平台(微信支付提现单号)查询提现状态API
+                    #[inline]
                     pub fn _withdraw_id_(&self) -> &crate::paths::Node {
                         self.typed_child("{withdraw_id}")
                     }
@@ -12038,6 +13250,7 @@ pub mod v3 {
             /// `v3/merchant-risk-manage/ec-trade-risk/query-risk-trades`
             ///
             /// - `POST`: 查询风险订单
+            #[inline]
             pub fn query_risk_trades(&self) -> &crate::paths::Node {
                 self.typed_child("query-risk-trades")
             }
@@ -12045,6 +13258,7 @@ pub mod v3 {
             /// `v3/merchant-risk-manage/ec-trade-risk/recv-dispose-result`
             ///
             /// - `POST`: 回传处置结果
+            #[inline]
             pub fn recv_dispose_result(&self) -> &crate::paths::Node {
                 self.typed_child("recv-dispose-result")
             }
@@ -12063,6 +13277,7 @@ pub mod v3 {
             /// `v3/merchant-service/complaints/{transaction_id}`
             ///
             /// - `GET`: 查询投诉详情API
+            #[inline]
             pub fn _transaction_id_(&self) -> &complaints::_TransactionId_ {
                 self.typed_child("{transaction_id}")
             }
@@ -12078,6 +13293,7 @@ pub mod v3 {
             /// `v3/merchant-service/complaints-v2/{complaint_id}`
             ///
             /// - `GET`: 查询投诉单详情API
+            #[inline]
             pub fn _complaint_id_(&self) -> &complaints_v2::_ComplaintId_ {
                 self.typed_child("{complaint_id}")
             }
@@ -12091,6 +13307,7 @@ pub mod v3 {
             /// `v3/merchant-service/images/{media_id}`
             ///
             /// - `GET`: 图片下载API
+            #[inline]
             pub fn _media_id_(&self) -> &crate::paths::Node {
                 self.typed_child("{media_id}")
             }
@@ -12098,6 +13315,7 @@ pub mod v3 {
             /// `v3/merchant-service/images/upload`
             ///
             /// - `POST`: 商户上传反馈图片API
+            #[inline]
             pub fn upload(&self) -> &crate::paths::Node {
                 self.typed_child("upload")
             }
@@ -12115,6 +13333,7 @@ pub mod v3 {
                 /// `v3/merchant-service/complaints/{transaction_id}/negotiation-historys`
                 ///
                 /// - `GET`: 查询投诉协商历史API
+                #[inline]
                 pub fn negotiation_historys(&self) -> &crate::paths::Node {
                     self.typed_child("negotiation-historys")
                 }
@@ -12133,6 +13352,7 @@ pub mod v3 {
                 /// `v3/merchant-service/complaints-v2/{complaint_id}/complete`
                 ///
                 /// - `POST`: 反馈处理完成API
+                #[inline]
                 pub fn complete(&self) -> &crate::paths::Node {
                     self.typed_child("complete")
                 }
@@ -12140,6 +13360,7 @@ pub mod v3 {
                 /// `v3/merchant-service/complaints-v2/{complaint_id}/negotiation-historys`
                 ///
                 /// - `GET`: 查询投诉协商历史API
+                #[inline]
                 pub fn negotiation_historys(&self) -> &crate::paths::Node {
                     self.typed_child("negotiation-historys")
                 }
@@ -12147,6 +13368,7 @@ pub mod v3 {
                 /// `v3/merchant-service/complaints-v2/{complaint_id}/response`
                 ///
                 /// - `POST`: 提交回复API
+                #[inline]
                 pub fn response(&self) -> &crate::paths::Node {
                     self.typed_child("response")
                 }
@@ -12154,6 +13376,7 @@ pub mod v3 {
                 /// `v3/merchant-service/complaints-v2/{complaint_id}/response-immediate-service`
                 ///
                 /// - `POST`: 回复需要即时服务的投诉单
+                #[inline]
                 pub fn response_immediate_service(&self) -> &crate::paths::Node {
                     self.typed_child("response-immediate-service")
                 }
@@ -12161,6 +13384,7 @@ pub mod v3 {
                 /// `v3/merchant-service/complaints-v2/{complaint_id}/update-refund-progress`
                 ///
                 /// - `POST`: 更新退款审批结果API
+                #[inline]
                 pub fn update_refund_progress(&self) -> &crate::paths::Node {
                     self.typed_child("update-refund-progress")
                 }
@@ -12180,6 +13404,7 @@ pub mod v3 {
             /// `v3/merchant-settlement/merchant-settle-rule-applications/{application_id}`
             ///
             /// - `GET`: 根据申请单ID查询结果API
+            #[inline]
             pub fn _application_id_(&self) -> &crate::paths::Node {
                 self.typed_child("{application_id}")
             }
@@ -12199,6 +13424,7 @@ pub mod v3 {
             ///
             /// - `GET`: 查询门店API
             /// - `PATCH`: 修改门店API
+            #[inline]
             pub fn _store_id_(&self) -> &stores::_StoreId_ {
                 self.typed_child("{store_id}")
             }
@@ -12215,6 +13441,7 @@ pub mod v3 {
             }
             impl _StoreId_ {
                 /// `v3/merchant-store/stores/{store_id}/recipients`
+                #[inline]
                 pub fn recipients(&self) -> &_store_id_::Recipients {
                     self.typed_child("recipients")
                 }
@@ -12230,6 +13457,7 @@ pub mod v3 {
                     /// `v3/merchant-store/stores/{store_id}/recipients/bind`
                     ///
                     /// - `POST`: 绑定门店收款信息
+                    #[inline]
                     pub fn bind(&self) -> &crate::paths::Node {
                         self.typed_child("bind")
                     }
@@ -12237,6 +13465,7 @@ pub mod v3 {
                     /// `v3/merchant-store/stores/{store_id}/recipients/unbind`
                     ///
                     /// - `POST`: 解除门店收款信息绑定
+                    #[inline]
                     pub fn unbind(&self) -> &crate::paths::Node {
                         self.typed_child("unbind")
                     }
@@ -12255,6 +13484,7 @@ pub mod v3 {
             /// `v3/merchantfund/merchant/income-records`
             ///
             /// - `GET`: 服务商银行来账查询
+            #[inline]
             pub fn income_records(&self) -> &crate::paths::Node {
                 self.typed_child("income-records")
             }
@@ -12268,6 +13498,7 @@ pub mod v3 {
             /// `v3/merchantfund/partner/income-records`
             ///
             /// - `GET`: 特约商户银行来账查询
+            #[inline]
             pub fn income_records(&self) -> &crate::paths::Node {
                 self.typed_child("income-records")
             }
@@ -12282,6 +13513,7 @@ pub mod v3 {
         }
         impl Stocks {
             /// `v3/multiuse/stocks/{stock_id}`
+            #[inline]
             pub fn _stock_id_(&self) -> &stocks::_StockId_ {
                 self.typed_child("{stock_id}")
             }
@@ -12293,6 +13525,7 @@ pub mod v3 {
         }
         impl Users {
             /// `v3/multiuse/users/{openid}`
+            #[inline]
             pub fn _openid_(&self) -> &users::_Openid_ {
                 self.typed_child("{openid}")
             }
@@ -12308,6 +13541,7 @@ pub mod v3 {
                 /// `v3/multiuse/stocks/{stock_id}/refund-flow`
                 ///
                 /// - `GET`: 下载批次退款明细
+                #[inline]
                 pub fn refund_flow(&self) -> &crate::paths::Node {
                     self.typed_child("refund-flow")
                 }
@@ -12315,6 +13549,7 @@ pub mod v3 {
                 /// `v3/multiuse/stocks/{stock_id}/send-flow`
                 ///
                 /// - `GET`: 下载批次发放明细
+                #[inline]
                 pub fn send_flow(&self) -> &crate::paths::Node {
                     self.typed_child("send-flow")
                 }
@@ -12322,6 +13557,7 @@ pub mod v3 {
                 /// `v3/multiuse/stocks/{stock_id}/use-flow`
                 ///
                 /// - `GET`: 下载核销明细
+                #[inline]
                 pub fn use_flow(&self) -> &crate::paths::Node {
                     self.typed_child("use-flow")
                 }
@@ -12338,6 +13574,7 @@ pub mod v3 {
                 /// `v3/multiuse/users/{openid}/coupons`
                 ///
                 /// - `POST`: 发放指定批次的消费金
+                #[inline]
                 pub fn coupons(&self) -> &crate::paths::Node {
                     self.typed_child("coupons")
                 }
@@ -12357,6 +13594,7 @@ pub mod v3 {
             /// `v3/new-tax-control-fapiao/fapiao-applications/{fapiao_apply_id}`
             ///
             /// - `GET`: 查询电子发票
+            #[inline]
             pub fn _fapiao_apply_id_(&self) -> &fapiao_applications::_FapiaoApplyId_ {
                 self.typed_child("{fapiao_apply_id}")
             }
@@ -12364,6 +13602,7 @@ pub mod v3 {
             /// `v3/new-tax-control-fapiao/fapiao-applications/issue-general`
             ///
             /// - `POST`: 开具通用行业电子发票
+            #[inline]
             pub fn issue_general(&self) -> &crate::paths::Node {
                 self.typed_child("issue-general")
             }
@@ -12371,6 +13610,7 @@ pub mod v3 {
             /// `v3/new-tax-control-fapiao/fapiao-applications/issue-passenger-transport`
             ///
             /// - `POST`: 开具旅客运输行业电子发票
+            #[inline]
             pub fn issue_passenger_transport(&self) -> &crate::paths::Node {
                 self.typed_child("issue-passenger-transport")
             }
@@ -12378,6 +13618,7 @@ pub mod v3 {
             /// `v3/new-tax-control-fapiao/fapiao-applications/issue-refined-oil`
             ///
             /// - `POST`: 开具成品油行业电子发票
+            #[inline]
             pub fn issue_refined_oil(&self) -> &crate::paths::Node {
                 self.typed_child("issue-refined-oil")
             }
@@ -12385,6 +13626,7 @@ pub mod v3 {
             /// `v3/new-tax-control-fapiao/fapiao-applications/real-estate-leasing`
             ///
             /// - `POST`: 开具不动产租赁行业电子发票
+            #[inline]
             pub fn real_estate_leasing(&self) -> &crate::paths::Node {
                 self.typed_child("real-estate-leasing")
             }
@@ -12392,6 +13634,7 @@ pub mod v3 {
             /// `v3/new-tax-control-fapiao/fapiao-applications/upload-fapiao-file`
             ///
             /// - `POST`: 上传电子发票文件
+            #[inline]
             pub fn upload_fapiao_file(&self) -> &crate::paths::Node {
                 self.typed_child("upload-fapiao-file")
             }
@@ -12405,6 +13648,7 @@ pub mod v3 {
             /// `v3/new-tax-control-fapiao/fapiaomerchant/getspinviteurl`
             ///
             /// - `GET`: 获取邀请商户开通服务商电子发票能力
+            #[inline]
             pub fn getspinviteurl(&self) -> &crate::paths::Node {
                 self.typed_child("getspinviteurl")
             }
@@ -12412,6 +13656,7 @@ pub mod v3 {
             /// `v3/new-tax-control-fapiao/fapiaomerchant/listspinvitemchinfo`
             ///
             /// - `GET`: 获取邀请开通的商户信息
+            #[inline]
             pub fn listspinvitemchinfo(&self) -> &crate::paths::Node {
                 self.typed_child("listspinvitemchinfo")
             }
@@ -12423,6 +13668,7 @@ pub mod v3 {
         }
         impl Merchant {
             /// `v3/new-tax-control-fapiao/merchant/{sub_mchid}`
+            #[inline]
             pub fn _sub_mchid_(&self) -> &merchant::_SubMchid_ {
                 self.typed_child("{sub_mchid}")
             }
@@ -12430,6 +13676,7 @@ pub mod v3 {
             /// `v3/new-tax-control-fapiao/merchant/base-information`
             ///
             /// - `GET`: 获取商户开票基础信息
+            #[inline]
             pub fn base_information(&self) -> &crate::paths::Node {
                 self.typed_child("base-information")
             }
@@ -12438,6 +13685,7 @@ pub mod v3 {
             ///
             /// - `GET`: 查询商户配置的开发选项
             /// - `PATCH`: 配置开发选项
+            #[inline]
             pub fn development_config(&self) -> &crate::paths::Node {
                 self.typed_child("development-config")
             }
@@ -12445,6 +13693,7 @@ pub mod v3 {
             /// `v3/new-tax-control-fapiao/merchant/tax-codes`
             ///
             /// - `GET`: 获取商品和服务税收分类对照表
+            #[inline]
             pub fn tax_codes(&self) -> &crate::paths::Node {
                 self.typed_child("tax-codes")
             }
@@ -12460,6 +13709,7 @@ pub mod v3 {
             /// `v3/new-tax-control-fapiao/user-title/title-url`
             ///
             /// - `GET`: 获取抬头填写链接
+            #[inline]
             pub fn title_url(&self) -> &crate::paths::Node {
                 self.typed_child("title-url")
             }
@@ -12477,6 +13727,7 @@ pub mod v3 {
                 /// `v3/new-tax-control-fapiao/fapiao-applications/{fapiao_apply_id}/fapiao-files`
                 ///
                 /// - `GET`: 获取发票下载信息
+                #[inline]
                 pub fn fapiao_files(&self) -> &crate::paths::Node {
                     self.typed_child("fapiao-files")
                 }
@@ -12484,6 +13735,7 @@ pub mod v3 {
                 /// `v3/new-tax-control-fapiao/fapiao-applications/{fapiao_apply_id}/insert-cards`
                 ///
                 /// - `POST`: 将电子发票插入微信用户卡包
+                #[inline]
                 pub fn insert_cards(&self) -> &crate::paths::Node {
                     self.typed_child("insert-cards")
                 }
@@ -12491,6 +13743,7 @@ pub mod v3 {
                 /// `v3/new-tax-control-fapiao/fapiao-applications/{fapiao_apply_id}/reverse`
                 ///
                 /// - `POST`: 冲红电子发票
+                #[inline]
                 pub fn reverse(&self) -> &crate::paths::Node {
                     self.typed_child("reverse")
                 }
@@ -12507,6 +13760,7 @@ pub mod v3 {
                 /// `v3/new-tax-control-fapiao/merchant/{sub_mchid}/check`
                 ///
                 /// - `POST`: 检查子商户开票功能状态
+                #[inline]
                 pub fn check(&self) -> &crate::paths::Node {
                     self.typed_child("check")
                 }
@@ -12514,6 +13768,7 @@ pub mod v3 {
                 /// `v3/new-tax-control-fapiao/merchant/{sub_mchid}/check-status`
                 ///
                 /// - `GET`: 检查子商户开票功能状态
+                #[inline]
                 pub fn check_status(&self) -> &crate::paths::Node {
                     self.typed_child("check-status")
                 }
@@ -12531,6 +13786,7 @@ pub mod v3 {
             /// `v3/offlineface/contracts/{contract_id}`
             ///
             /// - `GET`: 签约查询接口
+            #[inline]
             pub fn _contract_id_(&self) -> &crate::paths::Node {
                 self.typed_child("{contract_id}")
             }
@@ -12538,6 +13794,7 @@ pub mod v3 {
             /// `v3/offlineface/contracts/presign`
             ///
             /// - `POST`: 预签约接口
+            #[inline]
             pub fn presign(&self) -> &crate::paths::Node {
                 self.typed_child("presign")
             }
@@ -12553,6 +13810,7 @@ pub mod v3 {
             /// `v3/offlineface/face-collections/{collection_id}`
             ///
             /// - `GET`: 查询重采请求详情
+            #[inline]
             pub fn _collection_id_(&self) -> &crate::paths::Node {
                 self.typed_child("{collection_id}")
             }
@@ -12566,6 +13824,7 @@ pub mod v3 {
         }
         impl Transactions {
             /// `v3/offlineface/transactions/out-trade-no`
+            #[inline]
             pub fn out_trade_no(&self) -> &transactions::OutTradeNo {
                 self.typed_child("out-trade-no")
             }
@@ -12581,6 +13840,7 @@ pub mod v3 {
                 /// `v3/offlineface/transactions/out-trade-no/{out_trade_no}`
                 ///
                 /// - `GET`: 查单接口
+                #[inline]
                 pub fn _out_trade_no_(&self) -> &crate::paths::Node {
                     self.typed_child("{out_trade_no}")
                 }
@@ -12598,6 +13858,7 @@ pub mod v3 {
         }
         impl Organizations {
             /// `v3/offlinefacemch/organizations/{organization_id}`
+            #[inline]
             pub fn _organization_id_(&self) -> &organizations::_OrganizationId_ {
                 self.typed_child("{organization_id}")
             }
@@ -12611,6 +13872,7 @@ pub mod v3 {
             }
             impl _OrganizationId_ {
                 /// `v3/offlinefacemch/organizations/{organization_id}/users`
+                #[inline]
                 pub fn users(&self) -> &_organization_id_::Users {
                     self.typed_child("users")
                 }
@@ -12624,11 +13886,13 @@ pub mod v3 {
                 }
                 impl Users {
                     /// `v3/offlinefacemch/organizations/{organization_id}/users/out-user-id`
+                    #[inline]
                     pub fn out_user_id(&self) -> &users::OutUserId {
                         self.typed_child("out-user-id")
                     }
 
                     /// `v3/offlinefacemch/organizations/{organization_id}/users/user-id`
+                    #[inline]
                     pub fn user_id(&self) -> &users::UserId {
                         self.typed_child("user-id")
                     }
@@ -12645,6 +13909,7 @@ pub mod v3 {
                         ///
                         /// - `GET`: 刷脸用户信息查询接口
                         /// - `PATCH`: 刷脸用户信息修改接口
+                        #[inline]
                         pub fn _out_user_id_(&self) -> &crate::paths::Node {
                             self.typed_child("{out_user_id}")
                         }
@@ -12656,6 +13921,7 @@ pub mod v3 {
                     }
                     impl UserId {
                         /// `v3/offlinefacemch/organizations/{organization_id}/users/user-id/{user_id}`
+                        #[inline]
                         pub fn _user_id_(&self) -> &user_id::_UserId_ {
                             self.typed_child("{user_id}")
                         }
@@ -12671,6 +13937,7 @@ pub mod v3 {
                             /// `v3/offlinefacemch/organizations/{organization_id}/users/user-id/{user_id}/terminate-contract`
                             ///
                             /// - `POST`: 解除刷脸用户签约关系接口
+                            #[inline]
                             pub fn terminate_contract(&self) -> &crate::paths::Node {
                                 self.typed_child("terminate-contract")
                             }
@@ -12689,6 +13956,7 @@ pub mod v3 {
         }
         impl Authorization {
             /// `v3/palmservice/authorization/openid`
+            #[inline]
             pub fn openid(&self) -> &authorization::Openid {
                 self.typed_child("openid")
             }
@@ -12696,6 +13964,7 @@ pub mod v3 {
             /// `v3/palmservice/authorization/preauthorize`
             ///
             /// - `POST`: 服务关联预授权
+            #[inline]
             pub fn preauthorize(&self) -> &crate::paths::Node {
                 self.typed_child("preauthorize")
             }
@@ -12711,6 +13980,7 @@ pub mod v3 {
                 /// `v3/palmservice/authorization/openid/{openid}`
                 ///
                 /// - `GET`: 查询刷掌授权
+                #[inline]
                 pub fn _openid_(&self) -> &crate::paths::Node {
                     self.typed_child("{openid}")
                 }
@@ -12726,6 +13996,7 @@ pub mod v3 {
         }
         impl Contracts {
             /// `v3/papay/contracts/{contract_id}`
+            #[inline]
             pub fn _contract_id_(&self) -> &contracts::_ContractId_ {
                 self.typed_child("{contract_id}")
             }
@@ -12737,11 +14008,13 @@ pub mod v3 {
         }
         impl InsurancePay {
             /// `v3/papay/insurance-pay/policy-periods`
+            #[inline]
             pub fn policy_periods(&self) -> &insurance_pay::PolicyPeriods {
                 self.typed_child("policy-periods")
             }
 
             /// `v3/papay/insurance-pay/transactions`
+            #[inline]
             pub fn transactions(&self) -> &insurance_pay::Transactions {
                 self.typed_child("transactions")
             }
@@ -12753,16 +14026,19 @@ pub mod v3 {
         }
         impl InsuranceSign {
             /// `v3/papay/insurance-sign/contracts`
+            #[inline]
             pub fn contracts(&self) -> &insurance_sign::Contracts {
                 self.typed_child("contracts")
             }
 
             /// `v3/papay/insurance-sign/policy-periods`
+            #[inline]
             pub fn policy_periods(&self) -> &insurance_sign::PolicyPeriods {
                 self.typed_child("policy-periods")
             }
 
             /// `v3/papay/insurance-sign/policy_periods`
+            #[inline]
             pub fn policy_periods_(&self) -> &insurance_sign::PolicyPeriods_ {
                 self.typed_child("policy_periods")
             }
@@ -12774,21 +14050,25 @@ pub mod v3 {
         }
         impl Pay {
             /// `v3/papay/pay/harmony`
+            #[inline]
             pub fn harmony(&self) -> &pay::Harmony {
                 self.typed_child("harmony")
             }
 
             /// `v3/papay/pay/partner`
+            #[inline]
             pub fn partner(&self) -> &pay::Partner {
                 self.typed_child("partner")
             }
 
             /// `v3/papay/pay/schedules`
+            #[inline]
             pub fn schedules(&self) -> &pay::Schedules {
                 self.typed_child("schedules")
             }
 
             /// `v3/papay/pay/transactions`
+            #[inline]
             pub fn transactions(&self) -> &pay::Transactions {
                 self.typed_child("transactions")
             }
@@ -12800,11 +14080,13 @@ pub mod v3 {
         }
         impl ScheduledDeductSign {
             /// `v3/papay/scheduled-deduct-sign/contracts`
+            #[inline]
             pub fn contracts(&self) -> &scheduled_deduct_sign::Contracts {
                 self.typed_child("contracts")
             }
 
             /// `v3/papay/scheduled-deduct-sign/partner`
+            #[inline]
             pub fn partner(&self) -> &scheduled_deduct_sign::Partner {
                 self.typed_child("partner")
             }
@@ -12816,11 +14098,13 @@ pub mod v3 {
         }
         impl Sign {
             /// `v3/papay/sign/contracts`
+            #[inline]
             pub fn contracts(&self) -> &sign::Contracts {
                 self.typed_child("contracts")
             }
 
             /// `v3/papay/sign/partner`
+            #[inline]
             pub fn partner(&self) -> &sign::Partner {
                 self.typed_child("partner")
             }
@@ -12836,6 +14120,7 @@ pub mod v3 {
                 /// `v3/papay/contracts/{contract_id}/fail-notify`
                 ///
                 /// - `POST`: 重试扣费通知API
+                #[inline]
                 pub fn fail_notify(&self) -> &crate::paths::Node {
                     self.typed_child("fail-notify")
                 }
@@ -12843,6 +14128,7 @@ pub mod v3 {
                 /// `v3/papay/contracts/{contract_id}/notify`
                 ///
                 /// - `POST`: 直连商户预扣费通知API
+                #[inline]
                 pub fn notify(&self) -> &crate::paths::Node {
                     self.typed_child("notify")
                 }
@@ -12857,6 +14143,7 @@ pub mod v3 {
             }
             impl PolicyPeriods {
                 /// `v3/papay/insurance-pay/policy-periods/contract-id`
+                #[inline]
                 pub fn contract_id(&self) -> &policy_periods::ContractId {
                     self.typed_child("contract-id")
                 }
@@ -12870,6 +14157,7 @@ pub mod v3 {
                 /// `v3/papay/insurance-pay/transactions/apply`
                 ///
                 /// - `POST`: 保险商户受理保险自动续费扣款API
+                #[inline]
                 pub fn apply(&self) -> &crate::paths::Node {
                     self.typed_child("apply")
                 }
@@ -12883,6 +14171,7 @@ pub mod v3 {
                 }
                 impl ContractId {
                     /// `v3/papay/insurance-pay/policy-periods/contract-id/{contract_id}`
+                    #[inline]
                     pub fn _contract_id_(&self) -> &contract_id::_ContractId_ {
                         self.typed_child("{contract_id}")
                     }
@@ -12896,6 +14185,7 @@ pub mod v3 {
                     }
                     impl _ContractId_ {
                         /// `v3/papay/insurance-pay/policy-periods/contract-id/{contract_id}/policy-period-id`
+                        #[inline]
                         pub fn policy_period_id(&self) -> &_contract_id_::PolicyPeriodId {
                             self.typed_child("policy-period-id")
                         }
@@ -12911,6 +14201,7 @@ pub mod v3 {
                             /// `v3/papay/insurance-pay/policy-periods/contract-id/{contract_id}/policy-period-id/{policy_period_id}`
                             ///
                             /// - `GET`: 保险商户查询保险自动续费预约API
+                            #[inline]
                             pub fn _policy_period_id_(&self) -> &policy_period_id::_PolicyPeriodId_ {
                                 self.typed_child("{policy_period_id}")
                             }
@@ -12928,6 +14219,7 @@ pub mod v3 {
                                 /// `v3/papay/insurance-pay/policy-periods/contract-id/{contract_id}/policy-period-id/{policy_period_id}/schedule`
                                 ///
                                 /// - `POST`: 保险商户预约保险自动续费API
+                                #[inline]
                                 pub fn schedule(&self) -> &crate::paths::Node {
                                     self.typed_child("schedule")
                                 }
@@ -12946,11 +14238,13 @@ pub mod v3 {
             }
             impl Contracts {
                 /// `v3/papay/insurance-sign/contracts/plan-id`
+                #[inline]
                 pub fn plan_id(&self) -> &contracts::PlanId {
                     self.typed_child("plan-id")
                 }
 
                 /// `v3/papay/insurance-sign/contracts/pre-entrust-sign`
+                #[inline]
                 pub fn pre_entrust_sign(&self) -> &contracts::PreEntrustSign {
                     self.typed_child("pre-entrust-sign")
                 }
@@ -12962,6 +14256,7 @@ pub mod v3 {
             }
             impl PolicyPeriods {
                 /// `v3/papay/insurance-sign/policy-periods/plan-id`
+                #[inline]
                 pub fn plan_id(&self) -> &policy_periods::PlanId {
                     self.typed_child("plan-id")
                 }
@@ -12973,6 +14268,7 @@ pub mod v3 {
             }
             impl PolicyPeriods_ {
                 /// `v3/papay/insurance-sign/policy_periods/plan-id`
+                #[inline]
                 pub fn plan_id(&self) -> &policy_periods_::PlanId {
                     self.typed_child("plan-id")
                 }
@@ -12986,6 +14282,7 @@ pub mod v3 {
                 }
                 impl PlanId {
                     /// `v3/papay/insurance-sign/contracts/plan-id/{plan_id}`
+                    #[inline]
                     pub fn _plan_id_(&self) -> &plan_id::_PlanId_ {
                         self.typed_child("{plan_id}")
                     }
@@ -12999,6 +14296,7 @@ pub mod v3 {
                     /// `v3/papay/insurance-sign/contracts/pre-entrust-sign/app`
                     ///
                     /// - `POST`: 保险商户App预签约API
+                    #[inline]
                     pub fn app(&self) -> &crate::paths::Node {
                         self.typed_child("app")
                     }
@@ -13006,6 +14304,7 @@ pub mod v3 {
                     /// `v3/papay/insurance-sign/contracts/pre-entrust-sign/h5`
                     ///
                     /// - `POST`: 保险商户H5预签约API
+                    #[inline]
                     pub fn h5(&self) -> &crate::paths::Node {
                         self.typed_child("h5")
                     }
@@ -13013,6 +14312,7 @@ pub mod v3 {
                     /// `v3/papay/insurance-sign/contracts/pre-entrust-sign/jsapi`
                     ///
                     /// - `POST`: 保险商户JSAPI预签约API
+                    #[inline]
                     pub fn jsapi(&self) -> &crate::paths::Node {
                         self.typed_child("jsapi")
                     }
@@ -13020,6 +14320,7 @@ pub mod v3 {
                     /// `v3/papay/insurance-sign/contracts/pre-entrust-sign/mini-program`
                     ///
                     /// - `POST`: 保险商户小程序预签约API
+                    #[inline]
                     pub fn mini_program(&self) -> &crate::paths::Node {
                         self.typed_child("mini-program")
                     }
@@ -13033,11 +14334,13 @@ pub mod v3 {
                     }
                     impl _PlanId_ {
                         /// `v3/papay/insurance-sign/contracts/plan-id/{plan_id}/contract-id`
+                        #[inline]
                         pub fn contract_id(&self) -> &_plan_id_::ContractId {
                             self.typed_child("contract-id")
                         }
 
                         /// `v3/papay/insurance-sign/contracts/plan-id/{plan_id}/out-contract-code`
+                        #[inline]
                         pub fn out_contract_code(&self) -> &_plan_id_::OutContractCode {
                             self.typed_child("out-contract-code")
                         }
@@ -13051,6 +14354,7 @@ pub mod v3 {
                         }
                         impl ContractId {
                             /// `v3/papay/insurance-sign/contracts/plan-id/{plan_id}/contract-id/{contract_id}`
+                            #[inline]
                             pub fn _contract_id_(&self) -> &contract_id::_ContractId_ {
                                 self.typed_child("{contract_id}")
                             }
@@ -13064,6 +14368,7 @@ pub mod v3 {
                             /// `v3/papay/insurance-sign/contracts/plan-id/{plan_id}/out-contract-code/{out_contract_code}`
                             ///
                             /// - `GET`: 保险商户查询保险自动续费协议
+                            #[inline]
                             pub fn _out_contract_code_(&self) -> &out_contract_code::_OutContractCode_ {
                                 self.typed_child("{out_contract_code}")
                             }
@@ -13079,6 +14384,7 @@ pub mod v3 {
                                 /// `v3/papay/insurance-sign/contracts/plan-id/{plan_id}/contract-id/{contract_id}/renew`
                                 ///
                                 /// - `POST`: 保险商户受理续期自动续费协议
+                                #[inline]
                                 pub fn renew(&self) -> &crate::paths::Node {
                                     self.typed_child("renew")
                                 }
@@ -13097,6 +14403,7 @@ pub mod v3 {
                                 /// `v3/papay/insurance-sign/contracts/plan-id/{plan_id}/out-contract-code/{out_contract_code}/terminate`
                                 ///
                                 /// - `POST`: 保险商户通过商户协议号解除保险自动续费协议
+                                #[inline]
                                 pub fn terminate(&self) -> &crate::paths::Node {
                                     self.typed_child("terminate")
                                 }
@@ -13114,6 +14421,7 @@ pub mod v3 {
                 }
                 impl PlanId {
                     /// `v3/papay/insurance-sign/policy-periods/plan-id/{plan_id}`
+                    #[inline]
                     pub fn _plan_id_(&self) -> &plan_id::_PlanId_ {
                         self.typed_child("{plan_id}")
                     }
@@ -13127,6 +14435,7 @@ pub mod v3 {
                     }
                     impl _PlanId_ {
                         /// `v3/papay/insurance-sign/policy-periods/plan-id/{plan_id}/contract-id`
+                        #[inline]
                         pub fn contract_id(&self) -> &_plan_id_::ContractId {
                             self.typed_child("contract-id")
                         }
@@ -13140,6 +14449,7 @@ pub mod v3 {
                         }
                         impl ContractId {
                             /// `v3/papay/insurance-sign/policy-periods/plan-id/{plan_id}/contract-id/{contract_id}`
+                            #[inline]
                             pub fn _contract_id_(&self) -> &contract_id::_ContractId_ {
                                 self.typed_child("{contract_id}")
                             }
@@ -13155,6 +14465,7 @@ pub mod v3 {
                                 /// `v3/papay/insurance-sign/policy-periods/plan-id/{plan_id}/contract-id/{contract_id}/modify`
                                 ///
                                 /// - `POST`: 保险商户修改保险扣费周期列表
+                                #[inline]
                                 pub fn modify(&self) -> &crate::paths::Node {
                                     self.typed_child("modify")
                                 }
@@ -13172,6 +14483,7 @@ pub mod v3 {
                 }
                 impl PlanId {
                     /// `v3/papay/insurance-sign/policy_periods/plan-id/{plan_id}`
+                    #[inline]
                     pub fn _plan_id_(&self) -> &plan_id::_PlanId_ {
                         self.typed_child("{plan_id}")
                     }
@@ -13185,6 +14497,7 @@ pub mod v3 {
                     }
                     impl _PlanId_ {
                         /// `v3/papay/insurance-sign/policy_periods/plan-id/{plan_id}/out-contract-code`
+                        #[inline]
                         pub fn out_contract_code(&self) -> &_plan_id_::OutContractCode {
                             self.typed_child("out-contract-code")
                         }
@@ -13200,6 +14513,7 @@ pub mod v3 {
                             /// `v3/papay/insurance-sign/policy_periods/plan-id/{plan_id}/out-contract-code/{out_contract_code}`
                             ///
                             /// - `GET`: 保险商户查询保险扣费周期列表API
+                            #[inline]
                             pub fn _out_contract_code_(&self) -> &crate::paths::Node {
                                 self.typed_child("{out_contract_code}")
                             }
@@ -13217,6 +14531,7 @@ pub mod v3 {
             }
             impl Harmony {
                 /// `v3/papay/pay/harmony/transactions`
+                #[inline]
                 pub fn transactions(&self) -> &harmony::Transactions {
                     self.typed_child("transactions")
                 }
@@ -13228,11 +14543,13 @@ pub mod v3 {
             }
             impl Partner {
                 /// `v3/papay/pay/partner/schedules`
+                #[inline]
                 pub fn schedules(&self) -> &partner::Schedules {
                     self.typed_child("schedules")
                 }
 
                 /// `v3/papay/pay/partner/transactions`
+                #[inline]
                 pub fn transactions(&self) -> &partner::Transactions {
                     self.typed_child("transactions")
                 }
@@ -13244,6 +14561,7 @@ pub mod v3 {
             }
             impl Schedules {
                 /// `v3/papay/pay/schedules/contract-id`
+                #[inline]
                 pub fn contract_id(&self) -> &schedules::ContractId {
                     self.typed_child("contract-id")
                 }
@@ -13257,6 +14575,7 @@ pub mod v3 {
                 /// `v3/papay/pay/transactions/apply`
                 ///
                 /// - `POST`: 受理扣款API
+                #[inline]
                 pub fn apply(&self) -> &crate::paths::Node {
                     self.typed_child("apply")
                 }
@@ -13272,6 +14591,7 @@ pub mod v3 {
                     /// `v3/papay/pay/harmony/transactions/apply`
                     ///
                     /// - `POST`: 代扣受理扣款
+                    #[inline]
                     pub fn apply(&self) -> &crate::paths::Node {
                         self.typed_child("apply")
                     }
@@ -13286,6 +14606,7 @@ pub mod v3 {
                 }
                 impl Schedules {
                     /// `v3/papay/pay/partner/schedules/contract-id`
+                    #[inline]
                     pub fn contract_id(&self) -> &schedules::ContractId {
                         self.typed_child("contract-id")
                     }
@@ -13299,6 +14620,7 @@ pub mod v3 {
                     /// `v3/papay/pay/partner/transactions/apply`
                     ///
                     /// - `POST`: 受理扣款API
+                    #[inline]
                     pub fn apply(&self) -> &crate::paths::Node {
                         self.typed_child("apply")
                     }
@@ -13314,6 +14636,7 @@ pub mod v3 {
                         /// `v3/papay/pay/partner/schedules/contract-id/{contract_id}`
                         ///
                         /// - `GET`: 查询扣费预约API
+                        #[inline]
                         pub fn _contract_id_(&self) -> &contract_id::_ContractId_ {
                             self.typed_child("{contract_id}")
                         }
@@ -13331,6 +14654,7 @@ pub mod v3 {
                             /// `v3/papay/pay/partner/schedules/contract-id/{contract_id}/schedule`
                             ///
                             /// - `POST`: 预约扣费API
+                            #[inline]
                             pub fn schedule(&self) -> &crate::paths::Node {
                                 self.typed_child("schedule")
                             }
@@ -13349,6 +14673,7 @@ pub mod v3 {
                     /// `v3/papay/pay/schedules/contract-id/{contract_id}`
                     ///
                     /// - `GET`: 查询扣费预约API
+                    #[inline]
                     pub fn _contract_id_(&self) -> &contract_id::_ContractId_ {
                         self.typed_child("{contract_id}")
                     }
@@ -13366,6 +14691,7 @@ pub mod v3 {
                         /// `v3/papay/pay/schedules/contract-id/{contract_id}/schedule`
                         ///
                         /// - `POST`: 预约扣费API
+                        #[inline]
                         pub fn schedule(&self) -> &crate::paths::Node {
                             self.typed_child("schedule")
                         }
@@ -13382,6 +14708,7 @@ pub mod v3 {
             }
             impl Contracts {
                 /// `v3/papay/scheduled-deduct-sign/contracts/pre-entrust-sign`
+                #[inline]
                 pub fn pre_entrust_sign(&self) -> &contracts::PreEntrustSign {
                     self.typed_child("pre-entrust-sign")
                 }
@@ -13393,6 +14720,7 @@ pub mod v3 {
             }
             impl Partner {
                 /// `v3/papay/scheduled-deduct-sign/partner/contracts`
+                #[inline]
                 pub fn contracts(&self) -> &partner::Contracts {
                     self.typed_child("contracts")
                 }
@@ -13408,6 +14736,7 @@ pub mod v3 {
                     /// `v3/papay/scheduled-deduct-sign/contracts/pre-entrust-sign/app`
                     ///
                     /// - `POST`: App场景预约扣费类型签约的预签约API
+                    #[inline]
                     pub fn app(&self) -> &crate::paths::Node {
                         self.typed_child("app")
                     }
@@ -13415,6 +14744,7 @@ pub mod v3 {
                     /// `v3/papay/scheduled-deduct-sign/contracts/pre-entrust-sign/h5`
                     ///
                     /// - `POST`: H5场景预约扣费类型签约的预签约API
+                    #[inline]
                     pub fn h5(&self) -> &crate::paths::Node {
                         self.typed_child("h5")
                     }
@@ -13422,6 +14752,7 @@ pub mod v3 {
                     /// `v3/papay/scheduled-deduct-sign/contracts/pre-entrust-sign/jsapi`
                     ///
                     /// - `POST`: JSAPI场景预约扣费类型签约的预签约API
+                    #[inline]
                     pub fn jsapi(&self) -> &crate::paths::Node {
                         self.typed_child("jsapi")
                     }
@@ -13429,6 +14760,7 @@ pub mod v3 {
                     /// `v3/papay/scheduled-deduct-sign/contracts/pre-entrust-sign/mini-program`
                     ///
                     /// - `POST`: 小程序场景预约扣费类型签约的预签约API
+                    #[inline]
                     pub fn mini_program(&self) -> &crate::paths::Node {
                         self.typed_child("mini-program")
                     }
@@ -13443,6 +14775,7 @@ pub mod v3 {
                 }
                 impl Contracts {
                     /// `v3/papay/scheduled-deduct-sign/partner/contracts/pre-entrust-sign`
+                    #[inline]
                     pub fn pre_entrust_sign(&self) -> &contracts::PreEntrustSign {
                         self.typed_child("pre-entrust-sign")
                     }
@@ -13458,6 +14791,7 @@ pub mod v3 {
                         /// `v3/papay/scheduled-deduct-sign/partner/contracts/pre-entrust-sign/app`
                         ///
                         /// - `POST`: App场景预约扣费类型签约的预签约API
+                        #[inline]
                         pub fn app(&self) -> &crate::paths::Node {
                             self.typed_child("app")
                         }
@@ -13465,6 +14799,7 @@ pub mod v3 {
                         /// `v3/papay/scheduled-deduct-sign/partner/contracts/pre-entrust-sign/h5`
                         ///
                         /// - `POST`: H5场景预约扣费类型签约的预签约API
+                        #[inline]
                         pub fn h5(&self) -> &crate::paths::Node {
                             self.typed_child("h5")
                         }
@@ -13472,6 +14807,7 @@ pub mod v3 {
                         /// `v3/papay/scheduled-deduct-sign/partner/contracts/pre-entrust-sign/jsapi`
                         ///
                         /// - `POST`: JSAPI场景预约扣费类型签约的预签约API
+                        #[inline]
                         pub fn jsapi(&self) -> &crate::paths::Node {
                             self.typed_child("jsapi")
                         }
@@ -13479,6 +14815,7 @@ pub mod v3 {
                         /// `v3/papay/scheduled-deduct-sign/partner/contracts/pre-entrust-sign/mini-program`
                         ///
                         /// - `POST`: 小程序场景预约扣费类型签约的预签约API
+                        #[inline]
                         pub fn mini_program(&self) -> &crate::paths::Node {
                             self.typed_child("mini-program")
                         }
@@ -13495,11 +14832,13 @@ pub mod v3 {
             }
             impl Contracts {
                 /// `v3/papay/sign/contracts/harmony-plan-id`
+                #[inline]
                 pub fn harmony_plan_id(&self) -> &contracts::HarmonyPlanId {
                     self.typed_child("harmony-plan-id")
                 }
 
                 /// `v3/papay/sign/contracts/plan-id`
+                #[inline]
                 pub fn plan_id(&self) -> &contracts::PlanId {
                     self.typed_child("plan-id")
                 }
@@ -13507,6 +14846,7 @@ pub mod v3 {
                 /// `v3/papay/sign/contracts/pre-entrust-sign`
                 ///
                 /// - `POST`: 代扣预签约
+                #[inline]
                 pub fn pre_entrust_sign(&self) -> &crate::paths::Node {
                     self.typed_child("pre-entrust-sign")
                 }
@@ -13518,6 +14858,7 @@ pub mod v3 {
             }
             impl Partner {
                 /// `v3/papay/sign/partner/contracts`
+                #[inline]
                 pub fn contracts(&self) -> &partner::Contracts {
                     self.typed_child("contracts")
                 }
@@ -13531,6 +14872,7 @@ pub mod v3 {
                 }
                 impl HarmonyPlanId {
                     /// `v3/papay/sign/contracts/harmony-plan-id/{plan_id}`
+                    #[inline]
                     pub fn _plan_id_(&self) -> &harmony_plan_id::_PlanId_ {
                         self.typed_child("{plan_id}")
                     }
@@ -13542,6 +14884,7 @@ pub mod v3 {
                 }
                 impl PlanId {
                     /// `v3/papay/sign/contracts/plan-id/{plan_id}`
+                    #[inline]
                     pub fn _plan_id_(&self) -> &plan_id::_PlanId_ {
                         self.typed_child("{plan_id}")
                     }
@@ -13555,6 +14898,7 @@ pub mod v3 {
                     }
                     impl _PlanId_ {
                         /// `v3/papay/sign/contracts/harmony-plan-id/{plan_id}/out-contract-code`
+                        #[inline]
                         pub fn out_contract_code(&self) -> &_plan_id_::OutContractCode {
                             self.typed_child("out-contract-code")
                         }
@@ -13570,6 +14914,7 @@ pub mod v3 {
                             /// `v3/papay/sign/contracts/harmony-plan-id/{plan_id}/out-contract-code/{out_contract_code}`
                             ///
                             /// - `GET`: 通过商户协议号查询委托代扣签约协议
+                            #[inline]
                             pub fn _out_contract_code_(&self) -> &crate::paths::Node {
                                 self.typed_child("{out_contract_code}")
                             }
@@ -13585,6 +14930,7 @@ pub mod v3 {
                     }
                     impl _PlanId_ {
                         /// `v3/papay/sign/contracts/plan-id/{plan_id}/out-contract-code`
+                        #[inline]
                         pub fn out_contract_code(&self) -> &_plan_id_::OutContractCode {
                             self.typed_child("out-contract-code")
                         }
@@ -13600,6 +14946,7 @@ pub mod v3 {
                             /// `v3/papay/sign/contracts/plan-id/{plan_id}/out-contract-code/{out_contract_code}`
                             ///
                             /// - `GET`: 通过商户协议号查询委托代扣签约协议API
+                            #[inline]
                             pub fn _out_contract_code_(&self) -> &out_contract_code::_OutContractCode_ {
                                 self.typed_child("{out_contract_code}")
                             }
@@ -13617,6 +14964,7 @@ pub mod v3 {
                                 /// `v3/papay/sign/contracts/plan-id/{plan_id}/out-contract-code/{out_contract_code}/terminate`
                                 ///
                                 /// - `POST`: 通过商户协议号解除委托代扣签约协议API
+                                #[inline]
                                 pub fn terminate(&self) -> &crate::paths::Node {
                                     self.typed_child("terminate")
                                 }
@@ -13634,6 +14982,7 @@ pub mod v3 {
                 }
                 impl Contracts {
                     /// `v3/papay/sign/partner/contracts/plan-id`
+                    #[inline]
                     pub fn plan_id(&self) -> &contracts::PlanId {
                         self.typed_child("plan-id")
                     }
@@ -13647,6 +14996,7 @@ pub mod v3 {
                     }
                     impl PlanId {
                         /// `v3/papay/sign/partner/contracts/plan-id/{plan_id}`
+                        #[inline]
                         pub fn _plan_id_(&self) -> &plan_id::_PlanId_ {
                             self.typed_child("{plan_id}")
                         }
@@ -13660,6 +15010,7 @@ pub mod v3 {
                         }
                         impl _PlanId_ {
                             /// `v3/papay/sign/partner/contracts/plan-id/{plan_id}/out-contract-code`
+                            #[inline]
                             pub fn out_contract_code(&self) -> &_plan_id_::OutContractCode {
                                 self.typed_child("out-contract-code")
                             }
@@ -13675,6 +15026,7 @@ pub mod v3 {
                                 /// `v3/papay/sign/partner/contracts/plan-id/{plan_id}/out-contract-code/{out_contract_code}`
                                 ///
                                 /// - `GET`: 通过商户协议号查询委托代扣签约协议API
+                                #[inline]
                                 pub fn _out_contract_code_(&self) -> &out_contract_code::_OutContractCode_ {
                                     self.typed_child("{out_contract_code}")
                                 }
@@ -13692,6 +15044,7 @@ pub mod v3 {
                                     /// `v3/papay/sign/partner/contracts/plan-id/{plan_id}/out-contract-code/{out_contract_code}/terminate`
                                     ///
                                     /// - `POST`: 通过商户协议号解除委托代扣签约协议API
+                                    #[inline]
                                     pub fn terminate(&self) -> &crate::paths::Node {
                                         self.typed_child("terminate")
                                     }
@@ -13714,6 +15067,7 @@ pub mod v3 {
             /// `v3/parking/reminders/application`
             ///
             /// - `POST`: 提交停车场进件申请
+            #[inline]
             pub fn application(&self) -> &reminders::Application {
                 self.typed_child("application")
             }
@@ -13721,6 +15075,7 @@ pub mod v3 {
             /// `v3/parking/reminders/applications`
             ///
             /// - `GET`: 查询停车场进件申请单列表
+            #[inline]
             pub fn applications(&self) -> &crate::paths::Node {
                 self.typed_child("applications")
             }
@@ -13728,6 +15083,7 @@ pub mod v3 {
             /// `v3/parking/reminders/entry`
             ///
             /// - `POST`: 同步车辆入场通知
+            #[inline]
             pub fn entry(&self) -> &crate::paths::Node {
                 self.typed_child("entry")
             }
@@ -13735,6 +15091,7 @@ pub mod v3 {
             /// `v3/parking/reminders/exit`
             ///
             /// - `POST`: 同步车辆离场通知
+            #[inline]
             pub fn exit(&self) -> &crate::paths::Node {
                 self.typed_child("exit")
             }
@@ -13742,6 +15099,7 @@ pub mod v3 {
             /// `v3/parking/reminders/ext-payment`
             ///
             /// - `POST`: 同步非临停扩展支付
+            #[inline]
             pub fn ext_payment(&self) -> &crate::paths::Node {
                 self.typed_child("ext-payment")
             }
@@ -13749,6 +15107,7 @@ pub mod v3 {
             /// `v3/parking/reminders/parking-fee`
             ///
             /// - `POST`: 查询停车费用
+            #[inline]
             pub fn parking_fee(&self) -> &crate::paths::Node {
                 self.typed_child("parking-fee")
             }
@@ -13756,6 +15115,7 @@ pub mod v3 {
             /// `v3/parking/reminders/parking-lot`
             ///
             /// - `GET`: 查询停车场信息
+            #[inline]
             pub fn parking_lot(&self) -> &crate::paths::Node {
                 self.typed_child("parking-lot")
             }
@@ -13763,6 +15123,7 @@ pub mod v3 {
             /// `v3/parking/reminders/payment`
             ///
             /// - `POST`: 同步支付结果通知
+            #[inline]
             pub fn payment(&self) -> &crate::paths::Node {
                 self.typed_child("payment")
             }
@@ -13780,6 +15141,7 @@ pub mod v3 {
                 /// `v3/parking/reminders/application/query`
                 ///
                 /// - `GET`: 查询停车场进件申请单
+                #[inline]
                 pub fn query(&self) -> &crate::paths::Node {
                     self.typed_child("query")
                 }
@@ -13787,6 +15149,7 @@ pub mod v3 {
                 /// `v3/parking/reminders/application/withdraw`
                 ///
                 /// - `POST`: 撤回停车场进件申请
+                #[inline]
                 pub fn withdraw(&self) -> &crate::paths::Node {
                     self.typed_child("withdraw")
                 }
@@ -13802,6 +15165,7 @@ pub mod v3 {
         }
         impl Contracts {
             /// `v3/partner-papay/contracts/{contract_id}`
+            #[inline]
             pub fn _contract_id_(&self) -> &contracts::_ContractId_ {
                 self.typed_child("{contract_id}")
             }
@@ -13817,6 +15181,7 @@ pub mod v3 {
                 /// `v3/partner-papay/contracts/{contract_id}/fail-notify`
                 ///
                 /// - `POST`: 服务商商户重试扣费通知API
+                #[inline]
                 pub fn fail_notify(&self) -> &crate::paths::Node {
                     self.typed_child("fail-notify")
                 }
@@ -13824,6 +15189,7 @@ pub mod v3 {
                 /// `v3/partner-papay/contracts/{contract_id}/notify`
                 ///
                 /// - `POST`: 服务商商户预扣费通知API
+                #[inline]
                 pub fn notify(&self) -> &crate::paths::Node {
                     self.typed_child("notify")
                 }
@@ -13841,11 +15207,13 @@ pub mod v3 {
         }
         impl Batches {
             /// `v3/partner-transfer/batches/batch-id`
+            #[inline]
             pub fn batch_id(&self) -> &batches::BatchId {
                 self.typed_child("batch-id")
             }
 
             /// `v3/partner-transfer/batches/out-batch-no`
+            #[inline]
             pub fn out_batch_no(&self) -> &batches::OutBatchNo {
                 self.typed_child("out-batch-no")
             }
@@ -13861,6 +15229,7 @@ pub mod v3 {
                 /// `v3/partner-transfer/batches/batch-id/{batch_id}`
                 ///
                 /// - `GET`: 微信支付批次单号查询批次单API
+                #[inline]
                 pub fn _batch_id_(&self) -> &batch_id::_BatchId_ {
                     self.typed_child("{batch_id}")
                 }
@@ -13874,6 +15243,7 @@ pub mod v3 {
                 /// `v3/partner-transfer/batches/out-batch-no/{out_batch_no}`
                 ///
                 /// - `GET`: 商家批次单号查询批次单API
+                #[inline]
                 pub fn _out_batch_no_(&self) -> &out_batch_no::_OutBatchNo_ {
                     self.typed_child("{out_batch_no}")
                 }
@@ -13889,6 +15259,7 @@ pub mod v3 {
                 }
                 impl _BatchId_ {
                     /// `v3/partner-transfer/batches/batch-id/{batch_id}/details`
+                    #[inline]
                     pub fn details(&self) -> &_batch_id_::Details {
                         self.typed_child("details")
                     }
@@ -13902,6 +15273,7 @@ pub mod v3 {
                     }
                     impl Details {
                         /// `v3/partner-transfer/batches/batch-id/{batch_id}/details/detail-id`
+                        #[inline]
                         pub fn detail_id(&self) -> &details::DetailId {
                             self.typed_child("detail-id")
                         }
@@ -13917,6 +15289,7 @@ pub mod v3 {
                             /// `v3/partner-transfer/batches/batch-id/{batch_id}/details/detail-id/{detail_id}`
                             ///
                             /// - `GET`: 微信支付明细单号查询明细单API
+                            #[inline]
                             pub fn _detail_id_(&self) -> &crate::paths::Node {
                                 self.typed_child("{detail_id}")
                             }
@@ -13935,6 +15308,7 @@ pub mod v3 {
                 }
                 impl _OutBatchNo_ {
                     /// `v3/partner-transfer/batches/out-batch-no/{out_batch_no}/details`
+                    #[inline]
                     pub fn details(&self) -> &_out_batch_no_::Details {
                         self.typed_child("details")
                     }
@@ -13948,6 +15322,7 @@ pub mod v3 {
                     }
                     impl Details {
                         /// `v3/partner-transfer/batches/out-batch-no/{out_batch_no}/details/out-detail-no`
+                        #[inline]
                         pub fn out_detail_no(&self) -> &details::OutDetailNo {
                             self.typed_child("out-detail-no")
                         }
@@ -13963,6 +15338,7 @@ pub mod v3 {
                             /// `v3/partner-transfer/batches/out-batch-no/{out_batch_no}/details/out-detail-no/{out_detail_no}`
                             ///
                             /// - `GET`: 商家明细单号查询明细单API
+                            #[inline]
                             pub fn _out_detail_no_(&self) -> &crate::paths::Node {
                                 self.typed_child("{out_detail_no}")
                             }
@@ -13981,26 +15357,31 @@ pub mod v3 {
         }
         impl Contracts {
             /// `v3/password-exempt-contract/contracts/ecommerce`
+            #[inline]
             pub fn ecommerce(&self) -> &contracts::Ecommerce {
                 self.typed_child("ecommerce")
             }
 
             /// `v3/password-exempt-contract/contracts/normal`
+            #[inline]
             pub fn normal(&self) -> &contracts::Normal {
                 self.typed_child("normal")
             }
 
             /// `v3/password-exempt-contract/contracts/qs`
+            #[inline]
             pub fn qs(&self) -> &contracts::Qs {
                 self.typed_child("qs")
             }
 
             /// `v3/password-exempt-contract/contracts/service-id`
+            #[inline]
             pub fn service_id(&self) -> &contracts::ServiceId {
                 self.typed_child("service-id")
             }
 
             /// `v3/password-exempt-contract/contracts/service-provider`
+            #[inline]
             pub fn service_provider(&self) -> &contracts::ServiceProvider {
                 self.typed_child("service-provider")
             }
@@ -14014,6 +15395,7 @@ pub mod v3 {
             }
             impl Ecommerce {
                 /// `v3/password-exempt-contract/contracts/ecommerce/pre-entrust-sign`
+                #[inline]
                 pub fn pre_entrust_sign(&self) -> &ecommerce::PreEntrustSign {
                     self.typed_child("pre-entrust-sign")
                 }
@@ -14025,6 +15407,7 @@ pub mod v3 {
             }
             impl Normal {
                 /// `v3/password-exempt-contract/contracts/normal/pre-entrust-sign`
+                #[inline]
                 pub fn pre_entrust_sign(&self) -> &normal::PreEntrustSign {
                     self.typed_child("pre-entrust-sign")
                 }
@@ -14036,6 +15419,7 @@ pub mod v3 {
             }
             impl Qs {
                 /// `v3/password-exempt-contract/contracts/qs/pre-entrust-sign`
+                #[inline]
                 pub fn pre_entrust_sign(&self) -> &qs::PreEntrustSign {
                     self.typed_child("pre-entrust-sign")
                 }
@@ -14047,6 +15431,7 @@ pub mod v3 {
             }
             impl ServiceId {
                 /// `v3/password-exempt-contract/contracts/service-id/{service_id}`
+                #[inline]
                 pub fn _service_id_(&self) -> &service_id::_ServiceId_ {
                     self.typed_child("{service_id}")
                 }
@@ -14058,6 +15443,7 @@ pub mod v3 {
             }
             impl ServiceProvider {
                 /// `v3/password-exempt-contract/contracts/service-provider/pre-entrust-sign`
+                #[inline]
                 pub fn pre_entrust_sign(&self) -> &service_provider::PreEntrustSign {
                     self.typed_child("pre-entrust-sign")
                 }
@@ -14073,6 +15459,7 @@ pub mod v3 {
                     /// `v3/password-exempt-contract/contracts/ecommerce/pre-entrust-sign/mini-program`
                     ///
                     /// - `POST`: 电商收付通模式小程序场景预签约API
+                    #[inline]
                     pub fn mini_program(&self) -> &crate::paths::Node {
                         self.typed_child("mini-program")
                     }
@@ -14080,6 +15467,7 @@ pub mod v3 {
                     /// `v3/password-exempt-contract/contracts/ecommerce/pre-entrust-sign/pay-redirect-sign`
                     ///
                     /// - `POST`: 电商收付通模式支付后场景预签约API
+                    #[inline]
                     pub fn pay_redirect_sign(&self) -> &crate::paths::Node {
                         self.typed_child("pay-redirect-sign")
                     }
@@ -14096,6 +15484,7 @@ pub mod v3 {
                     /// `v3/password-exempt-contract/contracts/normal/pre-entrust-sign/mini-program`
                     ///
                     /// - `POST`: 直连商户模式小程序场景预签约API
+                    #[inline]
                     pub fn mini_program(&self) -> &crate::paths::Node {
                         self.typed_child("mini-program")
                     }
@@ -14103,6 +15492,7 @@ pub mod v3 {
                     /// `v3/password-exempt-contract/contracts/normal/pre-entrust-sign/pay-redirect-sign`
                     ///
                     /// - `POST`: 直连商户模式支付后场景预签约API
+                    #[inline]
                     pub fn pay_redirect_sign(&self) -> &crate::paths::Node {
                         self.typed_child("pay-redirect-sign")
                     }
@@ -14119,6 +15509,7 @@ pub mod v3 {
                     /// `v3/password-exempt-contract/contracts/qs/pre-entrust-sign/mini-program`
                     ///
                     /// - `POST`: 清算机构模式小程序场景预签约API
+                    #[inline]
                     pub fn mini_program(&self) -> &crate::paths::Node {
                         self.typed_child("mini-program")
                     }
@@ -14126,6 +15517,7 @@ pub mod v3 {
                     /// `v3/password-exempt-contract/contracts/qs/pre-entrust-sign/pay-redirect-sign`
                     ///
                     /// - `POST`: 清算机构模式支付后场景预签约API
+                    #[inline]
                     pub fn pay_redirect_sign(&self) -> &crate::paths::Node {
                         self.typed_child("pay-redirect-sign")
                     }
@@ -14140,6 +15532,7 @@ pub mod v3 {
                 }
                 impl _ServiceId_ {
                     /// `v3/password-exempt-contract/contracts/service-id/{service_id}/out-contract-code`
+                    #[inline]
                     pub fn out_contract_code(&self) -> &_service_id_::OutContractCode {
                         self.typed_child("out-contract-code")
                     }
@@ -14155,6 +15548,7 @@ pub mod v3 {
                         /// `v3/password-exempt-contract/contracts/service-id/{service_id}/out-contract-code/{out_contract_code}`
                         ///
                         /// - `GET`: 商户通过商户协议号查询协议API
+                        #[inline]
                         pub fn _out_contract_code_(&self) -> &out_contract_code::_OutContractCode_ {
                             self.typed_child("{out_contract_code}")
                         }
@@ -14172,6 +15566,7 @@ pub mod v3 {
                             /// `v3/password-exempt-contract/contracts/service-id/{service_id}/out-contract-code/{out_contract_code}/terminate`
                             ///
                             /// - `POST`: 商户通过商户协议号解约协议API
+                            #[inline]
                             pub fn terminate(&self) -> &crate::paths::Node {
                                 self.typed_child("terminate")
                             }
@@ -14190,6 +15585,7 @@ pub mod v3 {
                     /// `v3/password-exempt-contract/contracts/service-provider/pre-entrust-sign/mini-program`
                     ///
                     /// - `POST`: 服务商模式小程序场景预签约API
+                    #[inline]
                     pub fn mini_program(&self) -> &crate::paths::Node {
                         self.typed_child("mini-program")
                     }
@@ -14197,6 +15593,7 @@ pub mod v3 {
                     /// `v3/password-exempt-contract/contracts/service-provider/pre-entrust-sign/pay-redirect-sign`
                     ///
                     /// - `POST`: 服务商模式支付后场景预签约API
+                    #[inline]
                     pub fn pay_redirect_sign(&self) -> &crate::paths::Node {
                         self.typed_child("pay-redirect-sign")
                     }
@@ -14213,6 +15610,7 @@ pub mod v3 {
         }
         impl AcquiringBank {
             /// `v3/pay/acquiring-bank/transactions`
+            #[inline]
             pub fn transactions(&self) -> &acquiring_bank::Transactions {
                 self.typed_child("transactions")
             }
@@ -14226,11 +15624,13 @@ pub mod v3 {
             /// `v3/pay/instal/exposure`
             ///
             /// - `POST`: 商户贴息-获取微信分付曝光建议
+            #[inline]
             pub fn exposure(&self) -> &crate::paths::Node {
                 self.typed_child("exposure")
             }
 
             /// `v3/pay/instal/partner`
+            #[inline]
             pub fn partner(&self) -> &instal::Partner {
                 self.typed_child("partner")
             }
@@ -14242,6 +15642,7 @@ pub mod v3 {
         }
         impl Partner {
             /// `v3/pay/partner/transactions`
+            #[inline]
             pub fn transactions(&self) -> &partner::Transactions {
                 self.typed_child("transactions")
             }
@@ -14255,6 +15656,7 @@ pub mod v3 {
             /// `v3/pay/transactions/app`
             ///
             /// - `POST`: APP下单API
+            #[inline]
             pub fn app(&self) -> &crate::paths::Node {
                 self.typed_child("app")
             }
@@ -14262,6 +15664,7 @@ pub mod v3 {
             /// `v3/pay/transactions/app-with-contract`
             ///
             /// - `POST`: APP下单并签约
+            #[inline]
             pub fn app_with_contract(&self) -> &crate::paths::Node {
                 self.typed_child("app-with-contract")
             }
@@ -14269,6 +15672,7 @@ pub mod v3 {
             /// `v3/pay/transactions/codepay`
             ///
             /// - `POST`: 付款码支付
+            #[inline]
             pub fn codepay(&self) -> &crate::paths::Node {
                 self.typed_child("codepay")
             }
@@ -14276,6 +15680,7 @@ pub mod v3 {
             /// `v3/pay/transactions/exposure`
             ///
             /// - `POST`: 微信分付-支付方式前置服务
+            #[inline]
             pub fn exposure(&self) -> &crate::paths::Node {
                 self.typed_child("exposure")
             }
@@ -14283,11 +15688,13 @@ pub mod v3 {
             /// `v3/pay/transactions/h5`
             ///
             /// - `POST`: H5下单API
+            #[inline]
             pub fn h5(&self) -> &crate::paths::Node {
                 self.typed_child("h5")
             }
 
             /// `v3/pay/transactions/id`
+            #[inline]
             pub fn id(&self) -> &transactions::Id {
                 self.typed_child("id")
             }
@@ -14295,6 +15702,7 @@ pub mod v3 {
             /// `v3/pay/transactions/jsapi`
             ///
             /// - `POST`: JSAPI下单API
+            #[inline]
             pub fn jsapi(&self) -> &crate::paths::Node {
                 self.typed_child("jsapi")
             }
@@ -14302,6 +15710,7 @@ pub mod v3 {
             /// `v3/pay/transactions/jsapi-with-contract`
             ///
             /// - `POST`: JSAPI下单并授权/签约
+            #[inline]
             pub fn jsapi_with_contract(&self) -> &crate::paths::Node {
                 self.typed_child("jsapi-with-contract")
             }
@@ -14309,11 +15718,13 @@ pub mod v3 {
             /// `v3/pay/transactions/native`
             ///
             /// - `POST`: Native下单API
+            #[inline]
             pub fn native(&self) -> &crate::paths::Node {
                 self.typed_child("native")
             }
 
             /// `v3/pay/transactions/out-trade-no`
+            #[inline]
             pub fn out_trade_no(&self) -> &transactions::OutTradeNo {
                 self.typed_child("out-trade-no")
             }
@@ -14329,6 +15740,7 @@ pub mod v3 {
                 /// `v3/pay/acquiring-bank/transactions/exposure`
                 ///
                 /// - `POST`: 微信分付-支付方式前置服务
+                #[inline]
                 pub fn exposure(&self) -> &crate::paths::Node {
                     self.typed_child("exposure")
                 }
@@ -14345,6 +15757,7 @@ pub mod v3 {
                 /// `v3/pay/instal/partner/exposure`
                 ///
                 /// - `POST`: 商户贴息-获取微信分付曝光建议
+                #[inline]
                 pub fn exposure(&self) -> &crate::paths::Node {
                     self.typed_child("exposure")
                 }
@@ -14361,6 +15774,7 @@ pub mod v3 {
                 /// `v3/pay/partner/transactions/app`
                 ///
                 /// - `POST`: APP下单API
+                #[inline]
                 pub fn app(&self) -> &crate::paths::Node {
                     self.typed_child("app")
                 }
@@ -14368,6 +15782,7 @@ pub mod v3 {
                 /// `v3/pay/partner/transactions/app-with-contract`
                 ///
                 /// - `POST`: APP下单并签约
+                #[inline]
                 pub fn app_with_contract(&self) -> &crate::paths::Node {
                     self.typed_child("app-with-contract")
                 }
@@ -14375,6 +15790,7 @@ pub mod v3 {
                 /// `v3/pay/partner/transactions/codepay`
                 ///
                 /// - `POST`: 付款码支付
+                #[inline]
                 pub fn codepay(&self) -> &crate::paths::Node {
                     self.typed_child("codepay")
                 }
@@ -14382,6 +15798,7 @@ pub mod v3 {
                 /// `v3/pay/partner/transactions/exposure`
                 ///
                 /// - `POST`: 微信分付-支付方式前置服务
+                #[inline]
                 pub fn exposure(&self) -> &crate::paths::Node {
                     self.typed_child("exposure")
                 }
@@ -14389,11 +15806,13 @@ pub mod v3 {
                 /// `v3/pay/partner/transactions/h5`
                 ///
                 /// - `POST`: H5下单API
+                #[inline]
                 pub fn h5(&self) -> &crate::paths::Node {
                     self.typed_child("h5")
                 }
 
                 /// `v3/pay/partner/transactions/id`
+                #[inline]
                 pub fn id(&self) -> &transactions::Id {
                     self.typed_child("id")
                 }
@@ -14401,6 +15820,7 @@ pub mod v3 {
                 /// `v3/pay/partner/transactions/jsapi`
                 ///
                 /// - `POST`: JSAPI下单API
+                #[inline]
                 pub fn jsapi(&self) -> &crate::paths::Node {
                     self.typed_child("jsapi")
                 }
@@ -14408,6 +15828,7 @@ pub mod v3 {
                 /// `v3/pay/partner/transactions/jsapi-with-contract`
                 ///
                 /// - `POST`: JSAPI下单并授权/签约
+                #[inline]
                 pub fn jsapi_with_contract(&self) -> &crate::paths::Node {
                     self.typed_child("jsapi-with-contract")
                 }
@@ -14415,6 +15836,7 @@ pub mod v3 {
                 /// `v3/pay/partner/transactions/miniprogram`
                 ///
                 /// - `POST`: 小程序支付下单
+                #[inline]
                 pub fn miniprogram(&self) -> &crate::paths::Node {
                     self.typed_child("miniprogram")
                 }
@@ -14422,11 +15844,13 @@ pub mod v3 {
                 /// `v3/pay/partner/transactions/native`
                 ///
                 /// - `POST`: Native下单API
+                #[inline]
                 pub fn native(&self) -> &crate::paths::Node {
                     self.typed_child("native")
                 }
 
                 /// `v3/pay/partner/transactions/out-trade-no`
+                #[inline]
                 pub fn out_trade_no(&self) -> &transactions::OutTradeNo {
                     self.typed_child("out-trade-no")
                 }
@@ -14434,6 +15858,7 @@ pub mod v3 {
                 /// `v3/pay/partner/transactions/scannedpos`
                 ///
                 /// - `POST`: 扫码支付下单
+                #[inline]
                 pub fn scannedpos(&self) -> &crate::paths::Node {
                     self.typed_child("scannedpos")
                 }
@@ -14449,6 +15874,7 @@ pub mod v3 {
                     /// `v3/pay/partner/transactions/id/{transaction_id}`
                     ///
                     /// - `GET`: 微信支付订单号查询
+                    #[inline]
                     pub fn _transaction_id_(&self) -> &crate::paths::Node {
                         self.typed_child("{transaction_id}")
                     }
@@ -14462,6 +15888,7 @@ pub mod v3 {
                     /// `v3/pay/partner/transactions/out-trade-no/{out_trade_no}`
                     ///
                     /// - `GET`: 商户订单号查询
+                    #[inline]
                     pub fn _out_trade_no_(&self) -> &out_trade_no::_OutTradeNo_ {
                         self.typed_child("{out_trade_no}")
                     }
@@ -14479,6 +15906,7 @@ pub mod v3 {
                         /// `v3/pay/partner/transactions/out-trade-no/{out_trade_no}/close`
                         ///
                         /// - `POST`: 关单API
+                        #[inline]
                         pub fn close(&self) -> &crate::paths::Node {
                             self.typed_child("close")
                         }
@@ -14486,6 +15914,7 @@ pub mod v3 {
                         /// `v3/pay/partner/transactions/out-trade-no/{out_trade_no}/reverse`
                         ///
                         /// - `POST`: 撤销
+                        #[inline]
                         pub fn reverse(&self) -> &crate::paths::Node {
                             self.typed_child("reverse")
                         }
@@ -14504,6 +15933,7 @@ pub mod v3 {
                 /// `v3/pay/transactions/id/{transaction_id}`
                 ///
                 /// - `GET`: 微信支付订单号查询
+                #[inline]
                 pub fn _transaction_id_(&self) -> &crate::paths::Node {
                     self.typed_child("{transaction_id}")
                 }
@@ -14517,6 +15947,7 @@ pub mod v3 {
                 /// `v3/pay/transactions/out-trade-no/{out_trade_no}`
                 ///
                 /// - `GET`: 商户订单号查询
+                #[inline]
                 pub fn _out_trade_no_(&self) -> &out_trade_no::_OutTradeNo_ {
                     self.typed_child("{out_trade_no}")
                 }
@@ -14534,6 +15965,7 @@ pub mod v3 {
                     /// `v3/pay/transactions/out-trade-no/{out_trade_no}/close`
                     ///
                     /// - `POST`: 关单API
+                    #[inline]
                     pub fn close(&self) -> &crate::paths::Node {
                         self.typed_child("close")
                     }
@@ -14541,6 +15973,7 @@ pub mod v3 {
                     /// `v3/pay/transactions/out-trade-no/{out_trade_no}/reverse`
                     ///
                     /// - `POST`: 撤销
+                    #[inline]
                     pub fn reverse(&self) -> &crate::paths::Node {
                         self.typed_child("reverse")
                     }
@@ -14559,6 +15992,7 @@ pub mod v3 {
             /// `v3/pay-devices/open-scenario-speaker/{device_sn}`
             ///
             /// - `GET`: 查询音箱绑定信息
+            #[inline]
             pub fn _device_sn_(&self) -> &open_scenario_speaker::_DeviceSn_ {
                 self.typed_child("{device_sn}")
             }
@@ -14570,6 +16004,7 @@ pub mod v3 {
         }
         impl OpenScenarioSpeakerorder {
             /// `v3/pay-devices/open-scenario-speakerorder/{transaction_id}`
+            #[inline]
             pub fn _transaction_id_(&self) -> &open_scenario_speakerorder::_TransactionId_ {
                 self.typed_child("{transaction_id}")
             }
@@ -14581,6 +16016,7 @@ pub mod v3 {
         }
         impl Printers {
             /// `v3/pay-devices/printers/{device_id}`
+            #[inline]
             pub fn _device_id_(&self) -> &printers::_DeviceId_ {
                 self.typed_child("{device_id}")
             }
@@ -14598,6 +16034,7 @@ pub mod v3 {
                 /// `v3/pay-devices/open-scenario-speaker/{device_sn}/bind`
                 ///
                 /// - `POST`: 绑定音箱设备码牌
+                #[inline]
                 pub fn bind(&self) -> &crate::paths::Node {
                     self.typed_child("bind")
                 }
@@ -14605,6 +16042,7 @@ pub mod v3 {
                 /// `v3/pay-devices/open-scenario-speaker/{device_sn}/prebind`
                 ///
                 /// - `POST`: 出厂预绑定音箱和码牌
+                #[inline]
                 pub fn prebind(&self) -> &crate::paths::Node {
                     self.typed_child("prebind")
                 }
@@ -14612,6 +16050,7 @@ pub mod v3 {
                 /// `v3/pay-devices/open-scenario-speaker/{device_sn}/unbind`
                 ///
                 /// - `POST`: 解绑音箱设备码牌
+                #[inline]
                 pub fn unbind(&self) -> &crate::paths::Node {
                     self.typed_child("unbind")
                 }
@@ -14628,6 +16067,7 @@ pub mod v3 {
                 /// `v3/pay-devices/open-scenario-speakerorder/{transaction_id}/report`
                 ///
                 /// - `POST`: 码牌支付结果上报
+                #[inline]
                 pub fn report(&self) -> &crate::paths::Node {
                     self.typed_child("report")
                 }
@@ -14644,6 +16084,7 @@ pub mod v3 {
                 /// `v3/pay-devices/printers/{device_id}/print-orders`
                 ///
                 /// - `POST`: 小票机打印
+                #[inline]
                 pub fn print_orders(&self) -> &_device_id_::PrintOrders {
                     self.typed_child("print-orders")
                 }
@@ -14661,6 +16102,7 @@ pub mod v3 {
                     /// `v3/pay-devices/printers/{device_id}/print-orders/{print_order_no}`
                     ///
                     /// - `GET`: 查询订单
+                    #[inline]
                     pub fn _print_order_no_(&self) -> &crate::paths::Node {
                         self.typed_child("{print_order_no}")
                     }
@@ -14681,6 +16123,7 @@ pub mod v3 {
             /// `v3/payroll-card/authentications/{authenticate_number}`
             ///
             /// - `GET`: 获取核身结果API
+            #[inline]
             pub fn _authenticate_number_(&self) -> &crate::paths::Node {
                 self.typed_child("{authenticate_number}")
             }
@@ -14688,6 +16131,7 @@ pub mod v3 {
             /// `v3/payroll-card/authentications/pre-order`
             ///
             /// - `POST`: 微工卡核身预下单API
+            #[inline]
             pub fn pre_order(&self) -> &crate::paths::Node {
                 self.typed_child("pre-order")
             }
@@ -14695,6 +16139,7 @@ pub mod v3 {
             /// `v3/payroll-card/authentications/pre-order-with-auth`
             ///
             /// - `POST`: 微工卡核身预下单（流程中完成授权）
+            #[inline]
             pub fn pre_order_with_auth(&self) -> &crate::paths::Node {
                 self.typed_child("pre-order-with-auth")
             }
@@ -14708,6 +16153,7 @@ pub mod v3 {
             /// `v3/payroll-card/relations/{openid}`
             ///
             /// - `GET`: 查询微工卡授权关系API
+            #[inline]
             pub fn _openid_(&self) -> &crate::paths::Node {
                 self.typed_child("{openid}")
             }
@@ -14721,6 +16167,7 @@ pub mod v3 {
             /// `v3/payroll-card/wesure/insurance`
             ///
             /// - `POST`: 生成投保结果API
+            #[inline]
             pub fn insurance(&self) -> &crate::paths::Node {
                 self.typed_child("insurance")
             }
@@ -14728,6 +16175,7 @@ pub mod v3 {
             /// `v3/payroll-card/wesure/token-validations`
             ///
             /// - `POST`: 校验核身结果API
+            #[inline]
             pub fn token_validations(&self) -> &crate::paths::Node {
                 self.typed_child("token-validations")
             }
@@ -14744,6 +16192,7 @@ pub mod v3 {
             /// `v3/payscore/acquiringbank/permissions`
             ///
             /// - `POST`: 从业机构预授权
+            #[inline]
             pub fn permissions(&self) -> &acquiringbank::Permissions {
                 self.typed_child("permissions")
             }
@@ -14752,6 +16201,7 @@ pub mod v3 {
             ///
             /// - `GET`: 从业机构查询微信支付分订单
             /// - `POST`: 从业机构创建微信支付分订单
+            #[inline]
             pub fn serviceorder(&self) -> &acquiringbank::Serviceorder {
                 self.typed_child("serviceorder")
             }
@@ -14759,6 +16209,7 @@ pub mod v3 {
             /// `v3/payscore/acquiringbank/servicepayondeliveryorder`
             ///
             /// - `POST`: 从业机构创建先用后付订单
+            #[inline]
             pub fn servicepayondeliveryorder(&self) -> &crate::paths::Node {
                 self.typed_child("servicepayondeliveryorder")
             }
@@ -14770,6 +16221,7 @@ pub mod v3 {
         }
         impl Oversea {
             /// `v3/payscore/oversea/partner`
+            #[inline]
             pub fn partner(&self) -> &oversea::Partner {
                 self.typed_child("partner")
             }
@@ -14783,6 +16235,7 @@ pub mod v3 {
             /// `v3/payscore/partner/permissions`
             ///
             /// - `POST`: 商户预授权API
+            #[inline]
             pub fn permissions(&self) -> &partner::Permissions {
                 self.typed_child("permissions")
             }
@@ -14790,6 +16243,7 @@ pub mod v3 {
             /// `v3/payscore/partner/service-account-applications`
             ///
             /// - `POST`: 收付通子商户申请绑定支付分服务
+            #[inline]
             pub fn service_account_applications(&self) -> &partner::ServiceAccountApplications {
                 self.typed_child("service-account-applications")
             }
@@ -14798,6 +16252,7 @@ pub mod v3 {
             ///
             /// - `GET`: 查询支付分订单
             /// - `POST`: 创建支付分订单
+            #[inline]
             pub fn serviceorder(&self) -> &partner::Serviceorder {
                 self.typed_child("serviceorder")
             }
@@ -14805,11 +16260,13 @@ pub mod v3 {
             /// `v3/payscore/partner/servicepayondeliveryorder`
             ///
             /// - `POST`: 创建先用后付订单
+            #[inline]
             pub fn servicepayondeliveryorder(&self) -> &crate::paths::Node {
                 self.typed_child("servicepayondeliveryorder")
             }
 
             /// `v3/payscore/partner/servicequotas`
+            #[inline]
             pub fn servicequotas(&self) -> &partner::Servicequotas {
                 self.typed_child("servicequotas")
             }
@@ -14824,6 +16281,7 @@ pub mod v3 {
         }
         impl PayafterOrders {
             /// `v3/payscore/payafter-orders/{out_order_no}`
+            #[inline]
             pub fn _out_order_no_(&self) -> &payafter_orders::_OutOrderNo_ {
                 self.typed_child("{out_order_no}")
             }
@@ -14839,16 +16297,19 @@ pub mod v3 {
             /// `v3/payscore/permissions/assess-user-risk-level`
             ///
             /// - `POST`: 商户评估用户分层
+            #[inline]
             pub fn assess_user_risk_level(&self) -> &crate::paths::Node {
                 self.typed_child("assess-user-risk-level")
             }
 
             /// `v3/payscore/permissions/authorization-code`
+            #[inline]
             pub fn authorization_code(&self) -> &permissions::AuthorizationCode {
                 self.typed_child("authorization-code")
             }
 
             /// `v3/payscore/permissions/openid`
+            #[inline]
             pub fn openid(&self) -> &permissions::Openid {
                 self.typed_child("openid")
             }
@@ -14860,6 +16321,7 @@ pub mod v3 {
         }
         impl Plan {
             /// `v3/payscore/plan/partner`
+            #[inline]
             pub fn partner(&self) -> &plan::Partner {
                 self.typed_child("partner")
             }
@@ -14867,6 +16329,7 @@ pub mod v3 {
             /// `v3/payscore/plan/payscore-plans`
             ///
             /// - `POST`: 创建支付分计划
+            #[inline]
             pub fn payscore_plans(&self) -> &plan::PayscorePlans {
                 self.typed_child("payscore-plans")
             }
@@ -14881,6 +16344,7 @@ pub mod v3 {
         }
         impl Serviceorder {
             /// `v3/payscore/serviceorder/{out_order_no}`
+            #[inline]
             pub fn _out_order_no_(&self) -> &serviceorder::_OutOrderNo_ {
                 self.typed_child("{out_order_no}")
             }
@@ -14888,6 +16352,7 @@ pub mod v3 {
             /// `v3/payscore/serviceorder/direct-complete`
             ///
             /// - `POST`: 创单结单合并API
+            #[inline]
             pub fn direct_complete(&self) -> &crate::paths::Node {
                 self.typed_child("direct-complete")
             }
@@ -14899,6 +16364,7 @@ pub mod v3 {
         }
         impl SignPlan {
             /// `v3/payscore/sign-plan/partner`
+            #[inline]
             pub fn partner(&self) -> &sign_plan::Partner {
                 self.typed_child("partner")
             }
@@ -14906,6 +16372,7 @@ pub mod v3 {
             /// `v3/payscore/sign-plan/serviceorder`
             ///
             /// - `POST`: 创建用户的签约计划详情对应的服务订单
+            #[inline]
             pub fn serviceorder(&self) -> &crate::paths::Node {
                 self.typed_child("serviceorder")
             }
@@ -14913,6 +16380,7 @@ pub mod v3 {
             /// `v3/payscore/sign-plan/user-sign-plans`
             ///
             /// - `POST`: 创建用户的签约计划
+            #[inline]
             pub fn user_sign_plans(&self) -> &sign_plan::UserSignPlans {
                 self.typed_child("user-sign-plans")
             }
@@ -14927,6 +16395,7 @@ pub mod v3 {
         }
         impl SmartretailOrders {
             /// `v3/payscore/smartretail-orders/{out_order_no}`
+            #[inline]
             pub fn _out_order_no_(&self) -> &smartretail_orders::_OutOrderNo_ {
                 self.typed_child("{out_order_no}")
             }
@@ -14938,6 +16407,7 @@ pub mod v3 {
         }
         impl Users {
             /// `v3/payscore/users/{openid}`
+            #[inline]
             pub fn _openid_(&self) -> &users::_Openid_ {
                 self.typed_child("{openid}")
             }
@@ -14953,6 +16423,7 @@ pub mod v3 {
             }
             impl Permissions {
                 /// `v3/payscore/acquiringbank/permissions/authorization-code`
+                #[inline]
                 pub fn authorization_code(&self) -> &permissions::AuthorizationCode {
                     self.typed_child("authorization-code")
                 }
@@ -14967,6 +16438,7 @@ pub mod v3 {
             }
             impl Serviceorder {
                 /// `v3/payscore/acquiringbank/serviceorder/{out_order_no}`
+                #[inline]
                 pub fn _out_order_no_(&self) -> &serviceorder::_OutOrderNo_ {
                     self.typed_child("{out_order_no}")
                 }
@@ -14974,6 +16446,7 @@ pub mod v3 {
                 /// `v3/payscore/acquiringbank/serviceorder/deduction`
                 ///
                 /// - `GET`: 从业机构查询微信支付分扣款信息
+                #[inline]
                 pub fn deduction(&self) -> &crate::paths::Node {
                     self.typed_child("deduction")
                 }
@@ -14989,6 +16462,7 @@ pub mod v3 {
                     /// `v3/payscore/acquiringbank/permissions/authorization-code/{authorization_code}`
                     ///
                     /// - `GET`: 从业机构查询与用户授权记录（授权协议号）
+                    #[inline]
                     pub fn _authorization_code_(&self) -> &authorization_code::_AuthorizationCode_ {
                         self.typed_child("{authorization_code}")
                     }
@@ -15006,6 +16480,7 @@ pub mod v3 {
                         /// `v3/payscore/acquiringbank/permissions/authorization-code/{authorization_code}/terminate`
                         ///
                         /// - `POST`: 从业机构解除用户授权关系（授权协议号）
+                        #[inline]
                         pub fn terminate(&self) -> &crate::paths::Node {
                             self.typed_child("terminate")
                         }
@@ -15023,6 +16498,7 @@ pub mod v3 {
                     /// `v3/payscore/acquiringbank/serviceorder/{out_order_no}/cancel`
                     ///
                     /// - `POST`: 从业机构取消微信支付分订单
+                    #[inline]
                     pub fn cancel(&self) -> &crate::paths::Node {
                         self.typed_child("cancel")
                     }
@@ -15030,6 +16506,7 @@ pub mod v3 {
                     /// `v3/payscore/acquiringbank/serviceorder/{out_order_no}/complete`
                     ///
                     /// - `POST`: 从业机构完结微信支付分订单
+                    #[inline]
                     pub fn complete(&self) -> &crate::paths::Node {
                         self.typed_child("complete")
                     }
@@ -15037,6 +16514,7 @@ pub mod v3 {
                     /// `v3/payscore/acquiringbank/serviceorder/{out_order_no}/modify`
                     ///
                     /// - `POST`: 从业机构修改微信支付分订单金额
+                    #[inline]
                     pub fn modify(&self) -> &crate::paths::Node {
                         self.typed_child("modify")
                     }
@@ -15044,6 +16522,7 @@ pub mod v3 {
                     /// `v3/payscore/acquiringbank/serviceorder/{out_order_no}/registerdeductinfo`
                     ///
                     /// - `POST`: 从业机构登记微信支付分扣款信息
+                    #[inline]
                     pub fn registerdeductinfo(&self) -> &crate::paths::Node {
                         self.typed_child("registerdeductinfo")
                     }
@@ -15051,6 +16530,7 @@ pub mod v3 {
                     /// `v3/payscore/acquiringbank/serviceorder/{out_order_no}/sync`
                     ///
                     /// - `POST`: 从业机构同步微信支付分订单信息
+                    #[inline]
                     pub fn sync(&self) -> &crate::paths::Node {
                         self.typed_child("sync")
                     }
@@ -15069,6 +16549,7 @@ pub mod v3 {
                 ///
                 /// - `GET`: 查询支付分订单
                 /// - `POST`: 创建支付分订单
+                #[inline]
                 pub fn serviceorder(&self) -> &partner::Serviceorder {
                     self.typed_child("serviceorder")
                 }
@@ -15085,6 +16566,7 @@ pub mod v3 {
                 }
                 impl Serviceorder {
                     /// `v3/payscore/oversea/partner/serviceorder/{out_order_no}`
+                    #[inline]
                     pub fn _out_order_no_(&self) -> &serviceorder::_OutOrderNo_ {
                         self.typed_child("{out_order_no}")
                     }
@@ -15100,6 +16582,7 @@ pub mod v3 {
                         /// `v3/payscore/oversea/partner/serviceorder/{out_order_no}/cancel`
                         ///
                         /// - `POST`: 取消支付分订单
+                        #[inline]
                         pub fn cancel(&self) -> &crate::paths::Node {
                             self.typed_child("cancel")
                         }
@@ -15107,6 +16590,7 @@ pub mod v3 {
                         /// `v3/payscore/oversea/partner/serviceorder/{out_order_no}/complete`
                         ///
                         /// - `POST`: 完结支付分订单
+                        #[inline]
                         pub fn complete(&self) -> &crate::paths::Node {
                             self.typed_child("complete")
                         }
@@ -15114,6 +16598,7 @@ pub mod v3 {
                         /// `v3/payscore/oversea/partner/serviceorder/{out_order_no}/sync`
                         ///
                         /// - `POST`: 同步支付分订单信息
+                        #[inline]
                         pub fn sync(&self) -> &crate::paths::Node {
                             self.typed_child("sync")
                         }
@@ -15134,6 +16619,7 @@ pub mod v3 {
                 /// `v3/payscore/partner/permissions/apply-for-scene`
                 ///
                 /// - `POST`: 服务商场景中预授权
+                #[inline]
                 pub fn apply_for_scene(&self) -> &crate::paths::Node {
                     self.typed_child("apply-for-scene")
                 }
@@ -15141,11 +16627,13 @@ pub mod v3 {
                 /// `v3/payscore/partner/permissions/assess-user-risk-level`
                 ///
                 /// - `POST`: 服务商评估用户分层
+                #[inline]
                 pub fn assess_user_risk_level(&self) -> &crate::paths::Node {
                     self.typed_child("assess-user-risk-level")
                 }
 
                 /// `v3/payscore/partner/permissions/authorization-code`
+                #[inline]
                 pub fn authorization_code(&self) -> &permissions::AuthorizationCode {
                     self.typed_child("authorization-code")
                 }
@@ -15153,6 +16641,7 @@ pub mod v3 {
                 /// `v3/payscore/partner/permissions/search`
                 ///
                 /// - `GET`: 查询与用户授权记录（openid）API
+                #[inline]
                 pub fn search(&self) -> &crate::paths::Node {
                     self.typed_child("search")
                 }
@@ -15160,6 +16649,7 @@ pub mod v3 {
                 /// `v3/payscore/partner/permissions/terminate`
                 ///
                 /// - `POST`: 解除用户授权关系（openid）API
+                #[inline]
                 pub fn terminate(&self) -> &crate::paths::Node {
                     self.typed_child("terminate")
                 }
@@ -15175,6 +16665,7 @@ pub mod v3 {
                 /// `v3/payscore/partner/service-account-applications/{out_apply_no}`
                 ///
                 /// - `GET`: 查询收付通子商户服务绑定结果
+                #[inline]
                 pub fn _out_apply_no_(&self) -> &crate::paths::Node {
                     self.typed_child("{out_apply_no}")
                 }
@@ -15189,6 +16680,7 @@ pub mod v3 {
             }
             impl Serviceorder {
                 /// `v3/payscore/partner/serviceorder/{out_order_no}`
+                #[inline]
                 pub fn _out_order_no_(&self) -> &serviceorder::_OutOrderNo_ {
                     self.typed_child("{out_order_no}")
                 }
@@ -15196,6 +16688,7 @@ pub mod v3 {
                 /// `v3/payscore/partner/serviceorder/direct-complete`
                 ///
                 /// - `POST`: 创单结单合并API
+                #[inline]
                 pub fn direct_complete(&self) -> &crate::paths::Node {
                     self.typed_child("direct-complete")
                 }
@@ -15207,6 +16700,7 @@ pub mod v3 {
             }
             impl Servicequotas {
                 /// `v3/payscore/partner/servicequotas/service-id`
+                #[inline]
                 pub fn service_id(&self) -> &servicequotas::ServiceId {
                     self.typed_child("service-id")
                 }
@@ -15222,6 +16716,7 @@ pub mod v3 {
                     /// `v3/payscore/partner/permissions/authorization-code/{authorization_code}`
                     ///
                     /// - `GET`: 查询与用户授权记录（授权协议号）API
+                    #[inline]
                     pub fn _authorization_code_(&self) -> &authorization_code::_AuthorizationCode_ {
                         self.typed_child("{authorization_code}")
                     }
@@ -15239,6 +16734,7 @@ pub mod v3 {
                         /// `v3/payscore/partner/permissions/authorization-code/{authorization_code}/terminate`
                         ///
                         /// - `POST`: 解除用户授权关系（授权协议号）API
+                        #[inline]
                         pub fn terminate(&self) -> &crate::paths::Node {
                             self.typed_child("terminate")
                         }
@@ -15256,6 +16752,7 @@ pub mod v3 {
                     /// `v3/payscore/partner/serviceorder/{out_order_no}/cancel`
                     ///
                     /// - `POST`: 取消支付分订单API
+                    #[inline]
                     pub fn cancel(&self) -> &crate::paths::Node {
                         self.typed_child("cancel")
                     }
@@ -15263,6 +16760,7 @@ pub mod v3 {
                     /// `v3/payscore/partner/serviceorder/{out_order_no}/complete`
                     ///
                     /// - `POST`: 完结支付分订单API
+                    #[inline]
                     pub fn complete(&self) -> &crate::paths::Node {
                         self.typed_child("complete")
                     }
@@ -15270,6 +16768,7 @@ pub mod v3 {
                     /// `v3/payscore/partner/serviceorder/{out_order_no}/modify`
                     ///
                     /// - `POST`: 修改订单金额API
+                    #[inline]
                     pub fn modify(&self) -> &crate::paths::Node {
                         self.typed_child("modify")
                     }
@@ -15277,6 +16776,7 @@ pub mod v3 {
                     /// `v3/payscore/partner/serviceorder/{out_order_no}/pay`
                     ///
                     /// - `POST`: 商户发起催收扣款API
+                    #[inline]
                     pub fn pay(&self) -> &crate::paths::Node {
                         self.typed_child("pay")
                     }
@@ -15284,6 +16784,7 @@ pub mod v3 {
                     /// `v3/payscore/partner/serviceorder/{out_order_no}/send-pendingmessage`
                     ///
                     /// - `POST`: 下发服务费用待处理消息
+                    #[inline]
                     pub fn send_pendingmessage(&self) -> &crate::paths::Node {
                         self.typed_child("send-pendingmessage")
                     }
@@ -15291,6 +16792,7 @@ pub mod v3 {
                     /// `v3/payscore/partner/serviceorder/{out_order_no}/send-prepaidmessage`
                     ///
                     /// - `POST`: 下发服务预扣费消息
+                    #[inline]
                     pub fn send_prepaidmessage(&self) -> &crate::paths::Node {
                         self.typed_child("send-prepaidmessage")
                     }
@@ -15298,6 +16800,7 @@ pub mod v3 {
                     /// `v3/payscore/partner/serviceorder/{out_order_no}/sync`
                     ///
                     /// - `POST`: 同步订单信息API
+                    #[inline]
                     pub fn sync(&self) -> &crate::paths::Node {
                         self.typed_child("sync")
                     }
@@ -15314,6 +16817,7 @@ pub mod v3 {
                     /// `v3/payscore/partner/servicequotas/service-id/{service_id}`
                     ///
                     /// - `GET`: 查询用户分层对应建议先享金额
+                    #[inline]
                     pub fn _service_id_(&self) -> &crate::paths::Node {
                         self.typed_child("{service_id}")
                     }
@@ -15331,6 +16835,7 @@ pub mod v3 {
                 /// `v3/payscore/payafter-orders/{out_order_no}/cancel`
                 ///
                 /// - `POST`: 撤销先享后付订单
+                #[inline]
                 pub fn cancel(&self) -> &crate::paths::Node {
                     self.typed_child("cancel")
                 }
@@ -15338,6 +16843,7 @@ pub mod v3 {
                 /// `v3/payscore/payafter-orders/{out_order_no}/complete`
                 ///
                 /// - `POST`: 完结先享后付订单
+                #[inline]
                 pub fn complete(&self) -> &crate::paths::Node {
                     self.typed_child("complete")
                 }
@@ -15345,6 +16851,7 @@ pub mod v3 {
                 /// `v3/payscore/payafter-orders/{out_order_no}/sync`
                 ///
                 /// - `POST`: 支付分订单同步
+                #[inline]
                 pub fn sync(&self) -> &crate::paths::Node {
                     self.typed_child("sync")
                 }
@@ -15361,6 +16868,7 @@ pub mod v3 {
                 /// `v3/payscore/permissions/authorization-code/{authorization_code}`
                 ///
                 /// - `GET`: 查询与用户授权记录（授权协议号）API
+                #[inline]
                 pub fn _authorization_code_(&self) -> &authorization_code::_AuthorizationCode_ {
                     self.typed_child("{authorization_code}")
                 }
@@ -15374,6 +16882,7 @@ pub mod v3 {
                 /// `v3/payscore/permissions/openid/{openid}`
                 ///
                 /// - `GET`: 查询与用户授权记录（openid）API
+                #[inline]
                 pub fn _openid_(&self) -> &openid::_Openid_ {
                     self.typed_child("{openid}")
                 }
@@ -15391,6 +16900,7 @@ pub mod v3 {
                     /// `v3/payscore/permissions/authorization-code/{authorization_code}/terminate`
                     ///
                     /// - `POST`: 解除用户授权关系（授权协议号）API
+                    #[inline]
                     pub fn terminate(&self) -> &crate::paths::Node {
                         self.typed_child("terminate")
                     }
@@ -15409,6 +16919,7 @@ pub mod v3 {
                     /// `v3/payscore/permissions/openid/{openid}/terminate`
                     ///
                     /// - `POST`: 解除用户授权关系（openid）API
+                    #[inline]
                     pub fn terminate(&self) -> &crate::paths::Node {
                         self.typed_child("terminate")
                     }
@@ -15426,6 +16937,7 @@ pub mod v3 {
                 /// `v3/payscore/plan/partner/payscore-plans`
                 ///
                 /// - `POST`: 创建支付分计划
+                #[inline]
                 pub fn payscore_plans(&self) -> &partner::PayscorePlans {
                     self.typed_child("payscore-plans")
                 }
@@ -15439,6 +16951,7 @@ pub mod v3 {
             }
             impl PayscorePlans {
                 /// `v3/payscore/plan/payscore-plans/merchant-plan-no`
+                #[inline]
                 pub fn merchant_plan_no(&self) -> &payscore_plans::MerchantPlanNo {
                     self.typed_child("merchant-plan-no")
                 }
@@ -15454,6 +16967,7 @@ pub mod v3 {
                 }
                 impl PayscorePlans {
                     /// `v3/payscore/plan/partner/payscore-plans/merchant-plan-no`
+                    #[inline]
                     pub fn merchant_plan_no(&self) -> &payscore_plans::MerchantPlanNo {
                         self.typed_child("merchant-plan-no")
                     }
@@ -15469,6 +16983,7 @@ pub mod v3 {
                         /// `v3/payscore/plan/partner/payscore-plans/merchant-plan-no/{merchant_plan_no}`
                         ///
                         /// - `GET`: 查询支付分计划
+                        #[inline]
                         pub fn _merchant_plan_no_(&self) -> &merchant_plan_no::_MerchantPlanNo_ {
                             self.typed_child("{merchant_plan_no}")
                         }
@@ -15486,6 +17001,7 @@ pub mod v3 {
                             /// `v3/payscore/plan/partner/payscore-plans/merchant-plan-no/{merchant_plan_no}/stop`
                             ///
                             /// - `POST`: 停止支付分计划
+                            #[inline]
                             pub fn stop(&self) -> &crate::paths::Node {
                                 self.typed_child("stop")
                             }
@@ -15504,6 +17020,7 @@ pub mod v3 {
                     /// `v3/payscore/plan/payscore-plans/merchant-plan-no/{merchant_plan_no}`
                     ///
                     /// - `GET`: 查询支付分计划
+                    #[inline]
                     pub fn _merchant_plan_no_(&self) -> &merchant_plan_no::_MerchantPlanNo_ {
                         self.typed_child("{merchant_plan_no}")
                     }
@@ -15521,6 +17038,7 @@ pub mod v3 {
                         /// `v3/payscore/plan/payscore-plans/merchant-plan-no/{merchant_plan_no}/stop`
                         ///
                         /// - `POST`: 停止支付分计划
+                        #[inline]
                         pub fn stop(&self) -> &crate::paths::Node {
                             self.typed_child("stop")
                         }
@@ -15539,6 +17057,7 @@ pub mod v3 {
                 /// `v3/payscore/serviceorder/{out_order_no}/cancel`
                 ///
                 /// - `POST`: 取消支付分订单API
+                #[inline]
                 pub fn cancel(&self) -> &crate::paths::Node {
                     self.typed_child("cancel")
                 }
@@ -15546,6 +17065,7 @@ pub mod v3 {
                 /// `v3/payscore/serviceorder/{out_order_no}/complete`
                 ///
                 /// - `POST`: 完结支付分订单API
+                #[inline]
                 pub fn complete(&self) -> &crate::paths::Node {
                     self.typed_child("complete")
                 }
@@ -15553,6 +17073,7 @@ pub mod v3 {
                 /// `v3/payscore/serviceorder/{out_order_no}/modify`
                 ///
                 /// - `POST`: 修改订单金额API
+                #[inline]
                 pub fn modify(&self) -> &crate::paths::Node {
                     self.typed_child("modify")
                 }
@@ -15560,6 +17081,7 @@ pub mod v3 {
                 /// `v3/payscore/serviceorder/{out_order_no}/pay`
                 ///
                 /// - `POST`: 商户发起催收扣款API
+                #[inline]
                 pub fn pay(&self) -> &crate::paths::Node {
                     self.typed_child("pay")
                 }
@@ -15567,6 +17089,7 @@ pub mod v3 {
                 /// `v3/payscore/serviceorder/{out_order_no}/send-pendingmessage`
                 ///
                 /// - `POST`: 下发服务费用待处理消息
+                #[inline]
                 pub fn send_pendingmessage(&self) -> &crate::paths::Node {
                     self.typed_child("send-pendingmessage")
                 }
@@ -15574,6 +17097,7 @@ pub mod v3 {
                 /// `v3/payscore/serviceorder/{out_order_no}/send-prepaidmessage`
                 ///
                 /// - `POST`: 下发服务预扣费消息
+                #[inline]
                 pub fn send_prepaidmessage(&self) -> &crate::paths::Node {
                     self.typed_child("send-prepaidmessage")
                 }
@@ -15581,6 +17105,7 @@ pub mod v3 {
                 /// `v3/payscore/serviceorder/{out_order_no}/sync`
                 ///
                 /// - `POST`: 同步服务订单信息API
+                #[inline]
                 pub fn sync(&self) -> &crate::paths::Node {
                     self.typed_child("sync")
                 }
@@ -15597,6 +17122,7 @@ pub mod v3 {
                 /// `v3/payscore/sign-plan/partner/serviceorder`
                 ///
                 /// - `POST`: 创建用户的签约计划详情对应的服务订单
+                #[inline]
                 pub fn serviceorder(&self) -> &crate::paths::Node {
                     self.typed_child("serviceorder")
                 }
@@ -15604,6 +17130,7 @@ pub mod v3 {
                 /// `v3/payscore/sign-plan/partner/user-sign-plans`
                 ///
                 /// - `POST`: 创建用户的签约计划
+                #[inline]
                 pub fn user_sign_plans(&self) -> &partner::UserSignPlans {
                     self.typed_child("user-sign-plans")
                 }
@@ -15617,6 +17144,7 @@ pub mod v3 {
             }
             impl UserSignPlans {
                 /// `v3/payscore/sign-plan/user-sign-plans/merchant-sign-plan-no`
+                #[inline]
                 pub fn merchant_sign_plan_no(&self) -> &user_sign_plans::MerchantSignPlanNo {
                     self.typed_child("merchant-sign-plan-no")
                 }
@@ -15632,6 +17160,7 @@ pub mod v3 {
                 }
                 impl UserSignPlans {
                     /// `v3/payscore/sign-plan/partner/user-sign-plans/merchant-sign-plan-no`
+                    #[inline]
                     pub fn merchant_sign_plan_no(&self) -> &user_sign_plans::MerchantSignPlanNo {
                         self.typed_child("merchant-sign-plan-no")
                     }
@@ -15647,6 +17176,7 @@ pub mod v3 {
                         /// `v3/payscore/sign-plan/partner/user-sign-plans/merchant-sign-plan-no/{merchant_sign_plan_no}`
                         ///
                         /// - `GET`: 查询用户的签约计划
+                        #[inline]
                         pub fn _merchant_sign_plan_no_(&self) -> &merchant_sign_plan_no::_MerchantSignPlanNo_ {
                             self.typed_child("{merchant_sign_plan_no}")
                         }
@@ -15664,6 +17194,7 @@ pub mod v3 {
                             /// `v3/payscore/sign-plan/partner/user-sign-plans/merchant-sign-plan-no/{merchant_sign_plan_no}/stop`
                             ///
                             /// - `POST`: 取消用户的签约计划
+                            #[inline]
                             pub fn stop(&self) -> &crate::paths::Node {
                                 self.typed_child("stop")
                             }
@@ -15682,6 +17213,7 @@ pub mod v3 {
                     /// `v3/payscore/sign-plan/user-sign-plans/merchant-sign-plan-no/{merchant_sign_plan_no}`
                     ///
                     /// - `GET`: 查询用户的签约计划
+                    #[inline]
                     pub fn _merchant_sign_plan_no_(&self) -> &merchant_sign_plan_no::_MerchantSignPlanNo_ {
                         self.typed_child("{merchant_sign_plan_no}")
                     }
@@ -15699,6 +17231,7 @@ pub mod v3 {
                         /// `v3/payscore/sign-plan/user-sign-plans/merchant-sign-plan-no/{merchant_sign_plan_no}/stop`
                         ///
                         /// - `POST`: 直连商户取消用户的签约计划
+                        #[inline]
                         pub fn stop(&self) -> &crate::paths::Node {
                             self.typed_child("stop")
                         }
@@ -15717,6 +17250,7 @@ pub mod v3 {
                 /// `v3/payscore/smartretail-orders/{out_order_no}/cancel`
                 ///
                 /// - `POST`: 撤销智慧零售订单
+                #[inline]
                 pub fn cancel(&self) -> &crate::paths::Node {
                     self.typed_child("cancel")
                 }
@@ -15724,6 +17258,7 @@ pub mod v3 {
                 /// `v3/payscore/smartretail-orders/{out_order_no}/complete`
                 ///
                 /// - `POST`: 完结智慧零售订单
+                #[inline]
                 pub fn complete(&self) -> &crate::paths::Node {
                     self.typed_child("complete")
                 }
@@ -15738,6 +17273,7 @@ pub mod v3 {
             }
             impl _Openid_ {
                 /// `v3/payscore/users/{openid}/permissions`
+                #[inline]
                 pub fn permissions(&self) -> &_openid_::Permissions {
                     self.typed_child("permissions")
                 }
@@ -15751,6 +17287,7 @@ pub mod v3 {
                 }
                 impl Permissions {
                     /// `v3/payscore/users/{openid}/permissions/{service_id}`
+                    #[inline]
                     pub fn _service_id_(&self) -> &permissions::_ServiceId_ {
                         self.typed_child("{service_id}")
                     }
@@ -15766,6 +17303,7 @@ pub mod v3 {
                         /// `v3/payscore/users/{openid}/permissions/{service_id}/terminate`
                         ///
                         /// - `POST`: 商户解除用户授权关系API
+                        #[inline]
                         pub fn terminate(&self) -> &crate::paths::Node {
                             self.typed_child("terminate")
                         }
@@ -15783,6 +17321,7 @@ pub mod v3 {
         }
         impl Ecommerce {
             /// `v3/platsolution/ecommerce/bank-transfer-recharges`
+            #[inline]
             pub fn bank_transfer_recharges(&self) -> &ecommerce::BankTransferRecharges {
                 self.typed_child("bank-transfer-recharges")
             }
@@ -15790,11 +17329,13 @@ pub mod v3 {
             /// `v3/platsolution/ecommerce/insurance-compensation-contracts`
             ///
             /// - `POST`: 开通保险理赔功能
+            #[inline]
             pub fn insurance_compensation_contracts(&self) -> &ecommerce::InsuranceCompensationContracts {
                 self.typed_child("insurance-compensation-contracts")
             }
 
             /// `v3/platsolution/ecommerce/mch-transfer`
+            #[inline]
             pub fn mch_transfer(&self) -> &ecommerce::MchTransfer {
                 self.typed_child("mch-transfer")
             }
@@ -15802,21 +17343,25 @@ pub mod v3 {
             /// `v3/platsolution/ecommerce/recharge-employees`
             ///
             /// - `POST`: 添加二级商户可扫码充值员工
+            #[inline]
             pub fn recharge_employees(&self) -> &ecommerce::RechargeEmployees {
                 self.typed_child("recharge-employees")
             }
 
             /// `v3/platsolution/ecommerce/recharges`
+            #[inline]
             pub fn recharges(&self) -> &ecommerce::Recharges {
                 self.typed_child("recharges")
             }
 
             /// `v3/platsolution/ecommerce/settle`
+            #[inline]
             pub fn settle(&self) -> &ecommerce::Settle {
                 self.typed_child("settle")
             }
 
             /// `v3/platsolution/ecommerce/withdraw`
+            #[inline]
             pub fn withdraw(&self) -> &ecommerce::Withdraw {
                 self.typed_child("withdraw")
             }
@@ -15828,6 +17373,7 @@ pub mod v3 {
         }
         impl Insurance {
             /// `v3/platsolution/insurance/mch-transfer`
+            #[inline]
             pub fn mch_transfer(&self) -> &insurance::MchTransfer {
                 self.typed_child("mch-transfer")
             }
@@ -15839,11 +17385,13 @@ pub mod v3 {
         }
         impl MchTransfer {
             /// `v3/platsolution/mch-transfer/batches`
+            #[inline]
             pub fn batches(&self) -> &mch_transfer::Batches {
                 self.typed_child("batches")
             }
 
             /// `v3/platsolution/mch-transfer/reservation`
+            #[inline]
             pub fn reservation(&self) -> &mch_transfer::Reservation {
                 self.typed_child("reservation")
             }
@@ -15859,11 +17407,13 @@ pub mod v3 {
                 /// `v3/platsolution/ecommerce/bank-transfer-recharges/apply`
                 ///
                 /// - `POST`: 申请银行转账充值
+                #[inline]
                 pub fn apply(&self) -> &crate::paths::Node {
                     self.typed_child("apply")
                 }
 
                 /// `v3/platsolution/ecommerce/bank-transfer-recharges/out-recharge-no`
+                #[inline]
                 pub fn out_recharge_no(&self) -> &bank_transfer_recharges::OutRechargeNo {
                     self.typed_child("out-recharge-no")
                 }
@@ -15877,6 +17427,7 @@ pub mod v3 {
             }
             impl InsuranceCompensationContracts {
                 /// `v3/platsolution/ecommerce/insurance-compensation-contracts/sub-mchid`
+                #[inline]
                 pub fn sub_mchid(&self) -> &insurance_compensation_contracts::SubMchid {
                     self.typed_child("sub-mchid")
                 }
@@ -15890,6 +17441,7 @@ pub mod v3 {
                 /// `v3/platsolution/ecommerce/mch-transfer/compensate-bills`
                 ///
                 /// - `POST`: 请求赔付
+                #[inline]
                 pub fn compensate_bills(&self) -> &mch_transfer::CompensateBills {
                     self.typed_child("compensate-bills")
                 }
@@ -15897,6 +17449,7 @@ pub mod v3 {
                 /// `v3/platsolution/ecommerce/mch-transfer/deposit-after-sales-compensation-bills`
                 ///
                 /// - `POST`: 请求保证金售后赔付
+                #[inline]
                 pub fn deposit_after_sales_compensation_bills(
                     &self,
                 ) -> &mch_transfer::DepositAfterSalesCompensationBills {
@@ -15906,6 +17459,7 @@ pub mod v3 {
                 /// `v3/platsolution/ecommerce/mch-transfer/deposit-insurance-premiums-compensation-bills`
                 ///
                 /// - `POST`: 发起保证金赔付保司保费
+                #[inline]
                 pub fn deposit_insurance_premiums_compensation_bills(
                     &self,
                 ) -> &mch_transfer::DepositInsurancePremiumsCompensationBills {
@@ -15915,6 +17469,7 @@ pub mod v3 {
                 /// `v3/platsolution/ecommerce/mch-transfer/deposit-shipping-cost-compensation-bills`
                 ///
                 /// - `POST`: 发起保证金赔付用户运费
+                #[inline]
                 pub fn deposit_shipping_cost_compensation_bills(
                     &self,
                 ) -> &mch_transfer::DepositShippingCostCompensationBills {
@@ -15924,6 +17479,7 @@ pub mod v3 {
                 /// `v3/platsolution/ecommerce/mch-transfer/insurance-claim-bills`
                 ///
                 /// - `POST`: 请求保险理赔
+                #[inline]
                 pub fn insurance_claim_bills(&self) -> &mch_transfer::InsuranceClaimBills {
                     self.typed_child("insurance-claim-bills")
                 }
@@ -15931,6 +17487,7 @@ pub mod v3 {
                 /// `v3/platsolution/ecommerce/mch-transfer/sub-mch-compensation-bills`
                 ///
                 /// - `POST`: 请求赔付
+                #[inline]
                 pub fn sub_mch_compensation_bills(&self) -> &mch_transfer::SubMchCompensationBills {
                     self.typed_child("sub-mch-compensation-bills")
                 }
@@ -15938,6 +17495,7 @@ pub mod v3 {
                 /// `v3/platsolution/ecommerce/mch-transfer/transfer-bills`
                 ///
                 /// - `POST`: 保证金赔付
+                #[inline]
                 pub fn transfer_bills(&self) -> &mch_transfer::TransferBills {
                     self.typed_child("transfer-bills")
                 }
@@ -15951,6 +17509,7 @@ pub mod v3 {
             }
             impl RechargeEmployees {
                 /// `v3/platsolution/ecommerce/recharge-employees/sub-mchid`
+                #[inline]
                 pub fn sub_mchid(&self) -> &recharge_employees::SubMchid {
                     self.typed_child("sub-mchid")
                 }
@@ -15964,11 +17523,13 @@ pub mod v3 {
                 /// `v3/platsolution/ecommerce/recharges/apply`
                 ///
                 /// - `POST`: 申请二级商户充值
+                #[inline]
                 pub fn apply(&self) -> &crate::paths::Node {
                     self.typed_child("apply")
                 }
 
                 /// `v3/platsolution/ecommerce/recharges/out-recharge-no`
+                #[inline]
                 pub fn out_recharge_no(&self) -> &recharges::OutRechargeNo {
                     self.typed_child("out-recharge-no")
                 }
@@ -15982,6 +17543,7 @@ pub mod v3 {
                 /// `v3/platsolution/ecommerce/settle/prepay-settle-orders`
                 ///
                 /// - `POST`: 个人收款-申请批量结算
+                #[inline]
                 pub fn prepay_settle_orders(&self) -> &settle::PrepaySettleOrders {
                     self.typed_child("prepay-settle-orders")
                 }
@@ -15995,6 +17557,7 @@ pub mod v3 {
                 /// `v3/platsolution/ecommerce/withdraw/day-end-balance-withdraw`
                 ///
                 /// - `POST`: 二级商户按日终余额预约提现
+                #[inline]
                 pub fn day_end_balance_withdraw(&self) -> &withdraw::DayEndBalanceWithdraw {
                     self.typed_child("day-end-balance-withdraw")
                 }
@@ -16010,6 +17573,7 @@ pub mod v3 {
                     /// `v3/platsolution/ecommerce/bank-transfer-recharges/out-recharge-no/{out_recharge_no}`
                     ///
                     /// - `GET`: 查询银行转账充值结果
+                    #[inline]
                     pub fn _out_recharge_no_(&self) -> &crate::paths::Node {
                         self.typed_child("{out_recharge_no}")
                     }
@@ -16024,6 +17588,7 @@ pub mod v3 {
                 }
                 impl SubMchid {
                     /// `v3/platsolution/ecommerce/insurance-compensation-contracts/sub-mchid/{sub_mchid}`
+                    #[inline]
                     pub fn _sub_mchid_(&self) -> &sub_mchid::_SubMchid_ {
                         self.typed_child("{sub_mchid}")
                     }
@@ -16039,6 +17604,7 @@ pub mod v3 {
                         /// `v3/platsolution/ecommerce/insurance-compensation-contracts/sub-mchid/{sub_mchid}/check-opened`
                         ///
                         /// - `POST`: 查询保险理赔功能开通状态
+                        #[inline]
                         pub fn check_opened(&self) -> &crate::paths::Node {
                             self.typed_child("check-opened")
                         }
@@ -16056,11 +17622,13 @@ pub mod v3 {
                 }
                 impl CompensateBills {
                     /// `v3/platsolution/ecommerce/mch-transfer/compensate-bills/bill-id`
+                    #[inline]
                     pub fn bill_id(&self) -> &compensate_bills::BillId {
                         self.typed_child("bill-id")
                     }
 
                     /// `v3/platsolution/ecommerce/mch-transfer/compensate-bills/out-bill-no`
+                    #[inline]
                     pub fn out_bill_no(&self) -> &compensate_bills::OutBillNo {
                         self.typed_child("out-bill-no")
                     }
@@ -16068,6 +17636,7 @@ pub mod v3 {
                     /// `v3/platsolution/ecommerce/mch-transfer/compensate-bills/pre-transfer`
                     ///
                     /// - `POST`: 请求赔付预下单
+                    #[inline]
                     pub fn pre_transfer(&self) -> &crate::paths::Node {
                         self.typed_child("pre-transfer")
                     }
@@ -16081,11 +17650,13 @@ pub mod v3 {
                 }
                 impl DepositAfterSalesCompensationBills {
                     /// `v3/platsolution/ecommerce/mch-transfer/deposit-after-sales-compensation-bills/bill-id`
+                    #[inline]
                     pub fn bill_id(&self) -> &deposit_after_sales_compensation_bills::BillId {
                         self.typed_child("bill-id")
                     }
 
                     /// `v3/platsolution/ecommerce/mch-transfer/deposit-after-sales-compensation-bills/out-bill-no`
+                    #[inline]
                     pub fn out_bill_no(&self) -> &deposit_after_sales_compensation_bills::OutBillNo {
                         self.typed_child("out-bill-no")
                     }
@@ -16101,6 +17672,7 @@ pub mod v3 {
                     /// `v3/platsolution/ecommerce/mch-transfer/deposit-insurance-premiums-compensation-bills/{out_bill_no}`
                     ///
                     /// - `GET`: 查询保证金赔付保司保费结果（按商户赔付单号）
+                    #[inline]
                     pub fn _out_bill_no_(&self) -> &crate::paths::Node {
                         self.typed_child("{out_bill_no}")
                     }
@@ -16114,6 +17686,7 @@ pub mod v3 {
                 }
                 impl DepositShippingCostCompensationBills {
                     /// `v3/platsolution/ecommerce/mch-transfer/deposit-shipping-cost-compensation-bills/out-bill-no`
+                    #[inline]
                     pub fn out_bill_no(&self) -> &deposit_shipping_cost_compensation_bills::OutBillNo {
                         self.typed_child("out-bill-no")
                     }
@@ -16127,11 +17700,13 @@ pub mod v3 {
                 }
                 impl InsuranceClaimBills {
                     /// `v3/platsolution/ecommerce/mch-transfer/insurance-claim-bills/bill-id`
+                    #[inline]
                     pub fn bill_id(&self) -> &insurance_claim_bills::BillId {
                         self.typed_child("bill-id")
                     }
 
                     /// `v3/platsolution/ecommerce/mch-transfer/insurance-claim-bills/out-bill-no`
+                    #[inline]
                     pub fn out_bill_no(&self) -> &insurance_claim_bills::OutBillNo {
                         self.typed_child("out-bill-no")
                     }
@@ -16139,6 +17714,7 @@ pub mod v3 {
                     /// `v3/platsolution/ecommerce/mch-transfer/insurance-claim-bills/pre-transfer`
                     ///
                     /// - `POST`: 请求保险理赔预下单
+                    #[inline]
                     pub fn pre_transfer(&self) -> &crate::paths::Node {
                         self.typed_child("pre-transfer")
                     }
@@ -16154,6 +17730,7 @@ pub mod v3 {
                     /// `v3/platsolution/ecommerce/mch-transfer/sub-mch-compensation-bills/{out_bill_no}`
                     ///
                     /// - `GET`: 查询赔付结果（按商户赔付单号）
+                    #[inline]
                     pub fn _out_bill_no_(&self) -> &crate::paths::Node {
                         self.typed_child("{out_bill_no}")
                     }
@@ -16167,11 +17744,13 @@ pub mod v3 {
                 }
                 impl TransferBills {
                     /// `v3/platsolution/ecommerce/mch-transfer/transfer-bills/bill-id`
+                    #[inline]
                     pub fn bill_id(&self) -> &transfer_bills::BillId {
                         self.typed_child("bill-id")
                     }
 
                     /// `v3/platsolution/ecommerce/mch-transfer/transfer-bills/out-bill-no`
+                    #[inline]
                     pub fn out_bill_no(&self) -> &transfer_bills::OutBillNo {
                         self.typed_child("out-bill-no")
                     }
@@ -16187,6 +17766,7 @@ pub mod v3 {
                         /// `v3/platsolution/ecommerce/mch-transfer/compensate-bills/bill-id/{bill_id}`
                         ///
                         /// - `GET`: 查询赔付结果（按微信支付赔付单号）
+                        #[inline]
                         pub fn _bill_id_(&self) -> &crate::paths::Node {
                             self.typed_child("{bill_id}")
                         }
@@ -16200,6 +17780,7 @@ pub mod v3 {
                         /// `v3/platsolution/ecommerce/mch-transfer/compensate-bills/out-bill-no/{out_bill_no}`
                         ///
                         /// - `GET`: 查询赔付结果（按商户赔付单号）
+                        #[inline]
                         pub fn _out_bill_no_(&self) -> &out_bill_no::_OutBillNo_ {
                             self.typed_child("{out_bill_no}")
                         }
@@ -16217,6 +17798,7 @@ pub mod v3 {
                             /// `v3/platsolution/ecommerce/mch-transfer/compensate-bills/out-bill-no/{out_bill_no}/cancel`
                             ///
                             /// - `POST`: 请求撤销赔付
+                            #[inline]
                             pub fn cancel(&self) -> &crate::paths::Node {
                                 self.typed_child("cancel")
                             }
@@ -16234,6 +17816,7 @@ pub mod v3 {
                         /// `v3/platsolution/ecommerce/mch-transfer/deposit-after-sales-compensation-bills/bill-id/{bill_id}`
                         ///
                         /// - `GET`: 查询保证金售后赔付结果（按微信支付赔付单号）
+                        #[inline]
                         pub fn _bill_id_(&self) -> &crate::paths::Node {
                             self.typed_child("{bill_id}")
                         }
@@ -16247,6 +17830,7 @@ pub mod v3 {
                         /// `v3/platsolution/ecommerce/mch-transfer/deposit-after-sales-compensation-bills/out-bill-no/{out_bill_no}`
                         ///
                         /// - `GET`: 查询保证金售后赔付结果（按商户赔付单号）
+                        #[inline]
                         pub fn _out_bill_no_(&self) -> &crate::paths::Node {
                             self.typed_child("{out_bill_no}")
                         }
@@ -16263,6 +17847,7 @@ pub mod v3 {
                         /// `v3/platsolution/ecommerce/mch-transfer/deposit-shipping-cost-compensation-bills/out-bill-no/{out_bill_no}`
                         ///
                         /// - `GET`: 查询保证金售后赔付运费结果（按商户赔付单号）
+                        #[inline]
                         pub fn _out_bill_no_(&self) -> &crate::paths::Node {
                             self.typed_child("{out_bill_no}")
                         }
@@ -16279,6 +17864,7 @@ pub mod v3 {
                         /// `v3/platsolution/ecommerce/mch-transfer/insurance-claim-bills/bill-id/{bill_id}`
                         ///
                         /// - `GET`: 查询保险理赔结果（按微信支付赔付单号）
+                        #[inline]
                         pub fn _bill_id_(&self) -> &crate::paths::Node {
                             self.typed_child("{bill_id}")
                         }
@@ -16292,6 +17878,7 @@ pub mod v3 {
                         /// `v3/platsolution/ecommerce/mch-transfer/insurance-claim-bills/out-bill-no/{out_bill_no}`
                         ///
                         /// - `GET`: 查询保险理赔结果（按商户赔付单号）
+                        #[inline]
                         pub fn _out_bill_no_(&self) -> &out_bill_no::_OutBillNo_ {
                             self.typed_child("{out_bill_no}")
                         }
@@ -16309,6 +17896,7 @@ pub mod v3 {
                             /// `v3/platsolution/ecommerce/mch-transfer/insurance-claim-bills/out-bill-no/{out_bill_no}/cancel`
                             ///
                             /// - `POST`: 请求撤销保险理赔
+                            #[inline]
                             pub fn cancel(&self) -> &crate::paths::Node {
                                 self.typed_child("cancel")
                             }
@@ -16326,6 +17914,7 @@ pub mod v3 {
                         /// `v3/platsolution/ecommerce/mch-transfer/transfer-bills/bill-id/{bill_id}`
                         ///
                         /// - `GET`: 查询保证金赔付结果（按微信支付赔付单号）
+                        #[inline]
                         pub fn _bill_id_(&self) -> &crate::paths::Node {
                             self.typed_child("{bill_id}")
                         }
@@ -16339,6 +17928,7 @@ pub mod v3 {
                         /// `v3/platsolution/ecommerce/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}`
                         ///
                         /// - `GET`: 查询保证金赔付结果（按商户赔付单号）
+                        #[inline]
                         pub fn _out_bill_no_(&self) -> &crate::paths::Node {
                             self.typed_child("{out_bill_no}")
                         }
@@ -16356,6 +17946,7 @@ pub mod v3 {
                     /// `v3/platsolution/ecommerce/recharge-employees/sub-mchid/{sub_mchid}`
                     ///
                     /// - `GET`: 查询二级商户可扫码充值员工列表
+                    #[inline]
                     pub fn _sub_mchid_(&self) -> &sub_mchid::_SubMchid_ {
                         self.typed_child("{sub_mchid}")
                     }
@@ -16371,6 +17962,7 @@ pub mod v3 {
                     }
                     impl _SubMchid_ {
                         /// `v3/platsolution/ecommerce/recharge-employees/sub-mchid/{sub_mchid}/sp-openid`
+                        #[inline]
                         pub fn sp_openid(&self) -> &_sub_mchid_::SpOpenid {
                             self.typed_child("sp-openid")
                         }
@@ -16384,6 +17976,7 @@ pub mod v3 {
                         }
                         impl SpOpenid {
                             /// `v3/platsolution/ecommerce/recharge-employees/sub-mchid/{sub_mchid}/sp-openid/{sp_openid}`
+                            #[inline]
                             pub fn _sp_openid_(&self) -> &sp_openid::_SpOpenid_ {
                                 self.typed_child("{sp_openid}")
                             }
@@ -16399,6 +17992,7 @@ pub mod v3 {
                                 /// `v3/platsolution/ecommerce/recharge-employees/sub-mchid/{sub_mchid}/sp-openid/{sp_openid}/delete`
                                 ///
                                 /// - `POST`: 删除二级商户可扫码充值员工
+                                #[inline]
                                 pub fn delete_(&self) -> &crate::paths::Node {
                                     self.typed_child("delete")
                                 }
@@ -16418,6 +18012,7 @@ pub mod v3 {
                     /// `v3/platsolution/ecommerce/recharges/out-recharge-no/{out_recharge_no}`
                     ///
                     /// - `GET`: 查询二级商户充值结果
+                    #[inline]
                     pub fn _out_recharge_no_(&self) -> &out_recharge_no::_OutRechargeNo_ {
                         self.typed_child("{out_recharge_no}")
                     }
@@ -16435,6 +18030,7 @@ pub mod v3 {
                         /// `v3/platsolution/ecommerce/recharges/out-recharge-no/{out_recharge_no}/close`
                         ///
                         /// - `POST`: 关闭二级商户充值
+                        #[inline]
                         pub fn close(&self) -> &crate::paths::Node {
                             self.typed_child("close")
                         }
@@ -16454,6 +18050,7 @@ pub mod v3 {
                     /// `v3/platsolution/ecommerce/settle/prepay-settle-orders/{settle_batch_no}`
                     ///
                     /// - `GET`: 个人收款-查询批量结算信息
+                    #[inline]
                     pub fn _settle_batch_no_(&self) -> &prepay_settle_orders::_SettleBatchNo_ {
                         self.typed_child("{settle_batch_no}")
                     }
@@ -16471,6 +18068,7 @@ pub mod v3 {
                         /// `v3/platsolution/ecommerce/settle/prepay-settle-orders/{settle_batch_no}/apply-abnormal-settle`
                         ///
                         /// - `POST`: 个人收款-申请异常结算批次单处理
+                        #[inline]
                         pub fn apply_abnormal_settle(&self) -> &crate::paths::Node {
                             self.typed_child("apply-abnormal-settle")
                         }
@@ -16488,6 +18086,7 @@ pub mod v3 {
                 }
                 impl DayEndBalanceWithdraw {
                     /// `v3/platsolution/ecommerce/withdraw/day-end-balance-withdraw/out-request-no`
+                    #[inline]
                     pub fn out_request_no(&self) -> &day_end_balance_withdraw::OutRequestNo {
                         self.typed_child("out-request-no")
                     }
@@ -16503,6 +18102,7 @@ pub mod v3 {
                         /// `v3/platsolution/ecommerce/withdraw/day-end-balance-withdraw/out-request-no/{out_request_no}`
                         ///
                         /// - `GET`: 查询二级商户按日终余额预约提现状态
+                        #[inline]
                         pub fn _out_request_no_(&self) -> &crate::paths::Node {
                             self.typed_child("{out_request_no}")
                         }
@@ -16519,11 +18119,13 @@ pub mod v3 {
             }
             impl MchTransfer {
                 /// `v3/platsolution/insurance/mch-transfer/batches`
+                #[inline]
                 pub fn batches(&self) -> &mch_transfer::Batches {
                     self.typed_child("batches")
                 }
 
                 /// `v3/platsolution/insurance/mch-transfer/reservation`
+                #[inline]
                 pub fn reservation(&self) -> &mch_transfer::Reservation {
                     self.typed_child("reservation")
                 }
@@ -16539,26 +18141,31 @@ pub mod v3 {
                     /// `v3/platsolution/insurance/mch-transfer/batches/apply`
                     ///
                     /// - `POST`: 受理商家转账
+                    #[inline]
                     pub fn apply(&self) -> &crate::paths::Node {
                         self.typed_child("apply")
                     }
 
                     /// `v3/platsolution/insurance/mch-transfer/batches/batch-id`
+                    #[inline]
                     pub fn batch_id(&self) -> &batches::BatchId {
                         self.typed_child("batch-id")
                     }
 
                     /// `v3/platsolution/insurance/mch-transfer/batches/detail-receipts`
+                    #[inline]
                     pub fn detail_receipts(&self) -> &batches::DetailReceipts {
                         self.typed_child("detail-receipts")
                     }
 
                     /// `v3/platsolution/insurance/mch-transfer/batches/out-batch-no`
+                    #[inline]
                     pub fn out_batch_no(&self) -> &batches::OutBatchNo {
                         self.typed_child("out-batch-no")
                     }
 
                     /// `v3/platsolution/insurance/mch-transfer/batches/summary-receipts`
+                    #[inline]
                     pub fn summary_receipts(&self) -> &batches::SummaryReceipts {
                         self.typed_child("summary-receipts")
                     }
@@ -16572,16 +18179,19 @@ pub mod v3 {
                     /// `v3/platsolution/insurance/mch-transfer/reservation/apply`
                     ///
                     /// - `POST`: 受理单次预约商家转账
+                    #[inline]
                     pub fn apply(&self) -> &crate::paths::Node {
                         self.typed_child("apply")
                     }
 
                     /// `v3/platsolution/insurance/mch-transfer/reservation/out-reservation-no`
+                    #[inline]
                     pub fn out_reservation_no(&self) -> &reservation::OutReservationNo {
                         self.typed_child("out-reservation-no")
                     }
 
                     /// `v3/platsolution/insurance/mch-transfer/reservation/reservation-id`
+                    #[inline]
                     pub fn reservation_id(&self) -> &reservation::ReservationId {
                         self.typed_child("reservation-id")
                     }
@@ -16597,6 +18207,7 @@ pub mod v3 {
                         /// `v3/platsolution/insurance/mch-transfer/batches/batch-id/{batch_id}`
                         ///
                         /// - `GET`: 微信支付转账批次单号查询批次单
+                        #[inline]
                         pub fn _batch_id_(&self) -> &batch_id::_BatchId_ {
                             self.typed_child("{batch_id}")
                         }
@@ -16608,6 +18219,7 @@ pub mod v3 {
                     }
                     impl DetailReceipts {
                         /// `v3/platsolution/insurance/mch-transfer/batches/detail-receipts/out-batch-no`
+                        #[inline]
                         pub fn out_batch_no(&self) -> &detail_receipts::OutBatchNo {
                             self.typed_child("out-batch-no")
                         }
@@ -16621,6 +18233,7 @@ pub mod v3 {
                         /// `v3/platsolution/insurance/mch-transfer/batches/out-batch-no/{out_batch_no}`
                         ///
                         /// - `GET`: 商户转账批次单号查询批次单
+                        #[inline]
                         pub fn _out_batch_no_(&self) -> &out_batch_no::_OutBatchNo_ {
                             self.typed_child("{out_batch_no}")
                         }
@@ -16632,6 +18245,7 @@ pub mod v3 {
                     }
                     impl SummaryReceipts {
                         /// `v3/platsolution/insurance/mch-transfer/batches/summary-receipts/out-batch-no`
+                        #[inline]
                         pub fn out_batch_no(&self) -> &summary_receipts::OutBatchNo {
                             self.typed_child("out-batch-no")
                         }
@@ -16647,6 +18261,7 @@ pub mod v3 {
                         }
                         impl _BatchId_ {
                             /// `v3/platsolution/insurance/mch-transfer/batches/batch-id/{batch_id}/details`
+                            #[inline]
                             pub fn details(&self) -> &_batch_id_::Details {
                                 self.typed_child("details")
                             }
@@ -16660,6 +18275,7 @@ pub mod v3 {
                             }
                             impl Details {
                                 /// `v3/platsolution/insurance/mch-transfer/batches/batch-id/{batch_id}/details/detail-id`
+                                #[inline]
                                 pub fn detail_id(&self) -> &details::DetailId {
                                     self.typed_child("detail-id")
                                 }
@@ -16675,6 +18291,7 @@ pub mod v3 {
                                     /// `v3/platsolution/insurance/mch-transfer/batches/batch-id/{batch_id}/details/detail-id/{detail_id}`
                                     ///
                                     /// - `GET`: 微信支付转账明细单号查询明细单
+                                    #[inline]
                                     pub fn _detail_id_(&self) -> &crate::paths::Node {
                                         self.typed_child("{detail_id}")
                                     }
@@ -16691,6 +18308,7 @@ pub mod v3 {
                         }
                         impl OutBatchNo {
                             /// `v3/platsolution/insurance/mch-transfer/batches/detail-receipts/out-batch-no/{out_batch_no}`
+                            #[inline]
                             pub fn _out_batch_no_(&self) -> &out_batch_no::_OutBatchNo_ {
                                 self.typed_child("{out_batch_no}")
                             }
@@ -16704,6 +18322,7 @@ pub mod v3 {
                             }
                             impl _OutBatchNo_ {
                                 /// `v3/platsolution/insurance/mch-transfer/batches/detail-receipts/out-batch-no/{out_batch_no}/out-detail-no`
+                                #[inline]
                                 pub fn out_detail_no(&self) -> &_out_batch_no_::OutDetailNo {
                                     self.typed_child("out-detail-no")
                                 }
@@ -16719,6 +18338,7 @@ pub mod v3 {
                                     /// `v3/platsolution/insurance/mch-transfer/batches/detail-receipts/out-batch-no/{out_batch_no}/out-detail-no/{out_detail_no}`
                                     ///
                                     /// - `GET`: 查询商家转账明细电子回单
+                                    #[inline]
                                     pub fn _out_detail_no_(&self) -> &out_detail_no::_OutDetailNo_ {
                                         self.typed_child("{out_detail_no}")
                                     }
@@ -16736,6 +18356,7 @@ pub mod v3 {
                                         /// `v3/platsolution/insurance/mch-transfer/batches/detail-receipts/out-batch-no/{out_batch_no}/out-detail-no/{out_detail_no}/apply`
                                         ///
                                         /// - `POST`: 申请商家转账明细电子回单
+                                        #[inline]
                                         pub fn apply(&self) -> &crate::paths::Node {
                                             self.typed_child("apply")
                                         }
@@ -16755,6 +18376,7 @@ pub mod v3 {
                         }
                         impl _OutBatchNo_ {
                             /// `v3/platsolution/insurance/mch-transfer/batches/out-batch-no/{out_batch_no}/details`
+                            #[inline]
                             pub fn details(&self) -> &_out_batch_no_::Details {
                                 self.typed_child("details")
                             }
@@ -16768,6 +18390,7 @@ pub mod v3 {
                             }
                             impl Details {
                                 /// `v3/platsolution/insurance/mch-transfer/batches/out-batch-no/{out_batch_no}/details/out-detail-no`
+                                #[inline]
                                 pub fn out_detail_no(&self) -> &details::OutDetailNo {
                                     self.typed_child("out-detail-no")
                                 }
@@ -16783,6 +18406,7 @@ pub mod v3 {
                                     /// `v3/platsolution/insurance/mch-transfer/batches/out-batch-no/{out_batch_no}/details/out-detail-no/{out_detail_no}`
                                     ///
                                     /// - `GET`: 商户明细单号查询明细单
+                                    #[inline]
                                     pub fn _out_detail_no_(&self) -> &crate::paths::Node {
                                         self.typed_child("{out_detail_no}")
                                     }
@@ -16801,6 +18425,7 @@ pub mod v3 {
                             /// `v3/platsolution/insurance/mch-transfer/batches/summary-receipts/out-batch-no/{out_batch_no}`
                             ///
                             /// - `GET`: 查询商家转账批次电子回单
+                            #[inline]
                             pub fn _out_batch_no_(&self) -> &out_batch_no::_OutBatchNo_ {
                                 self.typed_child("{out_batch_no}")
                             }
@@ -16818,6 +18443,7 @@ pub mod v3 {
                                 /// `v3/platsolution/insurance/mch-transfer/batches/summary-receipts/out-batch-no/{out_batch_no}/apply`
                                 ///
                                 /// - `POST`: 申请商家转账批次电子回单
+                                #[inline]
                                 pub fn apply(&self) -> &crate::paths::Node {
                                     self.typed_child("apply")
                                 }
@@ -16836,6 +18462,7 @@ pub mod v3 {
                         /// `v3/platsolution/insurance/mch-transfer/reservation/out-reservation-no/{out_reservation_no}`
                         ///
                         /// - `GET`: 商户预约单号查询预约商家转账记录
+                        #[inline]
                         pub fn _out_reservation_no_(&self) -> &out_reservation_no::_OutReservationNo_ {
                             self.typed_child("{out_reservation_no}")
                         }
@@ -16849,6 +18476,7 @@ pub mod v3 {
                         /// `v3/platsolution/insurance/mch-transfer/reservation/reservation-id/{reservation_id}`
                         ///
                         /// - `GET`: 微信支付预约单号查询预约商家转账记录
+                        #[inline]
                         pub fn _reservation_id_(&self) -> &crate::paths::Node {
                             self.typed_child("{reservation_id}")
                         }
@@ -16866,6 +18494,7 @@ pub mod v3 {
                             /// `v3/platsolution/insurance/mch-transfer/reservation/out-reservation-no/{out_reservation_no}/close`
                             ///
                             /// - `POST`: 关闭预约商家转账记录
+                            #[inline]
                             pub fn close(&self) -> &crate::paths::Node {
                                 self.typed_child("close")
                             }
@@ -16885,26 +18514,31 @@ pub mod v3 {
                 /// `v3/platsolution/mch-transfer/batches/apply`
                 ///
                 /// - `POST`: 受理商家转账
+                #[inline]
                 pub fn apply(&self) -> &crate::paths::Node {
                     self.typed_child("apply")
                 }
 
                 /// `v3/platsolution/mch-transfer/batches/batch-id`
+                #[inline]
                 pub fn batch_id(&self) -> &batches::BatchId {
                     self.typed_child("batch-id")
                 }
 
                 /// `v3/platsolution/mch-transfer/batches/detail-receipts`
+                #[inline]
                 pub fn detail_receipts(&self) -> &batches::DetailReceipts {
                     self.typed_child("detail-receipts")
                 }
 
                 /// `v3/platsolution/mch-transfer/batches/out-batch-no`
+                #[inline]
                 pub fn out_batch_no(&self) -> &batches::OutBatchNo {
                     self.typed_child("out-batch-no")
                 }
 
                 /// `v3/platsolution/mch-transfer/batches/summary-receipts`
+                #[inline]
                 pub fn summary_receipts(&self) -> &batches::SummaryReceipts {
                     self.typed_child("summary-receipts")
                 }
@@ -16918,16 +18552,19 @@ pub mod v3 {
                 /// `v3/platsolution/mch-transfer/reservation/apply`
                 ///
                 /// - `POST`: 受理单次预约商家转账
+                #[inline]
                 pub fn apply(&self) -> &crate::paths::Node {
                     self.typed_child("apply")
                 }
 
                 /// `v3/platsolution/mch-transfer/reservation/out-reservation-no`
+                #[inline]
                 pub fn out_reservation_no(&self) -> &reservation::OutReservationNo {
                     self.typed_child("out-reservation-no")
                 }
 
                 /// `v3/platsolution/mch-transfer/reservation/reservation-id`
+                #[inline]
                 pub fn reservation_id(&self) -> &reservation::ReservationId {
                     self.typed_child("reservation-id")
                 }
@@ -16943,6 +18580,7 @@ pub mod v3 {
                     /// `v3/platsolution/mch-transfer/batches/batch-id/{batch_id}`
                     ///
                     /// - `GET`: 微信支付转账批次单号查询批次单
+                    #[inline]
                     pub fn _batch_id_(&self) -> &batch_id::_BatchId_ {
                         self.typed_child("{batch_id}")
                     }
@@ -16954,6 +18592,7 @@ pub mod v3 {
                 }
                 impl DetailReceipts {
                     /// `v3/platsolution/mch-transfer/batches/detail-receipts/out-batch-no`
+                    #[inline]
                     pub fn out_batch_no(&self) -> &detail_receipts::OutBatchNo {
                         self.typed_child("out-batch-no")
                     }
@@ -16967,6 +18606,7 @@ pub mod v3 {
                     /// `v3/platsolution/mch-transfer/batches/out-batch-no/{out_batch_no}`
                     ///
                     /// - `GET`: 商户转账批次单号查询批次单
+                    #[inline]
                     pub fn _out_batch_no_(&self) -> &out_batch_no::_OutBatchNo_ {
                         self.typed_child("{out_batch_no}")
                     }
@@ -16978,6 +18618,7 @@ pub mod v3 {
                 }
                 impl SummaryReceipts {
                     /// `v3/platsolution/mch-transfer/batches/summary-receipts/out-batch-no`
+                    #[inline]
                     pub fn out_batch_no(&self) -> &summary_receipts::OutBatchNo {
                         self.typed_child("out-batch-no")
                     }
@@ -16993,6 +18634,7 @@ pub mod v3 {
                     }
                     impl _BatchId_ {
                         /// `v3/platsolution/mch-transfer/batches/batch-id/{batch_id}/details`
+                        #[inline]
                         pub fn details(&self) -> &_batch_id_::Details {
                             self.typed_child("details")
                         }
@@ -17006,6 +18648,7 @@ pub mod v3 {
                         }
                         impl Details {
                             /// `v3/platsolution/mch-transfer/batches/batch-id/{batch_id}/details/detail-id`
+                            #[inline]
                             pub fn detail_id(&self) -> &details::DetailId {
                                 self.typed_child("detail-id")
                             }
@@ -17021,6 +18664,7 @@ pub mod v3 {
                                 /// `v3/platsolution/mch-transfer/batches/batch-id/{batch_id}/details/detail-id/{detail_id}`
                                 ///
                                 /// - `GET`: 微信支付转账明细单号查询明细单
+                                #[inline]
                                 pub fn _detail_id_(&self) -> &crate::paths::Node {
                                     self.typed_child("{detail_id}")
                                 }
@@ -17037,6 +18681,7 @@ pub mod v3 {
                     }
                     impl OutBatchNo {
                         /// `v3/platsolution/mch-transfer/batches/detail-receipts/out-batch-no/{out_batch_no}`
+                        #[inline]
                         pub fn _out_batch_no_(&self) -> &out_batch_no::_OutBatchNo_ {
                             self.typed_child("{out_batch_no}")
                         }
@@ -17050,6 +18695,7 @@ pub mod v3 {
                         }
                         impl _OutBatchNo_ {
                             /// `v3/platsolution/mch-transfer/batches/detail-receipts/out-batch-no/{out_batch_no}/out-detail-no`
+                            #[inline]
                             pub fn out_detail_no(&self) -> &_out_batch_no_::OutDetailNo {
                                 self.typed_child("out-detail-no")
                             }
@@ -17065,6 +18711,7 @@ pub mod v3 {
                                 /// `v3/platsolution/mch-transfer/batches/detail-receipts/out-batch-no/{out_batch_no}/out-detail-no/{out_detail_no}`
                                 ///
                                 /// - `GET`: 查询商家转账明细电子回单
+                                #[inline]
                                 pub fn _out_detail_no_(&self) -> &out_detail_no::_OutDetailNo_ {
                                     self.typed_child("{out_detail_no}")
                                 }
@@ -17082,6 +18729,7 @@ pub mod v3 {
                                     /// `v3/platsolution/mch-transfer/batches/detail-receipts/out-batch-no/{out_batch_no}/out-detail-no/{out_detail_no}/apply`
                                     ///
                                     /// - `POST`: 申请商家转账明细电子回单
+                                    #[inline]
                                     pub fn apply(&self) -> &crate::paths::Node {
                                         self.typed_child("apply")
                                     }
@@ -17101,6 +18749,7 @@ pub mod v3 {
                     }
                     impl _OutBatchNo_ {
                         /// `v3/platsolution/mch-transfer/batches/out-batch-no/{out_batch_no}/details`
+                        #[inline]
                         pub fn details(&self) -> &_out_batch_no_::Details {
                             self.typed_child("details")
                         }
@@ -17114,6 +18763,7 @@ pub mod v3 {
                         }
                         impl Details {
                             /// `v3/platsolution/mch-transfer/batches/out-batch-no/{out_batch_no}/details/out-detail-no`
+                            #[inline]
                             pub fn out_detail_no(&self) -> &details::OutDetailNo {
                                 self.typed_child("out-detail-no")
                             }
@@ -17129,6 +18779,7 @@ pub mod v3 {
                                 /// `v3/platsolution/mch-transfer/batches/out-batch-no/{out_batch_no}/details/out-detail-no/{out_detail_no}`
                                 ///
                                 /// - `GET`: 商户明细单号查询明细单
+                                #[inline]
                                 pub fn _out_detail_no_(&self) -> &crate::paths::Node {
                                     self.typed_child("{out_detail_no}")
                                 }
@@ -17147,6 +18798,7 @@ pub mod v3 {
                         /// `v3/platsolution/mch-transfer/batches/summary-receipts/out-batch-no/{out_batch_no}`
                         ///
                         /// - `GET`: 查询商家转账批次电子回单
+                        #[inline]
                         pub fn _out_batch_no_(&self) -> &out_batch_no::_OutBatchNo_ {
                             self.typed_child("{out_batch_no}")
                         }
@@ -17164,6 +18816,7 @@ pub mod v3 {
                             /// `v3/platsolution/mch-transfer/batches/summary-receipts/out-batch-no/{out_batch_no}/apply`
                             ///
                             /// - `POST`: 申请商家转账批次电子回单
+                            #[inline]
                             pub fn apply(&self) -> &crate::paths::Node {
                                 self.typed_child("apply")
                             }
@@ -17182,6 +18835,7 @@ pub mod v3 {
                     /// `v3/platsolution/mch-transfer/reservation/out-reservation-no/{out_reservation_no}`
                     ///
                     /// - `GET`: 商户预约单号查询预约商家转账记录
+                    #[inline]
                     pub fn _out_reservation_no_(&self) -> &out_reservation_no::_OutReservationNo_ {
                         self.typed_child("{out_reservation_no}")
                     }
@@ -17195,6 +18849,7 @@ pub mod v3 {
                     /// `v3/platsolution/mch-transfer/reservation/reservation-id/{reservation_id}`
                     ///
                     /// - `GET`: 微信支付预约单号查询预约商家转账记录
+                    #[inline]
                     pub fn _reservation_id_(&self) -> &crate::paths::Node {
                         self.typed_child("{reservation_id}")
                     }
@@ -17212,6 +18867,7 @@ pub mod v3 {
                         /// `v3/platsolution/mch-transfer/reservation/out-reservation-no/{out_reservation_no}/close`
                         ///
                         /// - `POST`: 关闭预约商家转账记录
+                        #[inline]
                         pub fn close(&self) -> &crate::paths::Node {
                             self.typed_child("close")
                         }
@@ -17231,6 +18887,7 @@ pub mod v3 {
             /// `v3/profitsharing/merchant-configs/{sub_mchid}`
             ///
             /// - `GET`: 查询最大分账比例
+            #[inline]
             pub fn _sub_mchid_(&self) -> &crate::paths::Node {
                 self.typed_child("{sub_mchid}")
             }
@@ -17246,6 +18903,7 @@ pub mod v3 {
             /// `v3/profitsharing/orders/{out_order_no}`
             ///
             /// - `GET`: 查询分账结果
+            #[inline]
             pub fn _out_order_no_(&self) -> &crate::paths::Node {
                 self.typed_child("{out_order_no}")
             }
@@ -17253,6 +18911,7 @@ pub mod v3 {
             /// `v3/profitsharing/orders/unfreeze`
             ///
             /// - `POST`: 解冻剩余资金
+            #[inline]
             pub fn unfreeze(&self) -> &crate::paths::Node {
                 self.typed_child("unfreeze")
             }
@@ -17266,6 +18925,7 @@ pub mod v3 {
             /// `v3/profitsharing/receivers/add`
             ///
             /// - `POST`: 添加分账接收方
+            #[inline]
             pub fn add(&self) -> &crate::paths::Node {
                 self.typed_child("add")
             }
@@ -17273,6 +18933,7 @@ pub mod v3 {
             /// `v3/profitsharing/receivers/delete`
             ///
             /// - `POST`: 删除分账接收方
+            #[inline]
             pub fn delete_(&self) -> &crate::paths::Node {
                 self.typed_child("delete")
             }
@@ -17288,6 +18949,7 @@ pub mod v3 {
             /// `v3/profitsharing/return-orders/{out_return_no}`
             ///
             /// - `GET`: 查询分账回退结果
+            #[inline]
             pub fn _out_return_no_(&self) -> &crate::paths::Node {
                 self.typed_child("{out_return_no}")
             }
@@ -17299,6 +18961,7 @@ pub mod v3 {
         }
         impl Transactions {
             /// `v3/profitsharing/transactions/{transaction_id}`
+            #[inline]
             pub fn _transaction_id_(&self) -> &transactions::_TransactionId_ {
                 self.typed_child("{transaction_id}")
             }
@@ -17314,6 +18977,7 @@ pub mod v3 {
                 /// `v3/profitsharing/transactions/{transaction_id}/amounts`
                 ///
                 /// - `GET`: 查询剩余待分金额
+                #[inline]
                 pub fn amounts(&self) -> &crate::paths::Node {
                     self.typed_child("amounts")
                 }
@@ -17331,6 +18995,7 @@ pub mod v3 {
         }
         impl Transactions {
             /// `v3/qrcode/transactions/out-trade-no`
+            #[inline]
             pub fn out_trade_no(&self) -> &transactions::OutTradeNo {
                 self.typed_child("out-trade-no")
             }
@@ -17342,6 +19007,7 @@ pub mod v3 {
         }
         impl UserServices {
             /// `v3/qrcode/user-services/contract-id`
+            #[inline]
             pub fn contract_id(&self) -> &user_services::ContractId {
                 self.typed_child("contract-id")
             }
@@ -17357,6 +19023,7 @@ pub mod v3 {
                 /// `v3/qrcode/transactions/out-trade-no/{out_trade_no}`
                 ///
                 /// - `GET`: 查询订单
+                #[inline]
                 pub fn _out_trade_no_(&self) -> &crate::paths::Node {
                     self.typed_child("{out_trade_no}")
                 }
@@ -17373,6 +19040,7 @@ pub mod v3 {
                 /// `v3/qrcode/user-services/contract-id/{contract_id}`
                 ///
                 /// - `GET`: 查询用户服务可用信息
+                #[inline]
                 pub fn _contract_id_(&self) -> &crate::paths::Node {
                     self.typed_child("{contract_id}")
                 }
@@ -17390,6 +19058,7 @@ pub mod v3 {
         }
         impl Applications {
             /// `v3/rate-activity/applications/id`
+            #[inline]
             pub fn id(&self) -> &applications::Id {
                 self.typed_child("id")
             }
@@ -17406,6 +19075,7 @@ pub mod v3 {
                 ///
                 /// - `GET`: 根据申请单ID查询申请单结果API
                 /// - `PATCH`: 修改单据信息API
+                #[inline]
                 pub fn _application_id_(&self) -> &crate::paths::Node {
                     self.typed_child("{application_id}")
                 }
@@ -17423,11 +19093,13 @@ pub mod v3 {
             /// `v3/recharge/bank-transfer-recharges/apply`
             ///
             /// - `POST`: 申请银行转账充值
+            #[inline]
             pub fn apply(&self) -> &crate::paths::Node {
                 self.typed_child("apply")
             }
 
             /// `v3/recharge/bank-transfer-recharges/out-recharge-no`
+            #[inline]
             pub fn out_recharge_no(&self) -> &bank_transfer_recharges::OutRechargeNo {
                 self.typed_child("out-recharge-no")
             }
@@ -17443,6 +19115,7 @@ pub mod v3 {
                 /// `v3/recharge/bank-transfer-recharges/out-recharge-no/{out_recharge_no}`
                 ///
                 /// - `GET`: 查询银行转账充值结果
+                #[inline]
                 pub fn _out_recharge_no_(&self) -> &crate::paths::Node {
                     self.typed_child("{out_recharge_no}")
                 }
@@ -17460,6 +19133,7 @@ pub mod v3 {
             /// `v3/refund/domestic/refunds`
             ///
             /// - `POST`: 申请退款API
+            #[inline]
             pub fn refunds(&self) -> &domestic::Refunds {
                 self.typed_child("refunds")
             }
@@ -17477,11 +19151,13 @@ pub mod v3 {
                 /// `v3/refund/domestic/refunds/{out_refund_no}`
                 ///
                 /// - `GET`: 查询单笔退款API
+                #[inline]
                 pub fn _out_refund_no_(&self) -> &crate::paths::Node {
                     self.typed_child("{out_refund_no}")
                 }
 
                 /// `v3/refund/domestic/refunds/{refund_id}`
+                #[inline]
                 pub fn _refund_id_(&self) -> &refunds::_RefundId_ {
                     self.typed_child("{refund_id}")
                 }
@@ -17497,6 +19173,7 @@ pub mod v3 {
                     /// `v3/refund/domestic/refunds/{refund_id}/apply-abnormal-refund`
                     ///
                     /// - `POST`: 发起异常退款
+                    #[inline]
                     pub fn apply_abnormal_refund(&self) -> &crate::paths::Node {
                         self.typed_child("apply-abnormal-refund")
                     }
@@ -17513,6 +19190,7 @@ pub mod v3 {
         }
         impl CombineTransactions {
             /// `v3/repayment/combine-transactions/partner`
+            #[inline]
             pub fn partner(&self) -> &combine_transactions::Partner {
                 self.typed_child("partner")
             }
@@ -17526,6 +19204,7 @@ pub mod v3 {
             }
             impl Partner {
                 /// `v3/repayment/combine-transactions/partner/out-trade-no`
+                #[inline]
                 pub fn out_trade_no(&self) -> &partner::OutTradeNo {
                     self.typed_child("out-trade-no")
                 }
@@ -17533,6 +19212,7 @@ pub mod v3 {
                 /// `v3/repayment/combine-transactions/partner/prepay`
                 ///
                 /// - `POST`: 还款下单
+                #[inline]
                 pub fn prepay(&self) -> &crate::paths::Node {
                     self.typed_child("prepay")
                 }
@@ -17548,6 +19228,7 @@ pub mod v3 {
                     /// `v3/repayment/combine-transactions/partner/out-trade-no/{combine_out_trade_no}`
                     ///
                     /// - `GET`: 还款单查询
+                    #[inline]
                     pub fn _combine_out_trade_no_(&self) -> &out_trade_no::_CombineOutTradeNo_ {
                         self.typed_child("{combine_out_trade_no}")
                     }
@@ -17565,6 +19246,7 @@ pub mod v3 {
                         /// `v3/repayment/combine-transactions/partner/out-trade-no/{combine_out_trade_no}/close`
                         ///
                         /// - `POST`: 商户关单
+                        #[inline]
                         pub fn close(&self) -> &crate::paths::Node {
                             self.typed_child("close")
                         }
@@ -17587,6 +19269,7 @@ pub mod v3 {
             /// `v3/smartguide/guides/{guide_id}`
             ///
             /// - `PATCH`: 服务人员信息更新API
+            #[inline]
             pub fn _guide_id_(&self) -> &guides::_GuideId_ {
                 self.typed_child("{guide_id}")
             }
@@ -17604,6 +19287,7 @@ pub mod v3 {
                 /// `v3/smartguide/guides/{guide_id}/assign`
                 ///
                 /// - `POST`: 服务人员分配API
+                #[inline]
                 pub fn assign(&self) -> &crate::paths::Node {
                     self.typed_child("assign")
                 }
@@ -17621,6 +19305,7 @@ pub mod v3 {
             /// `v3/taxi-invoice/attendance/punch`
             ///
             /// - `POST`: 签到签退API
+            #[inline]
             pub fn punch(&self) -> &crate::paths::Node {
                 self.typed_child("punch")
             }
@@ -17636,6 +19321,7 @@ pub mod v3 {
             /// `v3/taxi-invoice/cards/upload-file`
             ///
             /// - `POST`: 上传出租车电子发票文件
+            #[inline]
             pub fn upload_file(&self) -> &crate::paths::Node {
                 self.typed_child("upload-file")
             }
@@ -17649,6 +19335,7 @@ pub mod v3 {
             /// `v3/taxi-invoice/driver/update-driver`
             ///
             /// - `POST`: 更新司机信息API
+            #[inline]
             pub fn update_driver(&self) -> &crate::paths::Node {
                 self.typed_child("update-driver")
             }
@@ -17662,6 +19349,7 @@ pub mod v3 {
             /// `v3/taxi-invoice/drivers/{driver_license}`
             ///
             /// - `GET`: 获取司机信息API
+            #[inline]
             pub fn _driver_license_(&self) -> &crate::paths::Node {
                 self.typed_child("{driver_license}")
             }
@@ -17675,6 +19363,7 @@ pub mod v3 {
             /// `v3/taxi-invoice/taxi/update-taxi`
             ///
             /// - `POST`: 更新出租车信息API
+            #[inline]
             pub fn update_taxi(&self) -> &crate::paths::Node {
                 self.typed_child("update-taxi")
             }
@@ -17688,6 +19377,7 @@ pub mod v3 {
             /// `v3/taxi-invoice/taxi-companies/{company_mchid}`
             ///
             /// - `GET`: 获取出租车公司商户信息API
+            #[inline]
             pub fn _company_mchid_(&self) -> &crate::paths::Node {
                 self.typed_child("{company_mchid}")
             }
@@ -17701,6 +19391,7 @@ pub mod v3 {
             /// `v3/taxi-invoice/taxi-company/create-taxi-company`
             ///
             /// - `POST`: 新增出租车公司API
+            #[inline]
             pub fn create_taxi_company(&self) -> &crate::paths::Node {
                 self.typed_child("create-taxi-company")
             }
@@ -17714,6 +19405,7 @@ pub mod v3 {
             /// `v3/taxi-invoice/taxies/{plate_number}`
             ///
             /// - `GET`: 获取出租车信息API
+            #[inline]
             pub fn _plate_number_(&self) -> &crate::paths::Node {
                 self.typed_child("{plate_number}")
             }
@@ -17727,6 +19419,7 @@ pub mod v3 {
             /// `v3/taxi-invoice/user-taxi-order/find-by-token`
             ///
             /// - `GET`: 根据凭证查询乘客行程单API
+            #[inline]
             pub fn find_by_token(&self) -> &crate::paths::Node {
                 self.typed_child("find-by-token")
             }
@@ -17743,11 +19436,13 @@ pub mod v3 {
             /// `v3/transaction-block/transaction-block-records/{block_record_id}`
             ///
             /// - `GET`: 查询子商户交易拦截记录详情
+            #[inline]
             pub fn _block_record_id_(&self) -> &crate::paths::Node {
                 self.typed_child("{block_record_id}")
             }
 
             /// `v3/transaction-block/transaction-block-records/sub-mchid`
+            #[inline]
             pub fn sub_mchid(&self) -> &transaction_block_records::SubMchid {
                 self.typed_child("sub-mchid")
             }
@@ -17761,11 +19456,13 @@ pub mod v3 {
             /// `v3/transaction-block/transaction-block-submissions/{block_submission_id}`
             ///
             /// - `GET`: 查询交易拦截申诉详情
+            #[inline]
             pub fn _block_submission_id_(&self) -> &crate::paths::Node {
                 self.typed_child("{block_submission_id}")
             }
 
             /// `v3/transaction-block/transaction-block-submissions/sub-mchid`
+            #[inline]
             pub fn sub_mchid(&self) -> &transaction_block_submissions::SubMchid {
                 self.typed_child("sub-mchid")
             }
@@ -17781,6 +19478,7 @@ pub mod v3 {
                 /// `v3/transaction-block/transaction-block-records/sub-mchid/{sub_mchid}`
                 ///
                 /// - `GET`: 分页查询子商户名下的交易拦截记录
+                #[inline]
                 pub fn _sub_mchid_(&self) -> &crate::paths::Node {
                     self.typed_child("{sub_mchid}")
                 }
@@ -17797,6 +19495,7 @@ pub mod v3 {
                 /// `v3/transaction-block/transaction-block-submissions/sub-mchid/{sub_mchid}`
                 ///
                 /// - `POST`: 发起交易拦截申诉
+                #[inline]
                 pub fn _sub_mchid_(&self) -> &crate::paths::Node {
                     self.typed_child("{sub_mchid}")
                 }
@@ -17814,11 +19513,13 @@ pub mod v3 {
         }
         impl Batches {
             /// `v3/transfer/batches/batch-id`
+            #[inline]
             pub fn batch_id(&self) -> &batches::BatchId {
                 self.typed_child("batch-id")
             }
 
             /// `v3/transfer/batches/out-batch-no`
+            #[inline]
             pub fn out_batch_no(&self) -> &batches::OutBatchNo {
                 self.typed_child("out-batch-no")
             }
@@ -17834,6 +19535,7 @@ pub mod v3 {
             /// `v3/transfer/bill-receipt/{out_batch_no}`
             ///
             /// - `GET`: 查询转账电子回单API
+            #[inline]
             pub fn _out_batch_no_(&self) -> &crate::paths::Node {
                 self.typed_child("{out_batch_no}")
             }
@@ -17849,6 +19551,7 @@ pub mod v3 {
                 /// `v3/transfer/batches/batch-id/{batch_id}`
                 ///
                 /// - `GET`: 微信批次单号查询批次单API
+                #[inline]
                 pub fn _batch_id_(&self) -> &batch_id::_BatchId_ {
                     self.typed_child("{batch_id}")
                 }
@@ -17862,6 +19565,7 @@ pub mod v3 {
                 /// `v3/transfer/batches/out-batch-no/{out_batch_no}`
                 ///
                 /// - `GET`: 商家批次单号查询批次单API
+                #[inline]
                 pub fn _out_batch_no_(&self) -> &out_batch_no::_OutBatchNo_ {
                     self.typed_child("{out_batch_no}")
                 }
@@ -17877,6 +19581,7 @@ pub mod v3 {
                 }
                 impl _BatchId_ {
                     /// `v3/transfer/batches/batch-id/{batch_id}/details`
+                    #[inline]
                     pub fn details(&self) -> &_batch_id_::Details {
                         self.typed_child("details")
                     }
@@ -17890,6 +19595,7 @@ pub mod v3 {
                     }
                     impl Details {
                         /// `v3/transfer/batches/batch-id/{batch_id}/details/detail-id`
+                        #[inline]
                         pub fn detail_id(&self) -> &details::DetailId {
                             self.typed_child("detail-id")
                         }
@@ -17905,6 +19611,7 @@ pub mod v3 {
                             /// `v3/transfer/batches/batch-id/{batch_id}/details/detail-id/{detail_id}`
                             ///
                             /// - `GET`: 微信明细单号查询明细单API
+                            #[inline]
                             pub fn _detail_id_(&self) -> &crate::paths::Node {
                                 self.typed_child("{detail_id}")
                             }
@@ -17923,6 +19630,7 @@ pub mod v3 {
                 }
                 impl _OutBatchNo_ {
                     /// `v3/transfer/batches/out-batch-no/{out_batch_no}/details`
+                    #[inline]
                     pub fn details(&self) -> &_out_batch_no_::Details {
                         self.typed_child("details")
                     }
@@ -17936,6 +19644,7 @@ pub mod v3 {
                     }
                     impl Details {
                         /// `v3/transfer/batches/out-batch-no/{out_batch_no}/details/out-detail-no`
+                        #[inline]
                         pub fn out_detail_no(&self) -> &details::OutDetailNo {
                             self.typed_child("out-detail-no")
                         }
@@ -17951,6 +19660,7 @@ pub mod v3 {
                             /// `v3/transfer/batches/out-batch-no/{out_batch_no}/details/out-detail-no/{out_detail_no}`
                             ///
                             /// - `GET`: 商家明细单号查询明细单API
+                            #[inline]
                             pub fn _out_detail_no_(&self) -> &crate::paths::Node {
                                 self.typed_child("{out_detail_no}")
                             }
@@ -17969,6 +19679,7 @@ pub mod v3 {
         }
         impl Etc {
             /// `v3/vehicle/etc/contracts`
+            #[inline]
             pub fn contracts(&self) -> &etc::Contracts {
                 self.typed_child("contracts")
             }
@@ -17976,16 +19687,19 @@ pub mod v3 {
             /// `v3/vehicle/etc/preopen`
             ///
             /// - `POST`: 预开通用户ETC指定卡扣费API
+            #[inline]
             pub fn preopen(&self) -> &crate::paths::Node {
                 self.typed_child("preopen")
             }
 
             /// `v3/vehicle/etc/transactions`
+            #[inline]
             pub fn transactions(&self) -> &etc::Transactions {
                 self.typed_child("transactions")
             }
 
             /// `v3/vehicle/etc/users`
+            #[inline]
             pub fn users(&self) -> &etc::Users {
                 self.typed_child("users")
             }
@@ -17999,11 +19713,13 @@ pub mod v3 {
             /// `v3/vehicle/parking/parkings`
             ///
             /// - `POST`: 创建停车入场API
+            #[inline]
             pub fn parkings(&self) -> &crate::paths::Node {
                 self.typed_child("parkings")
             }
 
             /// `v3/vehicle/parking/services`
+            #[inline]
             pub fn services(&self) -> &parking::Services {
                 self.typed_child("services")
             }
@@ -18015,6 +19731,7 @@ pub mod v3 {
         }
         impl Transactions {
             /// `v3/vehicle/transactions/out-trade-no`
+            #[inline]
             pub fn out_trade_no(&self) -> &transactions::OutTradeNo {
                 self.typed_child("out-trade-no")
             }
@@ -18022,6 +19739,7 @@ pub mod v3 {
             /// `v3/vehicle/transactions/parking`
             ///
             /// - `POST`: 扣费受理API
+            #[inline]
             pub fn parking(&self) -> &crate::paths::Node {
                 self.typed_child("parking")
             }
@@ -18037,6 +19755,7 @@ pub mod v3 {
                 /// `v3/vehicle/etc/contracts/{contract_id}`
                 ///
                 /// - `GET`: 通过商户ETC绑定号查询签约状态
+                #[inline]
                 pub fn _contract_id_(&self) -> &crate::paths::Node {
                     self.typed_child("{contract_id}")
                 }
@@ -18050,16 +19769,19 @@ pub mod v3 {
                 /// `v3/vehicle/etc/transactions/highway`
                 ///
                 /// - `POST`: 高速场景商户扣款API
+                #[inline]
                 pub fn highway(&self) -> &crate::paths::Node {
                     self.typed_child("highway")
                 }
 
                 /// `v3/vehicle/etc/transactions/id`
+                #[inline]
                 pub fn id(&self) -> &transactions::Id {
                     self.typed_child("id")
                 }
 
                 /// `v3/vehicle/etc/transactions/out-trade-no`
+                #[inline]
                 pub fn out_trade_no(&self) -> &transactions::OutTradeNo {
                     self.typed_child("out-trade-no")
                 }
@@ -18071,6 +19793,7 @@ pub mod v3 {
             }
             impl Users {
                 /// `v3/vehicle/etc/users/{openid}`
+                #[inline]
                 pub fn _openid_(&self) -> &users::_Openid_ {
                     self.typed_child("{openid}")
                 }
@@ -18086,6 +19809,7 @@ pub mod v3 {
                     /// `v3/vehicle/etc/transactions/id/{transaction_id}`
                     ///
                     /// - `GET`: 查询订单API
+                    #[inline]
                     pub fn _transaction_id_(&self) -> &crate::paths::Node {
                         self.typed_child("{transaction_id}")
                     }
@@ -18099,6 +19823,7 @@ pub mod v3 {
                     /// `v3/vehicle/etc/transactions/out-trade-no/{out_trade_no}`
                     ///
                     /// - `GET`: 查询订单API
+                    #[inline]
                     pub fn _out_trade_no_(&self) -> &crate::paths::Node {
                         self.typed_child("{out_trade_no}")
                     }
@@ -18115,6 +19840,7 @@ pub mod v3 {
                     /// `v3/vehicle/etc/users/{openid}/contracts`
                     ///
                     /// - `GET`: 查询ETC签约状态API
+                    #[inline]
                     pub fn contracts(&self) -> &crate::paths::Node {
                         self.typed_child("contracts")
                     }
@@ -18132,6 +19858,7 @@ pub mod v3 {
                 /// `v3/vehicle/parking/services/find`
                 ///
                 /// - `GET`: 查询车牌服务开通信息API
+                #[inline]
                 pub fn find(&self) -> &crate::paths::Node {
                     self.typed_child("find")
                 }
@@ -18148,6 +19875,7 @@ pub mod v3 {
                 /// `v3/vehicle/transactions/out-trade-no/{out_trade_no}`
                 ///
                 /// - `GET`: 查询订单API
+                #[inline]
                 pub fn _out_trade_no_(&self) -> &crate::paths::Node {
                     self.typed_child("{out_trade_no}")
                 }
@@ -18166,6 +19894,7 @@ pub mod v3 {
         }
         impl AvailMchRanges {
             /// `v3/webizpay/avail-mch-ranges/{range_id}`
+            #[inline]
             pub fn _range_id_(&self) -> &avail_mch_ranges::_RangeId_ {
                 self.typed_child("{range_id}")
             }
@@ -18179,6 +19908,7 @@ pub mod v3 {
             /// `v3/webizpay/bill/proof`
             ///
             /// - `POST`: 申请企业商户企业支付出资凭证
+            #[inline]
             pub fn proof(&self) -> &crate::paths::Node {
                 self.typed_child("proof")
             }
@@ -18186,6 +19916,7 @@ pub mod v3 {
             /// `v3/webizpay/bill/trade-bill`
             ///
             /// - `POST`: 申请企业商户企业支付业务账单
+            #[inline]
             pub fn trade_bill(&self) -> &crate::paths::Node {
                 self.typed_child("trade-bill")
             }
@@ -18197,6 +19928,7 @@ pub mod v3 {
         }
         impl Employees {
             /// `v3/webizpay/employees/{employee_id}`
+            #[inline]
             pub fn _employee_id_(&self) -> &employees::_EmployeeId_ {
                 self.typed_child("{employee_id}")
             }
@@ -18210,6 +19942,7 @@ pub mod v3 {
             /// `v3/webizpay/stores/entity-matches`
             ///
             /// - `POST`: 发起门店主体匹配
+            #[inline]
             pub fn entity_matches(&self) -> &stores::EntityMatches {
                 self.typed_child("entity-matches")
             }
@@ -18221,6 +19954,7 @@ pub mod v3 {
         }
         impl Users {
             /// `v3/webizpay/users/{user_id}`
+            #[inline]
             pub fn _user_id_(&self) -> &users::_UserId_ {
                 self.typed_child("{user_id}")
             }
@@ -18237,6 +19971,7 @@ pub mod v3 {
                 ///
                 /// - `GET`: 查询商户标识列表
                 /// - `POST`: 添加商户标识
+                #[inline]
                 pub fn merchant_identifiers(&self) -> &_range_id_::MerchantIdentifiers {
                     self.typed_child("merchant-identifiers")
                 }
@@ -18255,6 +19990,7 @@ pub mod v3 {
                     /// `v3/webizpay/avail-mch-ranges/{range_id}/merchant-identifiers/{merchant_identifier}`
                     ///
                     /// - `DELETE`: 删除商户标识
+                    #[inline]
                     pub fn _merchant_identifier_(&self) -> &crate::paths::Node {
                         self.typed_child("{merchant_identifier}")
                     }
@@ -18270,6 +20006,7 @@ pub mod v3 {
             }
             impl _EmployeeId_ {
                 /// `v3/webizpay/employees/{employee_id}/out-quota-cards`
+                #[inline]
                 pub fn out_quota_cards(&self) -> &_employee_id_::OutQuotaCards {
                     self.typed_child("out-quota-cards")
                 }
@@ -18277,6 +20014,7 @@ pub mod v3 {
                 /// `v3/webizpay/employees/{employee_id}/quota-cards`
                 ///
                 /// - `POST`: 企业商户为员工下发企业支付额度卡
+                #[inline]
                 pub fn quota_cards(&self) -> &_employee_id_::QuotaCards {
                     self.typed_child("quota-cards")
                 }
@@ -18284,6 +20022,7 @@ pub mod v3 {
                 /// `v3/webizpay/employees/{employee_id}/revoke`
                 ///
                 /// - `POST`: 企业商户发起解除员工企业支付授权
+                #[inline]
                 pub fn revoke(&self) -> &crate::paths::Node {
                     self.typed_child("revoke")
                 }
@@ -18299,6 +20038,7 @@ pub mod v3 {
                     /// `v3/webizpay/employees/{employee_id}/out-quota-cards/{out_card_no}`
                     ///
                     /// - `GET`: 使用商户卡号查询企业支付额度卡
+                    #[inline]
                     pub fn _out_card_no_(&self) -> &crate::paths::Node {
                         self.typed_child("{out_card_no}")
                     }
@@ -18314,6 +20054,7 @@ pub mod v3 {
                     /// `v3/webizpay/employees/{employee_id}/quota-cards/{card_no}`
                     ///
                     /// - `GET`: 企业商户查询企业支付额度卡
+                    #[inline]
                     pub fn _card_no_(&self) -> &quota_cards::_CardNo_ {
                         self.typed_child("{card_no}")
                     }
@@ -18331,6 +20072,7 @@ pub mod v3 {
                         /// `v3/webizpay/employees/{employee_id}/quota-cards/{card_no}/cancel`
                         ///
                         /// - `POST`: 企业商户作废员工企业支付额度卡
+                        #[inline]
                         pub fn cancel(&self) -> &crate::paths::Node {
                             self.typed_child("cancel")
                         }
@@ -18338,6 +20080,7 @@ pub mod v3 {
                         /// `v3/webizpay/employees/{employee_id}/quota-cards/{card_no}/payment-url`
                         ///
                         /// - `GET`: 企业商户获取指定额度卡支付链接
+                        #[inline]
                         pub fn payment_url(&self) -> &crate::paths::Node {
                             self.typed_child("payment-url")
                         }
@@ -18358,6 +20101,7 @@ pub mod v3 {
                 /// `v3/webizpay/stores/entity-matches/{batch_id}`
                 ///
                 /// - `GET`: 查询门店主体匹配结果
+                #[inline]
                 pub fn _batch_id_(&self) -> &crate::paths::Node {
                     self.typed_child("{batch_id}")
                 }
@@ -18374,6 +20118,7 @@ pub mod v3 {
                 /// `v3/webizpay/users/{user_id}/authorization-state`
                 ///
                 /// - `GET`: 企业商户查询企业员工开通授权状态
+                #[inline]
                 pub fn authorization_state(&self) -> &crate::paths::Node {
                     self.typed_child("authorization-state")
                 }
@@ -18381,6 +20126,7 @@ pub mod v3 {
                 /// `v3/webizpay/users/{user_id}/authorization-url`
                 ///
                 /// - `POST`: 企业商户发起员工开通企业支付授权
+                #[inline]
                 pub fn authorization_url(&self) -> &crate::paths::Node {
                     self.typed_child("authorization-url")
                 }
