@@ -185,9 +185,20 @@ def name_children(root):
             sys.exit(f"a root type name is reserved: {RESERVED_TYPES & set(types)}")
 
 
+# What each first segment is, for the root accessors' rustdoc.
+ROOT_DOCS = {
+    "v3": "APIv3: JSON, signed requests and answers.",
+    "v2": "APIv2: XML; its wire paths drop this `v2/`, as in PHP.",
+    "hk": "The `hk/v3/…` endpoints (APIv3 for Hong Kong merchants).",
+    "global": "The `global/v3/…` endpoints (APIv3 for cross-border merchants, on `apihk.mch.weixin.qq.com`).",
+}
+
+
 def doc_lines(node):
     """The rustdoc of a node: its template, then one line per endpoint method."""
     lines = [f"`{node.template}`"]
+    if node.template in ROOT_DOCS:
+        lines = [f"`{node.template}`: {ROOT_DOCS[node.template]}"]
     if node.methods:
         lines.append("")
         for method, summary, security in sorted(node.methods):

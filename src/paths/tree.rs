@@ -4,25 +4,25 @@
 
 /// The typed tree's first segments (see [`paths`](crate::paths)).
 impl crate::Builder {
-    /// `global`
+    /// `global`: The `global/v3/…` endpoints (APIv3 for cross-border merchants, on `apihk.mch.weixin.qq.com`).
     #[inline]
     pub fn global(&self) -> &crate::paths::Global {
         self.typed_child("global")
     }
 
-    /// `hk`
+    /// `hk`: The `hk/v3/…` endpoints (APIv3 for Hong Kong merchants).
     #[inline]
     pub fn hk(&self) -> &crate::paths::Hk {
         self.typed_child("hk")
     }
 
-    /// `v2`
+    /// `v2`: APIv2: XML; its wire paths drop this `v2/`, as in PHP.
     #[inline]
     pub fn v2(&self) -> &crate::paths::V2 {
         self.typed_child("v2")
     }
 
-    /// `v3`
+    /// `v3`: APIv3: JSON, signed requests and answers.
     #[inline]
     pub fn v3(&self) -> &crate::paths::V3 {
         self.typed_child("v3")
@@ -62,7 +62,7 @@ impl crate::paths::Node {
 }
 
 node! {
-    /// `global`
+    /// `global`: The `global/v3/…` endpoints (APIv3 for cross-border merchants, on `apihk.mch.weixin.qq.com`).
     Global
 }
 impl Global {
@@ -74,7 +74,7 @@ impl Global {
 }
 
 node! {
-    /// `hk`
+    /// `hk`: The `hk/v3/…` endpoints (APIv3 for Hong Kong merchants).
     Hk
 }
 impl Hk {
@@ -86,7 +86,7 @@ impl Hk {
 }
 
 node! {
-    /// `v2`
+    /// `v2`: APIv2: XML; its wire paths drop this `v2/`, as in PHP.
     V2
 }
 impl V2 {
@@ -224,7 +224,7 @@ impl V2 {
 }
 
 node! {
-    /// `v3`
+    /// `v3`: APIv3: JSON, signed requests and answers.
     V3
 }
 impl V3 {
