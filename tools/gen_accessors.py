@@ -189,8 +189,8 @@ def name_children(root):
 ROOT_DOCS = {
     "v3": "APIv3: JSON, signed requests and answers.",
     "v2": "APIv2: XML; its wire paths drop this `v2/`, as in PHP.",
-    "hk": "The `hk/v3/…` endpoints (APIv3 for Hong Kong merchants).",
-    "global": "The `global/v3/…` endpoints (APIv3 for cross-border merchants, on `apihk.mch.weixin.qq.com`).",
+    "hk": "the `hk/v3/…` endpoints (APIv3 for Hong Kong merchants).",
+    "global": "the `global/v3/…` endpoints (APIv3 for cross-border merchants, on `apihk.mch.weixin.qq.com`).",
 }
 
 

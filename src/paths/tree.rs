@@ -4,13 +4,13 @@
 
 /// The typed tree's first segments (see [`paths`](crate::paths)).
 impl crate::Builder {
-    /// `global`: The `global/v3/…` endpoints (APIv3 for cross-border merchants, on `apihk.mch.weixin.qq.com`).
+    /// `global`: the `global/v3/…` endpoints (APIv3 for cross-border merchants, on `apihk.mch.weixin.qq.com`).
     #[inline]
     pub fn global(&self) -> &crate::paths::Global {
         self.typed_child("global")
     }
 
-    /// `hk`: The `hk/v3/…` endpoints (APIv3 for Hong Kong merchants).
+    /// `hk`: the `hk/v3/…` endpoints (APIv3 for Hong Kong merchants).
     #[inline]
     pub fn hk(&self) -> &crate::paths::Hk {
         self.typed_child("hk")
@@ -62,7 +62,7 @@ impl crate::paths::Node {
 }
 
 node! {
-    /// `global`: The `global/v3/…` endpoints (APIv3 for cross-border merchants, on `apihk.mch.weixin.qq.com`).
+    /// `global`: the `global/v3/…` endpoints (APIv3 for cross-border merchants, on `apihk.mch.weixin.qq.com`).
     Global
 }
 impl Global {
@@ -74,7 +74,7 @@ impl Global {
 }
 
 node! {
-    /// `hk`: The `hk/v3/…` endpoints (APIv3 for Hong Kong merchants).
+    /// `hk`: the `hk/v3/…` endpoints (APIv3 for Hong Kong merchants).
     Hk
 }
 impl Hk {
