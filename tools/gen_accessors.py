@@ -189,9 +189,32 @@ def name_children(root):
 ROOT_DOCS = {
     "v3": "APIv3: JSON, signed requests and answers.",
     "v2": "APIv2: XML; its wire paths drop this `v2/`, as in PHP.",
-    "hk": "the `hk/v3/…` endpoints (APIv3 for Hong Kong merchants).",
-    "global": "the `global/v3/…` endpoints (APIv3 for cross-border merchants, on `apihk.mch.weixin.qq.com`).",
+    "hk": "the `hk/v3/…` endpoints (cross-border APIv3 on `api.mch.weixin.qq.com`).",
+    "global": "the `global/v3/…` endpoints (cross-border APIv3 on `apihk.mch.weixin.qq.com`).",
 }
+
+
+# A runnable example for each root accessor: (chain below it, its template).
+ROOT_EXAMPLES = {
+    "v3": (".pay().transactions().native()", "v3/pay/transactions/native"),
+    "v2": (".pay().micropay()", "v2/pay/micropay"),
+    "hk": (".v3().transactions().native()", "hk/v3/transactions/native"),
+    "global": (".v3().customs().orders()", "global/v3/customs/orders"),
+}
+
+
+def root_example(node):
+    chain, template = ROOT_EXAMPLES[node.template]
+    return [
+        "",
+        "```",
+        '# let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",',
+        '#   "privateKey": "file://tests/fixtures/merchant_private_key.pem",',
+        '#   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;',
+        f'assert_eq!(instance.{node.names[0]}(){chain}.template(), "{template}");',
+        "# Ok::<(), wechatpay::Error>(())",
+        "```",
+    ]
 
 
 def doc_lines(node):
@@ -229,6 +252,8 @@ def generate_tree(root, counts):
             returns = f"{child_module}::{child.type}" if child.typed else "crate::paths::Node"
             for i, name in enumerate(child.names):
                 doc = doc_lines(child)
+                if parent.template == "" and parent.segment is None:
+                    doc += root_example(child)
                 if i > 0:
                     doc = [f"The same node as [`{child.names[0]}`](Self::{child.names[0]}): `{child.template}`."]
                 for line in doc:

@@ -4,25 +4,57 @@
 
 /// The typed tree's first segments (see [`paths`](crate::paths)).
 impl crate::Builder {
-    /// `global`: the `global/v3/…` endpoints (APIv3 for cross-border merchants, on `apihk.mch.weixin.qq.com`).
+    /// `global`: the `global/v3/…` endpoints (cross-border APIv3 on `apihk.mch.weixin.qq.com`).
+    ///
+    /// ```
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
+    /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
+    /// assert_eq!(instance.global().v3().customs().orders().template(), "global/v3/customs/orders");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     #[inline]
     pub fn global(&self) -> &crate::paths::Global {
         self.typed_child("global")
     }
 
-    /// `hk`: the `hk/v3/…` endpoints (APIv3 for Hong Kong merchants).
+    /// `hk`: the `hk/v3/…` endpoints (cross-border APIv3 on `api.mch.weixin.qq.com`).
+    ///
+    /// ```
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
+    /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
+    /// assert_eq!(instance.hk().v3().transactions().native().template(), "hk/v3/transactions/native");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     #[inline]
     pub fn hk(&self) -> &crate::paths::Hk {
         self.typed_child("hk")
     }
 
     /// `v2`: APIv2: XML; its wire paths drop this `v2/`, as in PHP.
+    ///
+    /// ```
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
+    /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
+    /// assert_eq!(instance.v2().pay().micropay().template(), "v2/pay/micropay");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     #[inline]
     pub fn v2(&self) -> &crate::paths::V2 {
         self.typed_child("v2")
     }
 
     /// `v3`: APIv3: JSON, signed requests and answers.
+    ///
+    /// ```
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
+    /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
+    /// assert_eq!(instance.v3().pay().transactions().native().template(), "v3/pay/transactions/native");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     #[inline]
     pub fn v3(&self) -> &crate::paths::V3 {
         self.typed_child("v3")
@@ -62,7 +94,7 @@ impl crate::paths::Node {
 }
 
 node! {
-    /// `global`: the `global/v3/…` endpoints (APIv3 for cross-border merchants, on `apihk.mch.weixin.qq.com`).
+    /// `global`: the `global/v3/…` endpoints (cross-border APIv3 on `apihk.mch.weixin.qq.com`).
     Global
 }
 impl Global {
@@ -74,7 +106,7 @@ impl Global {
 }
 
 node! {
-    /// `hk`: the `hk/v3/…` endpoints (APIv3 for Hong Kong merchants).
+    /// `hk`: the `hk/v3/…` endpoints (cross-border APIv3 on `api.mch.weixin.qq.com`).
     Hk
 }
 impl Hk {
