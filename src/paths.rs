@@ -33,7 +33,8 @@
 //!
 //! A typed node derefs to [`Builder`] (through [`Node`]), so it has the whole `Builder` API: the verbs, [`url`],
 //! [`template`], [`chain`], [`verbatim`] and indexing. Those last three leave the typed tree for a path the catalog
-//! lacks; `&node` (or the node itself, as accessors return references) goes wherever a `&Builder` is expected:
+//! lacks. Accessors return references, so a typed node goes wherever a `&Builder` is expected, and lives as long as
+//! the root; `.clone()` copies that reference (`Builder::clone(node)` makes an owned `Builder`):
 //!
 //! ```
 //! use wechatpay::Builder;
@@ -45,6 +46,8 @@
 //! }
 //! let pay = instance.v3().pay();
 //! assert_eq!(pay.transactions().native().template(), "v3/pay/transactions/native");
+//! let owned: Builder = Builder::clone(pay.transactions());
+//! assert_eq!(owned.template(), "v3/pay/transactions");
 //! assert_eq!(transactions(&instance).template(), "v3/pay/transactions");
 //! assert_eq!(pay.chain("newProduct/{id}").template(), "v3/pay/new-product/{id}");
 //! assert_eq!(instance.v3()["pay/transactions"].template(), "v3/pay/transactions");
@@ -79,7 +82,8 @@
 //! # Walking the tree at run time
 //!
 //! [`Builder::accessors`] lists a node's typed accessors as [`Accessor`]s (name, segment, the endpoint's methods,
-//! children), for tools that walk the catalog; it is empty for a path off the tree.
+//! children), for tools that walk the catalog; it is empty for a path off the tree. [`root`] lists the first ones
+//! without a `Builder`.
 //!
 //! [`url`]: Builder::url
 //! [`template`]: Builder::template

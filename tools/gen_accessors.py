@@ -36,11 +36,15 @@ import subprocess
 import sys
 from collections import defaultdict
 
+# Methods a typed node has through Builder (and every `impl Builder` elsewhere in the crate): a segment with one of
+# these names gets a trailing underscore, so that the accessor does not hide the method.
 BUILDER_METHODS = {
     "factory", "chain", "template", "get", "put", "post", "patch", "delete",
     "get_async", "put_async", "post_async", "patch_async", "delete_async",
     "request", "request_async", "verbatim", "url", "config", "accessors", "clone", "fmt", "index", "segment", "twin",
-    "deref", "typed_child",
+    "deref", "typed_child", "cached_typed", "core",
+    "download", "download_to_file", "download_async", "download_to_file_async",
+    "refresh_certificates", "refresh_certificates_async", "notification_parser", "jsapi_pay_params", "app_pay_params",
 }
 RAW_KEYWORDS = {
     "as", "break", "const", "continue", "else", "enum", "extern", "false", "fn", "for", "if", "impl", "in",
