@@ -115,7 +115,7 @@ class Node:
         self.segment = segment
         self.children = {}  # segment -> Node
         self.methods = []  # (method, summary or None, mutual TLS)
-        # Set by name(): accessor names (preferred first), type name, module name.
+        # Set by name_children(): accessor names (preferred first), type name, module name.
         self.names, self.type, self.module = [], None, None
 
     def child(self, segment):
@@ -274,7 +274,7 @@ def generate_tree(root, counts):
     emit("impl crate::Builder {")
     accessor_fns(root, "crate::paths")
     emit("")
-    emit("/// The root accessors, below the root: they do not compile (see `sealed::RootOnly`).")
+    emit("// The root accessors, below the root: calls do not compile (see `sealed::RootOnly`).")
     emit("impl crate::paths::Node {")
     for child in root_children:
         for name in child.names:

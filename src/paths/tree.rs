@@ -61,7 +61,7 @@ impl crate::Builder {
     }
 }
 
-/// The root accessors, below the root: they do not compile (see `sealed::RootOnly`).
+// The root accessors, below the root: calls do not compile (see `sealed::RootOnly`).
 impl crate::paths::Node {
     #[doc(hidden)]
     pub fn global<'x>(&'x self) -> &'x crate::Builder
