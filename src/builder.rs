@@ -217,7 +217,8 @@ impl Builder {
     /// catalog; empty for a path off the tree. See [`paths`](crate::paths) for the typed methods themselves.
     ///
     /// ```
-    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+    /// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
     /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
     /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
     /// let refunds = instance.v3().refund().domestic().refunds();

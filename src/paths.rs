@@ -6,7 +6,8 @@
 //! not a child of the node does not compile, and an IDE offers only the real children at each step:
 //!
 //! ```
-//! # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+//! # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+//! #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
 //! #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
 //! #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
 //! let cancel = instance.v3().fund_app().mch_transfer().transfer_to_qq_wallet_bills()._out_bill_no_().cancel();
@@ -38,7 +39,8 @@
 //!
 //! ```
 //! use wechatpay::Builder;
-//! # let instance = Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+//! # let instance = Builder::factory(serde_json::json!({"mchid": "1",
+//! #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
 //! #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
 //! #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
 //! fn transactions(instance: &Builder) -> &Builder {
@@ -100,7 +102,8 @@ use crate::Builder;
 /// derefs to: a [`Builder`] (it derefs to one) with no accessors.
 ///
 /// ```
-/// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+/// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+/// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
 /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
 /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
 /// let native: &wechatpay::paths::Node = instance.v3().pay().transactions().native();
@@ -153,7 +156,8 @@ pub(crate) mod sealed {
 /// One typed accessor of the tree, as [`Builder::accessors`] lists them.
 ///
 /// ```
-/// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+/// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+/// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
 /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
 /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
 /// let bills = instance.v3().fund_app().mch_transfer().transfer_to_qq_wallet_bills();
@@ -199,7 +203,8 @@ impl Accessor {
     /// (`["applyment_id", "applyment_id_"]` under `v3/applyment4sub/applyment`).
     ///
     /// ```
-    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+    /// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
     /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
     /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
     /// let applyment = instance.v3().applyment4sub().applyment();

@@ -212,7 +212,8 @@ def root_example(node):
     return [
         "",
         "```",
-        '# let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",',
+        '# let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",',
+        '#   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",',
         '#   "privateKey": "file://tests/fixtures/merchant_private_key.pem",',
         '#   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;',
         f'assert_eq!(instance.{node.names[0]}(){chain}.template(), "{template}");',

@@ -7,7 +7,8 @@ impl crate::Builder {
     /// `global`: the `global/v3/…` endpoints (cross-border APIv3 on `apihk.mch.weixin.qq.com`).
     ///
     /// ```
-    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+    /// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
     /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
     /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
     /// assert_eq!(instance.global().v3().customs().orders().template(), "global/v3/customs/orders");
@@ -21,7 +22,8 @@ impl crate::Builder {
     /// `hk`: the `hk/v3/…` endpoints (cross-border APIv3 on `api.mch.weixin.qq.com`).
     ///
     /// ```
-    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+    /// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
     /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
     /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
     /// assert_eq!(instance.hk().v3().transactions().native().template(), "hk/v3/transactions/native");
@@ -35,7 +37,8 @@ impl crate::Builder {
     /// `v2`: APIv2: XML; its wire paths drop this `v2/`, as in PHP.
     ///
     /// ```
-    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+    /// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
     /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
     /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
     /// assert_eq!(instance.v2().pay().micropay().template(), "v2/pay/micropay");
@@ -49,7 +52,8 @@ impl crate::Builder {
     /// `v3`: APIv3: JSON, signed requests and answers.
     ///
     /// ```
-    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+    /// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
     /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
     /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
     /// assert_eq!(instance.v3().pay().transactions().native().template(), "v3/pay/transactions/native");
