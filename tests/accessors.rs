@@ -165,6 +165,54 @@ fn accessors_list_every_child_method_and_name_of_the_tree() {
     assert!(instance.chain("v3/pay/transactions/native/extra").accessors().is_empty());
 }
 
+/// The public methods of every `impl Builder` block under src/ (where the crate adds Builder methods).
+fn builder_methods(dir: &std::path::Path, methods: &mut BTreeSet<String>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            builder_methods(&path, methods);
+            continue;
+        }
+        if path.extension().is_none_or(|ext| ext != "rs") || path.ends_with("paths/tree.rs") {
+            continue;
+        }
+        let mut inside = false;
+        for line in std::fs::read_to_string(&path).unwrap().lines() {
+            if line.starts_with("impl Builder {") || line.starts_with("impl crate::Builder {") {
+                inside = true;
+            } else if line == "}" {
+                inside = false;
+            } else if let Some(rest) = line.trim_start().strip_prefix("pub fn ").filter(|_| inside) {
+                methods.insert(rest.split(['(', '<']).next().unwrap().to_owned());
+            }
+        }
+    }
+}
+
+#[test]
+fn no_accessor_hides_a_builder_method() {
+    // A typed node's accessor wins over a Builder method of the same name on that node, so a method added to
+    // Builder under a segment's name (`verify`, `upload`, ...) would quietly become unreachable there.
+    let mut methods = BTreeSet::new();
+    builder_methods(std::path::Path::new("src"), &mut methods);
+    assert!(methods.contains("post") && methods.contains("accessors"), "found Builder's methods: {methods:?}");
+    let mut clashes = Vec::new();
+    let mut queue: Vec<(String, &'static [Accessor])> =
+        wechatpay::paths::root().iter().map(|a| (a.segment().to_owned(), a.children())).collect();
+    while let Some((template, accessors)) = queue.pop() {
+        for accessor in accessors {
+            clashes
+                .extend(accessor.names().iter().filter(|name| methods.contains(**name)).map(|n| (n, template.clone())));
+            queue.push((format!("{template}/{}", accessor.segment()), accessor.children()));
+        }
+    }
+    assert!(
+        clashes.is_empty(),
+        "accessors named like Builder methods (add the names to BUILDER_METHODS in tools/gen_accessors.py and \
+         regenerate): {clashes:?}"
+    );
+}
+
 #[test]
 fn every_endpoint_is_reachable_by_chain_and_index_and_they_agree() {
     let instance = offline();
