@@ -3,8 +3,7 @@
 //!
 //! [`chain`]: Builder::chain
 
-mod accessors;
-
+use std::any::{Any, TypeId};
 use std::fmt;
 use std::future::Future;
 use std::io::Write;
@@ -21,21 +20,10 @@ use crate::config::IntoConfig;
 use crate::download::{self, Checks, Downloaded, Job};
 use crate::error::{Error, Result};
 use crate::options::IntoOptions;
+use crate::paths::{Accessor, Node, Typed};
 use crate::response::Response;
 use crate::runtime::ResponseFuture;
 use crate::template::UriTemplate;
-
-/// A generated accessor, as [`Builder::accessors`] lists them.
-///
-/// ```
-/// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
-/// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
-/// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
-/// let fund_app: wechatpay::Accessor = wechatpay::Builder::fund_app;
-/// assert_eq!(fund_app(instance.v3()).template(), "v3/fund-app");
-/// # Ok::<(), wechatpay::Error>(())
-/// ```
-pub type Accessor = fn(&Builder) -> &Builder;
 
 /// A node of the URI chain: the root made by [`Builder::factory`], or a path below it.
 ///
@@ -57,26 +45,19 @@ pub type Accessor = fn(&Builder) -> &Builder;
 /// # Ok(()) }
 /// ```
 ///
-/// # Accessor names
+/// # Accessors: the typed path tree
 ///
-/// Every literal segment and placeholder of WeChat Pay's ~1,000 endpoints has an accessor, generated from the
-/// catalog:
-/// - a literal segment is its snake_case form: `fund_app()` is `fund-app`, `video_upload()` is `video_upload`,
-///   `add_institutionsub()` is `addInstitutionsub`;
-/// - a placeholder `{name}` is `_name_()`, as in PHP: `_out_bill_no_()` is `{out_bill_no}`;
-/// - Rust keywords use the raw form: `r#return()`, `r#use()`, `r#try()`;
-/// - a trailing underscore marks a segment whose plain name is taken: by a verb (`delete_()` is the segment
-///   `delete`), or by a hyphenated twin (`policy_periods_()` is `policy_periods`, the sibling of `policy-periods`);
-/// - the plain name of such a twin (`policy_periods()`, `applyment_id()`, `business_code()`) is the hyphenated
-///   segment, except under a parent whose only such child is the underscored one
-///   (`v3/applyment4sub/applyment/applyment_id`);
-/// - `trailing_slash()` is the empty last segment of the paths that end in `/`.
+/// Every node of WeChat Pay's ~1,000 endpoints has a typed accessor, generated from the catalog: `instance.v3()` is
+/// a [`paths::V3`](crate::paths::V3) whose methods are exactly its children, and so on down to each endpoint, so a
+/// wrong segment does not compile. Every typed node derefs to `Builder`. The names follow PHP's (`fund_app()` for
+/// `fund-app`, `_out_bill_no_()` for `{out_bill_no}`); [`paths`](crate::paths) has the rule, the twins and keywords.
 ///
 /// # Caching
 ///
 /// Accessors and `instance["..."]` return a reference to a child node cached in its parent, as PHP's ArrayAccess
-/// does: the same key gives the same node, and repeated use allocates nothing. [`chain`](Self::chain) returns a new
-/// node each time, so a path with a concrete id (better: use a placeholder) does not grow the cache.
+/// does: the same accessor or key gives the same node, and repeated use allocates nothing. (Accessors and indexing
+/// keep separate caches.) [`chain`](Self::chain) returns a new node each time, so a path with a concrete id (better:
+/// use a placeholder) does not grow the cache.
 ///
 /// # Threads
 ///
@@ -90,10 +71,13 @@ pub struct Builder {
     core: Arc<Core>,
     template: String,
     parsed: OnceLock<std::result::Result<UriTemplate, String>>,
-    /// Children by exact segment: accessors, and index keys that normalisation leaves as they are.
+    /// Children by exact segment: index keys that normalisation leaves as they are.
     children: FrozenMap<String, Box<Builder>>,
     /// Children by index key as written, for keys that normalisation changes (`fundApp` → `fund-app`).
     renamed: FrozenMap<String, Box<Builder>>,
+    /// Typed children (see [`paths`](crate::paths)) by type and segment: the type makes the key unique even where
+    /// two accessors append the same segment as different types (`hk().v3()` and, through deref, `Builder::v3`).
+    typed: FrozenMap<(TypeId, &'static str), Box<dyn Any + Send + Sync>>,
 }
 
 impl Builder {
@@ -127,7 +111,14 @@ impl Builder {
     }
 
     fn node(core: Arc<Core>, template: String) -> Builder {
-        Builder { core, template, parsed: OnceLock::new(), children: FrozenMap::new(), renamed: FrozenMap::new() }
+        Builder {
+            core,
+            template,
+            parsed: OnceLock::new(),
+            children: FrozenMap::new(),
+            renamed: FrozenMap::new(),
+            typed: FrozenMap::new(),
+        }
     }
 
     /// The configuration this chain was made with.
@@ -207,23 +198,50 @@ impl Builder {
             .insert_with(segment.to_owned(), || Box::new(Builder::node(Arc::clone(&self.core), self.join(segment))))
     }
 
-    /// A hyphen/underscore twin: the underscored segment where the catalog has only that one under this parent.
-    fn twin(&self, hyphenated: &str, underscored: &str) -> &Builder {
-        let only_underscored = accessors::ONLY_UNDERSCORED_TWIN
-            .iter()
-            .any(|(parent, segment)| *parent == self.template && *segment == underscored);
-        self.segment(if only_underscored { underscored } else { hyphenated })
+    /// The typed child `T` for `segment`, made on first use and cached: what every generated accessor calls.
+    pub(crate) fn typed_child<T: Typed>(&self, segment: &'static str) -> &T {
+        let child = self.cached_typed(TypeId::of::<T>(), segment, |node| Box::new(T::wrap(node)));
+        match child.downcast_ref::<T>() {
+            Some(child) => child,
+            None => unreachable!("typed children are keyed by their own TypeId"),
+        }
     }
 
-    /// Every generated accessor by name (`"fund_app"`, `"_out_bill_no_"`, `"delete_"`, ...), for tools that walk
-    /// the catalog.
+    /// The untyped half of [`typed_child`](Self::typed_child), shared by every node type (compiled once, not once
+    /// per type).
+    fn cached_typed(
+        &self,
+        type_id: TypeId,
+        segment: &'static str,
+        make: fn(Node) -> Box<dyn Any + Send + Sync>,
+    ) -> &(dyn Any + Send + Sync) {
+        let key = (type_id, segment);
+        match self.typed.get(&key) {
+            Some(child) => child,
+            None => self
+                .typed
+                .insert_with(key, || make(Node::new(Builder::node(Arc::clone(&self.core), self.join(segment))))),
+        }
+    }
+
+    /// The typed accessors of this node's template (the generated tree's children of it), for tools that walk the
+    /// catalog; empty for a path off the tree. See [`paths`](crate::paths) for the typed methods themselves.
     ///
     /// ```
-    /// let (name, _accessor) = wechatpay::Builder::accessors().iter().find(|(name, _)| *name == "fund_app").unwrap();
-    /// assert_eq!(*name, "fund_app");
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+    /// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
+    /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
+    /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
+    /// let refunds = instance.v3().refund().domestic().refunds();
+    /// let names: Vec<_> = refunds.accessors().iter().map(|a| a.name()).collect();
+    /// assert_eq!(names, ["_out_refund_no_", "_refund_id_"]);
+    /// // Any node with a catalog template has them, however it was reached.
+    /// assert_eq!(instance.chain("v3/refund/domestic/refunds").accessors(), refunds.accessors());
+    /// assert!(instance.chain("v3/nowhere").accessors().is_empty());
+    /// # Ok::<(), wechatpay::Error>(())
     /// ```
-    pub fn accessors() -> &'static [(&'static str, Accessor)] {
-        accessors::ACCESSORS
+    pub fn accessors(&self) -> &'static [Accessor] {
+        crate::paths::accessors_at(&self.template)
     }
 
     fn parsed(&self) -> Result<&UriTemplate> {
@@ -376,7 +394,7 @@ impl Builder {
         self.request(Method::PATCH, options)
     }
 
-    /// `DELETE`, blocking. (The path segment `delete` is [`delete_`](Self::delete_).)
+    /// `DELETE`, blocking. (The path segment `delete` is the accessor `delete_()`.)
     ///
     /// ```
     /// # let server = wechatpay_mock::Server::builder()

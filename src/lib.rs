@@ -36,6 +36,7 @@ mod formatter;
 mod media;
 mod notification;
 mod options;
+pub mod paths;
 mod pay_signature;
 mod response;
 mod runtime;
@@ -48,7 +49,7 @@ mod verifier;
 mod xml_notification;
 
 pub use crate::bills::Bill;
-pub use crate::builder::{Accessor, Builder};
+pub use crate::builder::Builder;
 pub use crate::certificates::{AutoRefresh, RefreshOutcome};
 pub use crate::config::{BACKUP_BASE_URI, Config, ConfigBuilder, DEFAULT_BASE_URI, HK_BASE_URI, IntoConfig};
 pub use crate::download::Downloaded;
@@ -59,6 +60,7 @@ pub use crate::notification::{
     Notification, NotificationAnswer, NotificationError, NotificationHeaders, NotificationParser, ReplayGuard,
 };
 pub use crate::options::{IntoOptions, OPTION_KEYS, Options};
+pub use crate::paths::Accessor;
 pub use crate::pay_signature::{AppPayParams, JsapiPayParams};
 pub use crate::response::Response;
 pub use crate::runtime::ResponseFuture;
