@@ -55,7 +55,9 @@ pub(crate) fn sign(fields: &[(String, String)], key: &str, kind: SignType) -> St
 }
 
 /// Parses a flat `<xml><k>v</k>...</xml>` document. A DOCTYPE is refused (so no entity can be declared: XXE,
-/// billion laughs) and entities other than XML's five are refused, never expanded.
+/// billion laughs) and entities other than XML's five are refused, never expanded; nested elements and a field
+/// given twice are refused too (fragment injection: a value that smuggles in `</k><total_fee>1</total_fee>`
+/// must not become a second field).
 pub(crate) fn parse_xml(body: &[u8]) -> Result<Vec<(String, String)>, String> {
     let text = std::str::from_utf8(body).map_err(|_| "the XML is not UTF-8".to_owned())?;
     let mut reader = Reader::from_str(text);
@@ -83,13 +85,13 @@ pub(crate) fn parse_xml(body: &[u8]) -> Result<Vec<(String, String)>, String> {
                 match depth {
                     0 if !rooted && name == "xml" => rooted = true,
                     0 => return Err("the root element must be <xml>".into()),
-                    1 => fields.push((name, String::new())),
+                    1 => push_field(&mut fields, name, String::new())?,
                     _ => return Err("APIv2 payloads are flat: nested elements are refused".into()),
                 }
             }
             Event::End(_) => {
-                if depth == 2 {
-                    fields.extend(current.take());
+                if let Some((name, value)) = current.take().filter(|_| depth == 2) {
+                    push_field(&mut fields, name, value)?;
                 }
                 depth = depth.saturating_sub(1);
             }
@@ -124,6 +126,14 @@ pub(crate) fn parse_xml(body: &[u8]) -> Result<Vec<(String, String)>, String> {
             Event::Eof => return Err("the document ends early or has no <xml> root".into()),
         }
     }
+}
+
+fn push_field(fields: &mut Vec<(String, String)>, name: String, value: String) -> Result<(), String> {
+    if fields.iter().any(|(k, _)| *k == name) {
+        return Err(format!("the field {name} is given twice"));
+    }
+    fields.push((name, value));
+    Ok(())
 }
 
 /// Renders flat XML with CDATA sections, as WeChat Pay writes it.
@@ -893,6 +903,8 @@ mod tests {
         assert!(parse_xml(b"<xml><a><b>1</b></a></xml>").is_err());
         assert!(parse_xml(b"<xml><a><![CDATA[x</a></xml>").is_err());
         assert_eq!(parse_xml(b"<xml><a>&#x4E2D;&#25991;</a></xml>").ok(), Some(vec![("a".into(), "中文".into())]));
+        assert!(parse_xml(b"<xml><a>1</a><b/><a>2</a></xml>").is_err(), "a field given twice");
+        assert!(parse_xml(b"<xml><a/><a/></xml>").is_err());
     }
 
     #[test]
