@@ -173,7 +173,10 @@ pub(crate) async fn post_raw(url: &str, headers: &[(String, String)], body: Vec<
     let exchange = async {
         let stream =
             tokio::net::TcpStream::connect((host.as_str(), port)).await.map_err(|e| fail("connecting to", &e))?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        // Header names as WeChat Pay writes them (`Wechatpay-Signature`), for handlers that look them up by case.
+        let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+            .title_case_headers(true)
+            .handshake(TokioIo::new(stream))
             .await
             .map_err(|e| fail("handshake with", &e))?;
         tokio::spawn(async move {

@@ -56,6 +56,11 @@ async fn an_auto_paid_order_calls_back_with_no_further_request() {
     // Nobody asks the server anything more: its timer pays the order and posts the callback.
     let (line, headers, body) = next(&mut rx).await;
     assert!(line.starts_with("POST /notify/wechat"), "{line}");
+    let names: Vec<&str> = headers.iter().map(|(k, _)| k.as_str()).collect();
+    assert!(
+        names.contains(&"Wechatpay-Signature") && names.contains(&"Wechatpay-Serial"),
+        "as WeChat writes them: {names:?}"
+    );
     let (event, resource) = open_callback(&c.ids, &headers, &body);
     assert_eq!(event, "TRANSACTION.SUCCESS");
     assert_eq!(resource["out_trade_no"], "TIMED1");
