@@ -90,7 +90,7 @@ def story(mode):
                       private_key=read(ready['merchant_private_key']), cert_serial_no=ready['merchant_serial'],
                       appid='wxd678efh567hg6787', apiv3_key=ready['apiv3_key'], cert_dir=cert_dir, **keys)
     wxpay._core._gate_way = ready['base_uri'].rstrip('/')
-    # A callback is checked with the SDK's callback(): signature, then the resource decrypted with the APIv3 key.
+    # Callbacks: wxpay.callback(headers, body) verifies the signature and decrypts the resource (None if either fails).
     # guide:python:end
 
     notify_url, next_callback, stop_endpoint = callback_endpoint()
