@@ -18,7 +18,7 @@ use crate::multipart;
 use crate::notify::{self, DeliveryRecord, Notification};
 use crate::reply::{Reply, Signing, Streamed, header};
 use crate::routes::{self, Ctx, Lookup};
-use crate::state::{Event, State, World};
+use crate::state::{Event, Moment, State, World};
 use crate::util::{fill_random, hex_upper, now_secs, parse_query};
 
 /// Which key signs answers when the request's `Wechatpay-Serial` does not name one.
@@ -306,7 +306,7 @@ impl Engine {
     }
 
     /// Runs `f` on the state after it caught up with the clock, then sends the callbacks that caused.
-    pub(crate) fn with_state<R>(&self, f: impl FnOnce(&mut State, crate::state::Moment) -> R) -> R {
+    pub(crate) fn with_state<R>(&self, f: impl FnOnce(&mut State, Moment) -> R) -> R {
         let (result, events) = self.world.with(f);
         self.send_events(events);
         result

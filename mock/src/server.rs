@@ -786,10 +786,7 @@ impl Server {
     /// [`MockError::Delivery`] when fewer than `count` have ended within `timeout`.
     pub async fn wait_for_deliveries(&self, count: usize, timeout: Duration) -> Result<Vec<DeliveryRecord>, MockError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let deliveries = Arc::clone(self.engine.deliveries());
-        self.engine.runtime.spawn(async move {
-            let _ = tx.send(deliveries.at_least(count, timeout).await);
-        });
+        self.await_deliveries(count, timeout, move |records| drop(tx.send(records)));
         let records = rx.await.map_err(|_| MockError::Stopped)?;
         records.ok_or_else(|| self.too_few_deliveries(count, timeout))
     }
@@ -804,12 +801,20 @@ impl Server {
         timeout: Duration,
     ) -> Result<Vec<DeliveryRecord>, MockError> {
         let (tx, rx) = std::sync::mpsc::channel();
-        let deliveries = Arc::clone(self.engine.deliveries());
-        self.engine.runtime.spawn(async move {
-            let _ = tx.send(deliveries.at_least(count, timeout).await);
-        });
+        self.await_deliveries(count, timeout, move |records| drop(tx.send(records)));
         let records = rx.recv().map_err(|_| MockError::Stopped)?;
         records.ok_or_else(|| self.too_few_deliveries(count, timeout))
+    }
+
+    /// Waits on the server's runtime for `count` delivery records (at most `timeout`) and hands them to `done`.
+    fn await_deliveries(
+        &self,
+        count: usize,
+        timeout: Duration,
+        done: impl FnOnce(Option<Vec<DeliveryRecord>>) + Send + 'static,
+    ) {
+        let deliveries = Arc::clone(self.engine.deliveries());
+        self.engine.runtime.spawn(async move { done(deliveries.at_least(count, timeout).await) });
     }
 
     fn too_few_deliveries(&self, count: usize, timeout: Duration) -> MockError {
