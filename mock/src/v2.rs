@@ -1,7 +1,7 @@
 //! APIv2 (XML): flat `<xml>` payloads signed with the APIv2 key (MD5 or HMAC-SHA256 over the sorted
 //! `k=v&...&key=KEY` string), answered with signed XML (a few endpoints answer unsigned, as WeChat does), with
-//! state for code payments (micropay, query, reverse), refunds (request, query, callback with `req_info`), red
-//! packets and bills.
+//! state for payments (unifiedorder, micropay, query, close, reverse), refunds (request, query, callback with
+//! `req_info`), red packets, transfers to balance and bills, kept in [`crate::state::v2`].
 
 use std::io::Write as _;
 use std::time::Duration;
@@ -448,7 +448,7 @@ fn unifiedorder<'f>(
             return business_fail(answer, Business { code: "ORDERPAID", description: "该订单已支付" });
         }
         Some(order) if order.state == TradeState::Closed => {
-            return business_fail(answer, Business { code: "ORDERCLOSED", description: "该订单已关" });
+            return business_fail(answer, Business { code: "ORDERCLOSED", description: "订单已关闭" });
         }
         Some(order) if order.total_fee != total_fee => {
             return business_fail(answer, Business { code: "OUT_TRADE_NO_USED", description: "商户订单号重复" });
@@ -489,7 +489,7 @@ fn micropay<'f>(
         let (code, description) = match order.state {
             TradeState::Success | TradeState::Refund => ("ORDERPAID", "该订单已支付"),
             TradeState::Revoked => ("ORDERREVERSED", "当前订单已经被撤销"),
-            TradeState::Closed => ("ORDERCLOSED", "该订单已关"),
+            TradeState::Closed => ("ORDERCLOSED", "订单已关闭"),
             TradeState::UserPaying => ("USERPAYING", "需要用户输入支付密码"),
             TradeState::NotPay => ("OUT_TRADE_NO_USED", "商户订单号重复"),
         };
