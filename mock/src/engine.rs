@@ -4,19 +4,22 @@ use std::collections::VecDeque;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::auth::{self, NonceCache, SignedRequest};
 use crate::catalog::Catalog;
+use crate::error::MockError;
 use crate::faults::{Fault, FaultHandle};
 use crate::identities::{Identities, Platform};
-use crate::keys::{Keys, WechatKey};
+use crate::keys::{Keys, PlatformEntry, WechatKey};
+use crate::multipart;
 use crate::notify::{self, DeliveryRecord, Notification};
-use crate::routes::{self, Ctx, Event, Lookup, Reply, Signing, State, Streamed};
+use crate::reply::{Reply, Signing, Streamed, header};
+use crate::routes::{self, Ctx, Lookup};
+use crate::state::{Event, Moment, State, World};
 use crate::util::{fill_random, hex_upper, now_secs, parse_query};
-use crate::{MockError, multipart};
 
 /// Which key signs answers when the request's `Wechatpay-Serial` does not name one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -55,7 +58,7 @@ pub struct RawResponse {
 impl RawResponse {
     /// A header value by case-insensitive name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        routes::header(&self.headers, name)
+        header(&self.headers, name)
     }
 }
 
@@ -77,15 +80,7 @@ pub(crate) struct Settings {
     pub(crate) window: i64,
     pub(crate) signer: ResponseSigner,
     pub(crate) platform_certificates: bool,
-    pub(crate) auto_advance: Option<Duration>,
-    pub(crate) auto_pay: Option<Duration>,
     pub(crate) auto_notify: bool,
-}
-
-/// A platform certificate the simulator lists in `GET /v3/certificates`, with the key that signs as it.
-pub(crate) struct PlatformEntry {
-    pub(crate) platform: Platform,
-    pub(crate) key: WechatKey,
 }
 
 /// Every platform certificate of the account, in the order added, and which one signs answers.
@@ -125,7 +120,8 @@ pub(crate) struct Engine {
     pub(crate) settings: Settings,
     pub(crate) base_uri: String,
     nonces: Mutex<NonceCache>,
-    state: Mutex<State>,
+    /// Every object the simulator keeps, its clock and its timers.
+    pub(crate) world: World,
     pub(crate) faults: FaultHandle,
     pub(crate) requests: AtomicU64,
     pub(crate) connections: AtomicU64,
@@ -133,7 +129,7 @@ pub(crate) struct Engine {
     pub(crate) tls_connections: AtomicU64,
     pub(crate) tls_refusals: AtomicU64,
     log: Mutex<VecDeque<RawRequest>>,
-    deliveries: Arc<Mutex<Vec<DeliveryRecord>>>,
+    deliveries: Arc<Deliveries>,
     pub(crate) runtime: tokio::runtime::Handle,
     /// What APIv2's `/risk/getpublickey` answers (the platform key, PKCS#1 PEM).
     v2_public_key_pem: String,
@@ -153,6 +149,51 @@ fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     m.write().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// A callback on its way: where it goes, the label and id of its [`DeliveryRecord`], its headers and body.
+struct Outgoing {
+    url: String,
+    event_type: String,
+    notification_id: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+/// The outcomes of the callbacks posted on their own, and a signal for those who wait for them.
+#[derive(Default)]
+pub(crate) struct Deliveries {
+    records: Mutex<Vec<DeliveryRecord>>,
+    added: tokio::sync::Notify,
+}
+
+impl Deliveries {
+    fn push(&self, record: DeliveryRecord) {
+        lock(&self.records).push(record);
+        self.added.notify_waiters();
+    }
+
+    pub(crate) fn all(&self) -> Vec<DeliveryRecord> {
+        lock(&self.records).clone()
+    }
+
+    /// Every record once there are at least `count`, or `None` after `timeout`.
+    pub(crate) async fn at_least(&self, count: usize, timeout: Duration) -> Option<Vec<DeliveryRecord>> {
+        let wait = async {
+            loop {
+                let added = self.added.notified();
+                tokio::pin!(added);
+                // Registered before the look, so that a record pushed in between is not missed.
+                added.as_mut().enable();
+                let records = self.all();
+                if records.len() >= count {
+                    return records;
+                }
+                added.await;
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.ok()
+    }
+}
+
 fn request_id() -> String {
     let mut raw = [0u8; 16];
     fill_random(&mut raw);
@@ -163,6 +204,7 @@ impl Engine {
     pub(crate) fn new(
         ids: Identities,
         settings: Settings,
+        world: World,
         base_uri: String,
         runtime: tokio::runtime::Handle,
     ) -> Result<Engine, MockError> {
@@ -179,14 +221,14 @@ impl Engine {
             settings,
             base_uri,
             nonces: Mutex::new(NonceCache::default()),
-            state: Mutex::new(State::default()),
+            world,
             faults: FaultHandle::default(),
             requests: AtomicU64::new(0),
             connections: AtomicU64::new(0),
             tls_connections: AtomicU64::new(0),
             tls_refusals: AtomicU64::new(0),
             log: Mutex::new(VecDeque::new()),
-            deliveries: Arc::new(Mutex::new(Vec::new())),
+            deliveries: Arc::new(Deliveries::default()),
             runtime,
         })
     }
@@ -263,25 +305,24 @@ impl Engine {
         Ok(())
     }
 
-    /// Runs `f` on the state after the time-based catch-up, then sends the callbacks it caused.
-    pub(crate) fn with_state<R>(&self, f: impl FnOnce(&mut State, i64) -> R) -> R {
-        let now = now_secs();
-        let (result, events) = {
-            let mut state = lock(&self.state);
-            state.catch_up(self.settings.auto_advance, self.settings.auto_pay, Instant::now(), now);
-            let result = f(&mut state, now);
-            (result, std::mem::take(&mut state.events))
-        };
+    /// Runs `f` on the state after it caught up with the clock, then sends the callbacks that caused.
+    pub(crate) fn with_state<R>(&self, f: impl FnOnce(&mut State, Moment) -> R) -> R {
+        let (result, events) = self.world.with(f);
         self.send_events(events);
         result
+    }
+
+    /// Moves the state on to the clock's time now and sends the callbacks that caused.
+    pub(crate) fn catch_up(&self) {
+        self.send_events(self.world.catch_up());
     }
 
     pub(crate) fn received(&self) -> Vec<RawRequest> {
         lock(&self.log).iter().cloned().collect()
     }
 
-    pub(crate) fn deliveries(&self) -> Vec<DeliveryRecord> {
-        lock(&self.deliveries).clone()
+    pub(crate) fn deliveries(&self) -> &Arc<Deliveries> {
+        &self.deliveries
     }
 
     /// Processes one request. `fault` is the fault drawn for it (delays are applied by the transport).
@@ -307,7 +348,7 @@ impl Engine {
             logged.body.truncate(LOG_BODY_LIMIT);
             log.push_back(logged);
         }
-        let key = routes::header(&req.headers, "wechatpay-serial")
+        let key = header(&req.headers, "wechatpay-serial")
             .and_then(|s| self.wechat_key(s))
             .unwrap_or_else(|| self.default_key());
         match fault {
@@ -376,10 +417,11 @@ impl Engine {
             None => (req.target.as_str(), ""),
         };
         if req.method == "POST" && crate::v2_endpoints::lookup(path).is_some() {
-            return self
-                .with_state(|state, now| crate::v2::handle(path, &req.body, &self.v2_account(now), &mut state.apiv2));
+            return self.with_state(|state, now| {
+                crate::v2::handle(path, &req.body, &self.v2_account(now.secs), &mut state.apiv2, now.at)
+            });
         }
-        let content_type = routes::header(&req.headers, "content-type").unwrap_or_default();
+        let content_type = header(&req.headers, "content-type").unwrap_or_default();
         let parsed = parsed.or_else(|| {
             multipart::boundary(content_type, &req.body).map(|boundary| multipart::parse(&req.body, &boundary))
         });
@@ -405,7 +447,7 @@ impl Engine {
             &SignedRequest {
                 method: &req.method,
                 target: &req.target,
-                authorization: routes::header(&req.headers, "authorization"),
+                authorization: header(&req.headers, "authorization"),
                 signed_body,
             },
         );
@@ -446,81 +488,103 @@ impl Engine {
                 };
             }
         };
-        let ctx = Ctx {
-            query,
-            headers: &req.headers,
-            json,
-            parts,
-            params,
-            now,
-            keys: &self.keys,
-            platform_certificates: self.platform_certificates(),
-            base_uri: &self.base_uri,
-        };
-        self.with_state(|state, _| state.dispatch(endpoint, &ctx))
+        let platform_certificates = self.platform_certificates();
+        self.with_state(|state, now| {
+            let ctx = Ctx {
+                query,
+                headers: &req.headers,
+                json,
+                parts,
+                params,
+                now: now.secs,
+                at: now.at,
+                keys: &self.keys,
+                platform_certificates,
+                base_uri: &self.base_uri,
+            };
+            routes::dispatch(state, endpoint, &ctx)
+        })
     }
 
-    /// The callback for an event, with its `notify_url`.
+    /// The APIv3 callback of an event as its object now stands, with its `notify_url`.
     pub(crate) fn event_notification(&self, event: &Event) -> Result<(Notification, Option<String>), MockError> {
-        let (event_type, summary, original_type, resource, url) = {
-            let state = lock(&self.state);
-            match event {
-                Event::Transaction(no) => {
-                    let order = state.orders.get(no).ok_or_else(|| MockError::NotFound(format!("order {no}")))?;
-                    let (t, s) = match order.state {
-                        routes::pay::TradeState::Success | routes::pay::TradeState::Refund => {
-                            ("TRANSACTION.SUCCESS", "支付成功")
-                        }
-                        _ => ("TRANSACTION.CLOSED", "交易关闭"),
-                    };
-                    (t, s, "transaction", order.resource(), Some(order.notify_url.clone()))
-                }
-                Event::Refund(no) => {
-                    let refund = state.refunds.get(no).ok_or_else(|| MockError::NotFound(format!("refund {no}")))?;
-                    let (t, s) = match refund.status {
-                        routes::refunds::RefundStatus::Success => ("REFUND.SUCCESS", "退款成功"),
-                        routes::refunds::RefundStatus::Abnormal => ("REFUND.ABNORMAL", "退款异常"),
-                        routes::refunds::RefundStatus::Closed => ("REFUND.CLOSED", "退款关闭"),
-                        routes::refunds::RefundStatus::Processing => ("REFUND.PROCESSING", "退款处理中"),
-                    };
-                    (t, s, "refund", refund.notification_resource(), refund.notify_url.clone())
-                }
-                Event::Transfer(no) => {
-                    let bill =
-                        state.transfers.get(no).ok_or_else(|| MockError::NotFound(format!("transfer bill {no}")))?;
-                    (
-                        "MCHTRANSFER.BILL.FINISHED",
-                        "商家转账单据终态通知",
-                        "mch_payment",
-                        bill.notification_resource(),
-                        bill.notify_url.clone(),
-                    )
-                }
-            }
+        let callback = self.world.peek(|state| state.callback(event)).ok_or_else(|| {
+            MockError::NotFound(match event {
+                Event::Transaction(no) => format!("order {no}"),
+                Event::Refund(no) => format!("refund {no}"),
+                Event::Transfer(no) => format!("transfer bill {no}"),
+                Event::V2Payment(no) => format!("APIv2 order {no}"),
+                Event::V2Refund(no) => format!("APIv2 refund {no}"),
+            })
+        })?;
+        let content = notify::Content {
+            event_type: callback.event_type,
+            summary: callback.summary,
+            original_type: callback.original_type,
+            resource: &callback.resource,
         };
-        let n = notify::build(self, event_type, summary, original_type, &resource, None)?;
-        Ok((n, url))
+        Ok((notify::build(&self.keys, &self.default_key(), &content)?, callback.notify_url))
+    }
+
+    /// The callback an event causes, when it has a notify URL.
+    fn callback_of(&self, event: &Event) -> Option<Outgoing> {
+        match event {
+            Event::V2Payment(no) | Event::V2Refund(no) => {
+                let account = self.v2_account(self.world.clock().wall_secs());
+                let (label, url, body) = self.world.peek(|state| {
+                    let ledger = &mut state.apiv2;
+                    if matches!(event, Event::V2Payment(_)) {
+                        let url = ledger.orders.get(no).and_then(|o| o.notify_url.clone());
+                        ("APIV2.PAYMENT", url, crate::v2::payment_notification(ledger, no, &account))
+                    } else {
+                        let url =
+                            ledger.refunds.iter().find(|r| &r.out_refund_no == no).and_then(|r| r.notify_url.clone());
+                        ("APIV2.REFUND", url, crate::v2::refund_notification(ledger, no, &account))
+                    }
+                });
+                Some(Outgoing {
+                    url: url?,
+                    event_type: label.to_owned(),
+                    notification_id: no.clone(),
+                    headers: vec![("Content-Type".to_owned(), "text/xml".to_owned())],
+                    body: body?,
+                })
+            }
+            _ => {
+                let (notification, url) = self.event_notification(event).ok()?;
+                Some(Outgoing {
+                    url: url?,
+                    event_type: notification.event_type,
+                    notification_id: notification.id,
+                    headers: notification.headers,
+                    body: notification.body,
+                })
+            }
+        }
+    }
+
+    /// Moves the time-driven state on by its timers, sending the callbacks, for as long as the future runs.
+    pub(crate) async fn run_timers(&self) {
+        self.world.run_timers(|events| self.send_events(events)).await;
     }
 
     /// With auto-notify on, posts the callbacks of `events` to their `http://` notify URLs in the background.
     fn send_events(&self, events: Vec<Event>) {
-        if !self.settings.auto_notify || events.is_empty() {
+        if !self.settings.auto_notify {
             return;
         }
         for event in events {
-            let Ok((notification, Some(url))) = self.event_notification(&event) else {
+            let Some(callback) = self.callback_of(&event).filter(|c| c.url.starts_with("http://")) else {
                 continue;
             };
-            if !url.starts_with("http://") {
-                continue;
-            }
             let deliveries = Arc::clone(&self.deliveries);
             self.runtime.spawn(async move {
-                let result = notify::post(&url, &notification).await;
-                lock(&deliveries).push(DeliveryRecord {
+                let Outgoing { url, event_type, notification_id, headers, body } = callback;
+                let result = notify::post_raw(&url, &headers, body).await;
+                deliveries.push(DeliveryRecord {
                     url,
-                    event_type: notification.event_type.clone(),
-                    notification_id: notification.id.clone(),
+                    event_type,
+                    notification_id,
                     result: result.map(|d| d.status).map_err(|e| e.to_string()),
                 });
             });

@@ -9,7 +9,7 @@ use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
 use aws_lc_rs::signature::KeyPair as _;
 
-use crate::MockError;
+use crate::error::MockError;
 use crate::tls::Authority;
 use crate::util::{fill_random, hex_upper, now_secs, pem_encode, random_alnum, random_digits};
 

@@ -12,9 +12,15 @@ use aws_lc_rs::rsa::{
 use aws_lc_rs::signature::{KeyPair as _, ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256};
 use base64::Engine as _;
 
-use crate::MockError;
-use crate::identities::Identities;
+use crate::error::MockError;
+use crate::identities::{Identities, Platform};
 use crate::util::{B64, pem_decode};
+
+/// A platform certificate the simulator lists in `GET /v3/certificates`, with the key that signs as it.
+pub(crate) struct PlatformEntry {
+    pub(crate) platform: Platform,
+    pub(crate) key: WechatKey,
+}
 
 /// One of the two keys WeChat Pay signs with and decrypts sensitive fields with.
 pub(crate) struct WechatKey {

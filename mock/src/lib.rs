@@ -11,6 +11,14 @@
 //! listener, a TLS-only listener ([`Server::tls_base_uri`]) serves the same endpoints to clients that present a
 //! merchant certificate issued by the simulator's merchant CA, and refuses every other client at the handshake.
 //!
+//! With [`ServerBuilder::auto_pay`], [`ServerBuilder::auto_advance`] and [`ServerBuilder::auto_notify`] it pays
+//! orders, moves transfers and refunds on and posts their callbacks by its own timers, as WeChat Pay does, with no
+//! further request; a [`Clock::manual`] and [`Server::advance_time`] make that deterministic in tests. Unknown ids
+//! and wrong states get WeChat Pay's error codes and messages.
+//!
+//! As a process (`wechatpay-mock`, `cargo install wechatpay-mock`) it serves clients in any language: the crate's
+//! README shows how to start it, read its ready line and point the PHP, Node, Python, Go and Java SDKs at it.
+//!
 //! It shares no code with the `wechatpay` client crate on purpose: it is the independent check on it.
 //!
 //! ```no_run
@@ -39,9 +47,11 @@ mod identities;
 mod keys;
 mod multipart;
 mod notify;
+mod reply;
 mod routes;
 mod server;
 mod sign;
+mod state;
 mod tls;
 mod util;
 mod v2;
@@ -52,7 +62,8 @@ pub use error::MockError;
 pub use faults::{Fault, FaultHandle, SignatureHeader};
 pub use identities::{Identities, Merchant, MerchantCa, Platform, StatePaths, WechatpayPublicKey};
 pub use notify::{Delivered, DeliveryRecord, Notification};
-pub use routes::pay::TradeState;
-pub use routes::refunds::RefundStatus;
-pub use routes::transfers::TransferState;
 pub use server::{Server, ServerBuilder};
+pub use state::Clock;
+pub use state::orders::TradeState;
+pub use state::refunds::RefundStatus;
+pub use state::transfers::TransferState;

@@ -24,18 +24,22 @@ OPTIONS:
                              (default: a fresh directory under the system temp dir, removed on exit)
     --signer KIND            sign answers with `platform` (certificate, default) or `public-key`
     --public-key-only        play a merchant without platform certificates (implies --signer public-key)
-    --auto-advance MILLIS    let transfers and refunds advance one state every MILLIS milliseconds
-    --auto-pay MILLIS        play the payer: every order is paid MILLIS milliseconds after its prepay
-    --auto-notify            POST callbacks to http:// notify URLs when payments, refunds, transfers end
+    --auto-advance MILLIS    transfers, refunds and red packets move on by themselves, one state every MILLIS
+                             milliseconds (QQ-wallet bills ACCEPTED to SUCCESS in four steps; refunds end)
+    --auto-pay MILLIS        play the payer: every order (v3 prepay, APIv2 unifiedorder) is paid MILLIS
+                             milliseconds after it was made, by the simulator's own timer
+    --auto-notify            POST the callbacks to http:// notify URLs when payments, refunds, transfers end
+                             (v3: signed and encrypted JSON; APIv2: XML), with no further request needed
     --bill-size BYTES        bill applies serve generated bills of BYTES bytes (streamed, deterministic); a
                              request header `Wechatpay-Mock-Bill-Size: BYTES` asks for one bill's size
     -h, --help               this text
     -V, --version            the version
 
-When ready it prints one JSON line on stdout with base_uri, mchid, merchant_serial, merchant_private_key,
-merchant_certificate, merchant_ca_certificate, platform_serial, platform_certificate, public_key_id, public_key,
-tls_base_uri (the mutual-TLS listener: present merchant_certificate with merchant_private_key) and
-tls_ca_certificate (the CA to trust for it) (paths are files), apiv3_key and apiv2_key.";
+When ready it prints one JSON line on stdout with version, base_uri, mchid, merchant_serial,
+merchant_private_key, merchant_certificate, merchant_ca_certificate, platform_serial, platform_certificate,
+public_key_id, public_key, tls_base_uri (the mutual-TLS listener: present merchant_certificate with
+merchant_private_key) and tls_ca_certificate (the CA to trust for it) (paths are absolute file paths),
+apiv3_key and apiv2_key. It stops on SIGINT or SIGTERM. Guide: https://crates.io/crates/wechatpay-mock";
 
 #[derive(Debug, Default)]
 struct Args {
@@ -113,6 +117,7 @@ fn ready_line(server: &Server) -> Result<String, String> {
     let paths = server.state_paths().ok_or("the server has no state directory")?;
     let path = |p: &std::path::Path| p.display().to_string();
     let line = serde_json::json!({
+        "version": env!("CARGO_PKG_VERSION"),
         "base_uri": server.base_uri(),
         "listen": server.local_addr().to_string(),
         "pid": std::process::id(),
@@ -164,6 +169,9 @@ fn run(args: Args) -> Result<(), String> {
         Some(dir) => (dir, false),
         None => (std::env::temp_dir().join(format!("wechatpay-mock-{}", std::process::id())), true),
     };
+    // The ready line names files: absolute paths, so that a client started elsewhere finds them.
+    let state_dir =
+        std::path::absolute(&state_dir).map_err(|e| format!("the state directory {}: {e}", state_dir.display()))?;
     let mut builder = Server::builder()
         .state_dir(&state_dir)
         .auto_advance(args.auto_advance)

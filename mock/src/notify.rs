@@ -7,9 +7,9 @@ use http_body_util::{BodyExt as _, Full};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 
-use crate::MockError;
-use crate::engine::Engine;
+use crate::error::MockError;
 use crate::faults::Fault;
+use crate::keys::{Keys, WechatKey};
 use crate::util::{now_secs, random_alnum, rfc3339_cst};
 
 /// How long a callback delivery may take, connect to last byte.
@@ -33,7 +33,7 @@ pub struct Notification {
 impl Notification {
     /// A header value by case-insensitive name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        crate::routes::header(&self.headers, name)
+        crate::reply::header(&self.headers, name)
     }
 
     /// The body as text.
@@ -82,17 +82,20 @@ pub struct DeliveryRecord {
     pub result: Result<u16, String>,
 }
 
-pub(crate) fn build(
-    engine: &Engine,
-    event_type: &str,
-    summary: &str,
-    original_type: &str,
-    resource: &Value,
-    fault: Option<&Fault>,
-) -> Result<Notification, MockError> {
+/// What a callback says: its type and summary, and the resource that is encrypted into it.
+pub(crate) struct Content<'a> {
+    pub(crate) event_type: &'a str,
+    pub(crate) summary: &'a str,
+    pub(crate) original_type: &'a str,
+    pub(crate) resource: &'a Value,
+}
+
+/// A callback as WeChat Pay posts it: `resource` sealed with the APIv3 key, the body signed by `signer`.
+pub(crate) fn build(keys: &Keys, signer: &WechatKey, content: &Content<'_>) -> Result<Notification, MockError> {
+    let Content { event_type, summary, original_type, resource } = *content;
     let nonce = random_alnum(12);
     let plaintext = serde_json::to_vec(resource).map_err(|e| MockError::crypto(format!("resource: {e}")))?;
-    let ciphertext = engine.keys.apiv3_seal(&nonce, original_type, &plaintext)?;
+    let ciphertext = keys.apiv3_seal(&nonce, original_type, &plaintext)?;
     let id = format!("EV-{}", random_alnum(24));
     let body = json!({
         "id": id,
@@ -112,21 +115,20 @@ pub(crate) fn build(
     Ok(Notification {
         id,
         event_type: event_type.to_owned(),
-        headers: sign_headers(engine, &body, fault)?,
+        headers: sign_headers(signer, &body, None)?,
         body,
         resource: resource.clone(),
     })
 }
 
+/// `Content-Type` and the `Wechatpay-*` signature headers of a callback body, with a header fault applied.
 pub(crate) fn sign_headers(
-    engine: &Engine,
+    signer: &WechatKey,
     body: &[u8],
     fault: Option<&Fault>,
 ) -> Result<Vec<(String, String)>, MockError> {
     let mut headers = vec![("Content-Type".to_owned(), "application/json".to_owned())];
-    headers.extend(
-        crate::sign::signature_headers(&engine.default_key(), body, fault)?.into_iter().map(|(k, v)| (k.to_owned(), v)),
-    );
+    headers.extend(crate::sign::signature_headers(signer, body, fault)?.into_iter().map(|(k, v)| (k.to_owned(), v)));
     Ok(headers)
 }
 
@@ -160,13 +162,21 @@ fn split_url(url: &str) -> Result<(String, u16, String), MockError> {
 
 /// POSTs a notification to an `http://` URL and reads the answer.
 pub(crate) async fn post(url: &str, notification: &Notification) -> Result<Delivered, MockError> {
+    post_raw(url, &notification.headers, notification.body.clone()).await
+}
+
+/// POSTs a body with these headers to an `http://` URL and reads the answer (APIv2 callbacks are XML).
+pub(crate) async fn post_raw(url: &str, headers: &[(String, String)], body: Vec<u8>) -> Result<Delivered, MockError> {
     let (host, port, path) = split_url(url)?;
     let authority = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
     let fail = |what: &str, e: &dyn std::fmt::Display| MockError::Delivery(format!("{what} {url}: {e}"));
     let exchange = async {
         let stream =
             tokio::net::TcpStream::connect((host.as_str(), port)).await.map_err(|e| fail("connecting to", &e))?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        // Header names as WeChat Pay writes them (`Wechatpay-Signature`), for handlers that look them up by case.
+        let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+            .title_case_headers(true)
+            .handshake(TokioIo::new(stream))
             .await
             .map_err(|e| fail("handshake with", &e))?;
         tokio::spawn(async move {
@@ -178,12 +188,10 @@ pub(crate) async fn post(url: &str, notification: &Notification) -> Result<Deliv
             .uri(path.as_str())
             .header("Host", authority.as_str())
             .header("User-Agent", "Mozilla/4.0 (wechatpay-mock)");
-        for (name, value) in &notification.headers {
+        for (name, value) in headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
-        let request = builder
-            .body(Full::new(Bytes::from(notification.body.clone())))
-            .map_err(|e| fail("building the request to", &e))?;
+        let request = builder.body(Full::new(Bytes::from(body))).map_err(|e| fail("building the request to", &e))?;
         let response = sender.send_request(request).await.map_err(|e| fail("posting to", &e))?;
         let status = response.status().as_u16();
         let body =

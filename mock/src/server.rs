@@ -18,16 +18,17 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
-use crate::MockError;
 use crate::engine::{Delivery, Engine, RawRequest, RawResponse, ResponseSigner, Settings};
+use crate::error::MockError;
 use crate::faults::{Fault, FaultHandle};
 use crate::identities::{Identities, Platform, StatePaths};
 use crate::multipart::{self, Part};
 use crate::notify::{self, Delivered, DeliveryRecord, Notification};
-use crate::routes::pay::TradeState;
-use crate::routes::refunds::RefundStatus;
-use crate::routes::transfers::TransferState;
-use crate::routes::{Event, Streamed};
+use crate::reply::Streamed;
+use crate::state::orders::TradeState;
+use crate::state::refunds::RefundStatus;
+use crate::state::transfers::TransferState;
+use crate::state::{Clock, Event, Timers, World};
 
 /// The largest request body read whole (JSON, XML and raw bodies).
 const MAX_BODY: usize = 32 * 1024 * 1024;
@@ -66,6 +67,7 @@ pub struct ServerBuilder {
     auto_advance: Option<Duration>,
     auto_pay: Option<Duration>,
     auto_notify: bool,
+    clock: Option<Clock>,
     platform_certificates: bool,
     window: Duration,
     bill_size: Option<u64>,
@@ -82,6 +84,7 @@ impl Default for ServerBuilder {
             auto_advance: None,
             auto_pay: None,
             auto_notify: false,
+            clock: None,
             platform_certificates: true,
             window: Duration::from_secs(300),
             bill_size: None,
@@ -123,25 +126,55 @@ impl ServerBuilder {
         self
     }
 
-    /// Let transfers and refunds advance on their own, one state every `step` (evaluated lazily, whenever
-    /// the server is asked); `None` (the default) keeps them still until a test moves them.
+    /// Let transfers, refunds (v3 and APIv2) and red packets move on by themselves, one state every `step`
+    /// of the server's [`clock`](Self::clock): QQ-wallet bills ACCEPTED → PROCESSING → WAIT_USER_CONFIRM →
+    /// TRANSFERING → SUCCESS, CANCELING → CANCELLED, refunds PROCESSING → SUCCESS. A timer of the server makes
+    /// each step when it is due (and sends its callback, see [`auto_notify`](Self::auto_notify)), with no
+    /// request needed; `None` (the default) keeps them still until a test moves them.
     pub fn auto_advance(mut self, step: Option<Duration>) -> Self {
         self.auto_advance = step;
         self
     }
 
-    /// Play the payer: every `NOTPAY` order is paid `delay` after its prepay (evaluated lazily, whenever
-    /// the server is asked), as [`Server::pay_order`] would; `None` (the default) leaves orders unpaid
+    /// Play the payer: every `NOTPAY` order (v3 prepay or APIv2 `pay/unifiedorder`; an APIv2 `USERPAYING`
+    /// code payment gets its password) is paid `delay` after it was made, as [`Server::pay_order`] would.
+    /// A timer of the server pays it when it is due and sends `TRANSACTION.SUCCESS` (see
+    /// [`auto_notify`](Self::auto_notify)), with no request needed; `None` (the default) leaves orders unpaid
     /// until a test pays them. For clients that only see the HTTP side (the binary's `--auto-pay`).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), wechatpay_mock::MockError> {
+    /// use std::time::Duration;
+    /// use wechatpay_mock::{Clock, Identities, Server};
+    /// // A manual clock: the test decides when the payer pays.
+    /// let server = Server::builder()
+    ///     .identities(Identities::shared()?)
+    ///     .clock(Clock::manual())
+    ///     .auto_pay(Some(Duration::from_secs(5)))
+    ///     .auto_notify(true)
+    ///     .start_blocking()?;
+    /// // ... the client under test makes a prepay with an http:// notify_url ...
+    /// server.advance_time(Duration::from_secs(5)); // paid now; TRANSACTION.SUCCESS is on its way
+    /// # Ok(()) }
+    /// ```
     pub fn auto_pay(mut self, delay: Option<Duration>) -> Self {
         self.auto_pay = delay;
         self
     }
 
     /// POST callbacks on their own to `http://` notify URLs when an order is paid, a refund or a transfer
-    /// ends (default off; `https://` URLs are never called). Outcomes show in [`Server::deliveries`].
+    /// ends (default off; `https://` URLs are never called): the APIv3 ones signed and encrypted, the APIv2
+    /// ones as XML. Outcomes show in [`Server::deliveries`] and [`Server::wait_for_deliveries`].
     pub fn auto_notify(mut self, on: bool) -> Self {
         self.auto_notify = on;
+        self
+    }
+
+    /// The clock that [`auto_pay`](Self::auto_pay) and [`auto_advance`](Self::auto_advance) count with and
+    /// whose time answers show; default [`Clock::system`]. With [`Clock::manual`] nothing moves until the test
+    /// calls [`Server::advance_time`] (or [`Clock::advance`]): deterministic tests, no sleeping.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = Some(clock);
         self
     }
 
@@ -220,10 +253,10 @@ impl ServerBuilder {
             window: i64::try_from(self.window.as_secs()).unwrap_or(i64::MAX),
             signer: self.signer,
             platform_certificates: self.platform_certificates,
-            auto_advance: self.auto_advance,
-            auto_pay: self.auto_pay,
             auto_notify: self.auto_notify,
         };
+        let timers = Timers { auto_pay: self.auto_pay, auto_advance: self.auto_advance };
+        let world = World::new(self.clock.unwrap_or_default(), timers);
         let bill_size = self.bill_size;
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -243,7 +276,7 @@ impl ServerBuilder {
                         return;
                     }
                 };
-                let engine = match Engine::new(identities, settings, uri, runtime.handle().clone()) {
+                let engine = match Engine::new(identities, settings, world, uri, runtime.handle().clone()) {
                     Ok(engine) => {
                         engine.with_state(|state, _| state.bills.default_size = bill_size);
                         Arc::new(engine)
@@ -516,7 +549,9 @@ impl Server {
     /// [`MockError::NotFound`] for an unknown order.
     pub fn v2_payment_notification(&self, out_trade_no: &str) -> Result<Vec<u8>, MockError> {
         self.engine
-            .with_state(|s, now| s.apiv2.payment_notification(out_trade_no, &self.engine.v2_account(now)))
+            .with_state(|s, now| {
+                crate::v2::payment_notification(&mut s.apiv2, out_trade_no, &self.engine.v2_account(now.secs))
+            })
             .ok_or_else(|| MockError::NotFound(format!("APIv2 order {out_trade_no}")))
     }
 
@@ -527,7 +562,9 @@ impl Server {
     /// [`MockError::NotFound`] for an unknown refund.
     pub fn v2_refund_notification(&self, out_refund_no: &str) -> Result<Vec<u8>, MockError> {
         self.engine
-            .with_state(|s, now| s.apiv2.refund_notification(out_refund_no, &self.engine.v2_account(now)))
+            .with_state(|s, now| {
+                crate::v2::refund_notification(&mut s.apiv2, out_refund_no, &self.engine.v2_account(now.secs))
+            })
             .ok_or_else(|| MockError::NotFound(format!("APIv2 refund {out_refund_no}")))
     }
 
@@ -689,7 +726,8 @@ impl Server {
         original_type: &str,
         resource: &Value,
     ) -> Result<Notification, MockError> {
-        notify::build(&self.engine, event_type, summary, original_type, resource, None)
+        let content = notify::Content { event_type, summary, original_type, resource };
+        notify::build(&self.engine.keys, &self.engine.default_key(), &content)
     }
 
     /// The same callback body signed again, with a header fault applied ([`Fault::TamperedSignature`],
@@ -704,7 +742,7 @@ impl Server {
         fault: Option<Fault>,
     ) -> Result<Notification, MockError> {
         let mut out = notification.clone();
-        out.headers = notify::sign_headers(&self.engine, &out.body, fault.as_ref())?;
+        out.headers = notify::sign_headers(&self.engine.default_key(), &out.body, fault.as_ref())?;
         Ok(out)
     }
 
@@ -737,7 +775,84 @@ impl Server {
 
     /// Callbacks posted on their own (see [`ServerBuilder::auto_notify`]), in completion order.
     pub fn deliveries(&self) -> Vec<DeliveryRecord> {
-        self.engine.deliveries()
+        self.engine.deliveries().all()
+    }
+
+    /// Waits until at least `count` callbacks posted on their own (see [`ServerBuilder::auto_notify`]) have
+    /// been answered or have failed, and returns them all, in completion order. Works from any async
+    /// executor: the wait runs on the server's runtime.
+    ///
+    /// # Errors
+    /// [`MockError::Delivery`] when fewer than `count` have ended within `timeout`.
+    pub async fn wait_for_deliveries(&self, count: usize, timeout: Duration) -> Result<Vec<DeliveryRecord>, MockError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.await_deliveries(count, timeout, move |records| drop(tx.send(records)));
+        let records = rx.await.map_err(|_| MockError::Stopped)?;
+        records.ok_or_else(|| self.too_few_deliveries(count, timeout))
+    }
+
+    /// As [`Server::wait_for_deliveries`], from blocking code.
+    ///
+    /// # Errors
+    /// As [`Server::wait_for_deliveries`].
+    pub fn wait_for_deliveries_blocking(
+        &self,
+        count: usize,
+        timeout: Duration,
+    ) -> Result<Vec<DeliveryRecord>, MockError> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.await_deliveries(count, timeout, move |records| drop(tx.send(records)));
+        let records = rx.recv().map_err(|_| MockError::Stopped)?;
+        records.ok_or_else(|| self.too_few_deliveries(count, timeout))
+    }
+
+    /// Waits on the server's runtime for `count` delivery records (at most `timeout`) and hands them to `done`.
+    fn await_deliveries(
+        &self,
+        count: usize,
+        timeout: Duration,
+        done: impl FnOnce(Option<Vec<DeliveryRecord>>) + Send + 'static,
+    ) {
+        let deliveries = Arc::clone(self.engine.deliveries());
+        self.engine.runtime.spawn(async move { done(deliveries.at_least(count, timeout).await) });
+    }
+
+    fn too_few_deliveries(&self, count: usize, timeout: Duration) -> MockError {
+        let ended = self.engine.deliveries().all().len();
+        MockError::Delivery(format!(
+            "{ended} of the {count} callbacks awaited were delivered within {timeout:?} (is auto_notify on, and \
+             is the notify_url an http:// URL that answers?)"
+        ))
+    }
+
+    // --- time ------------------------------------------------------------------------------------
+
+    /// The clock the server's time-driven state counts with (see [`ServerBuilder::clock`]).
+    pub fn clock(&self) -> Clock {
+        self.engine.world.clock().clone()
+    }
+
+    /// Moves the server's clock ahead by `by` and, before returning, pays, advances and ends everything that
+    /// has become due (see [`ServerBuilder::auto_pay`] and [`ServerBuilder::auto_advance`]); their callbacks
+    /// are then on their way (see [`Server::wait_for_deliveries`]). With a [`Clock::manual`] this is the only
+    /// way time passes, so a test decides exactly what has happened when.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), wechatpay_mock::MockError> {
+    /// use std::time::Duration;
+    /// use wechatpay_mock::{Clock, Identities, Server};
+    /// let server = Server::builder()
+    ///     .identities(Identities::shared()?)
+    ///     .clock(Clock::manual())
+    ///     .auto_advance(Some(Duration::from_secs(60)))
+    ///     .start_blocking()?;
+    /// server.advance_time(Duration::from_secs(60));
+    /// assert_eq!(server.clock().elapsed(), Duration::from_secs(60));
+    /// # Ok(()) }
+    /// ```
+    pub fn advance_time(&self, by: Duration) {
+        self.engine.world.clock().advance(by);
+        self.engine.catch_up();
     }
 }
 
@@ -753,9 +868,13 @@ async fn serve(
     else {
         return;
     };
+    // The time-driven state moves on here, beside the listeners, and stops with them.
+    let timers = engine.run_timers();
+    tokio::pin!(timers);
     loop {
         tokio::select! {
             _ = &mut stop => break,
+            () = &mut timers => {}
             accepted = tls_listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     let _ = stream.set_nodelay(true);

@@ -3,7 +3,7 @@
 
 use base64::Engine as _;
 
-use crate::MockError;
+use crate::error::MockError;
 use crate::faults::{Fault, SignatureHeader};
 use crate::keys::WechatKey;
 use crate::util::{B64, fill_random, hex_upper, now_secs, random_alnum};

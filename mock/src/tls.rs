@@ -10,7 +10,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use tokio_rustls::TlsAcceptor;
 
-use crate::MockError;
+use crate::error::MockError;
 use crate::util::{fill_random, now_secs};
 
 fn crypto(what: &str) -> impl Fn(rcgen::Error) -> MockError + '_ {

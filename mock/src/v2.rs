@@ -1,10 +1,10 @@
 //! APIv2 (XML): flat `<xml>` payloads signed with the APIv2 key (MD5 or HMAC-SHA256 over the sorted
 //! `k=v&...&key=KEY` string), answered with signed XML (a few endpoints answer unsigned, as WeChat does), with
-//! state for code payments (micropay, query, reverse), refunds (request, query, callback with `req_info`), red
-//! packets and bills.
+//! state for payments (unifiedorder, micropay, query, close, reverse), refunds (request, query, callback with
+//! `req_info`), red packets, transfers to balance and bills, kept in [`crate::state::v2`].
 
-use std::collections::HashMap;
 use std::io::Write as _;
+use std::time::Duration;
 
 use aws_lc_rs::cipher::{AES_256, PaddedBlockEncryptingKey, UnboundCipherKey};
 use aws_lc_rs::hmac;
@@ -12,13 +12,16 @@ use md5::{Digest as _, Md5};
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
-use crate::routes::{Reply, Signing};
+use crate::reply::{Reply, Signing};
+use crate::state::v2::{Ledger, Order, Payment, RedPacket, Refund, TradeState};
 use crate::util::{B64, compact_datetime_cst, hex_lower, hex_upper, random_alnum, random_digits, rfc3339_cst};
 use base64::Engine as _;
 
 /// Endpoints that answer without a `sign`.
-const UNSIGNED: [&str; 4] = [
+const UNSIGNED: [&str; 6] = [
     "/pay/downloadbill",
+    "/mmpaymkttransfers/gethbinfo",
+    "/mmpaymkttransfers/gettransferinfo",
     "/mmpaymkttransfers/promotion/transfers",
     "/mmpaymkttransfers/sendredpack",
     "/risk/getpublickey",
@@ -52,7 +55,9 @@ pub(crate) fn sign(fields: &[(String, String)], key: &str, kind: SignType) -> St
 }
 
 /// Parses a flat `<xml><k>v</k>...</xml>` document. A DOCTYPE is refused (so no entity can be declared: XXE,
-/// billion laughs) and entities other than XML's five are refused, never expanded.
+/// billion laughs) and entities other than XML's five are refused, never expanded; nested elements and a field
+/// given twice are refused too (fragment injection: a value that smuggles in `</k><total_fee>1</total_fee>`
+/// must not become a second field).
 pub(crate) fn parse_xml(body: &[u8]) -> Result<Vec<(String, String)>, String> {
     let text = std::str::from_utf8(body).map_err(|_| "the XML is not UTF-8".to_owned())?;
     let mut reader = Reader::from_str(text);
@@ -80,13 +85,13 @@ pub(crate) fn parse_xml(body: &[u8]) -> Result<Vec<(String, String)>, String> {
                 match depth {
                     0 if !rooted && name == "xml" => rooted = true,
                     0 => return Err("the root element must be <xml>".into()),
-                    1 => fields.push((name, String::new())),
+                    1 => push_field(&mut fields, name, String::new())?,
                     _ => return Err("APIv2 payloads are flat: nested elements are refused".into()),
                 }
             }
             Event::End(_) => {
-                if depth == 2 {
-                    fields.extend(current.take());
+                if let Some((name, value)) = current.take().filter(|_| depth == 2) {
+                    push_field(&mut fields, name, value)?;
                 }
                 depth = depth.saturating_sub(1);
             }
@@ -121,6 +126,14 @@ pub(crate) fn parse_xml(body: &[u8]) -> Result<Vec<(String, String)>, String> {
             Event::Eof => return Err("the document ends early or has no <xml> root".into()),
         }
     }
+}
+
+fn push_field(fields: &mut Vec<(String, String)>, name: String, value: String) -> Result<(), String> {
+    if fields.iter().any(|(k, _)| *k == name) {
+        return Err(format!("the field {name} is given twice"));
+    }
+    fields.push((name, value));
+    Ok(())
 }
 
 /// Renders flat XML with CDATA sections, as WeChat Pay writes it.
@@ -167,157 +180,68 @@ pub(crate) struct Account<'a> {
     pub(crate) now: i64,
 }
 
-/// The state of an APIv2 order (`trade_state`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TradeState {
-    NotPay,
-    UserPaying,
-    Success,
-    Refund,
-    Revoked,
+/// The fields a paid order shows in answers and callbacks.
+fn paid_fields(order: &Order, out: &mut Vec<(String, String)>) {
+    let mut add = |k: &str, v: String| out.push((k.to_owned(), v));
+    add("openid", order.openid.clone());
+    add("is_subscribe", "N".into());
+    add("trade_type", order.trade_type.clone());
+    add("bank_type", "OTHERS".into());
+    add("fee_type", "CNY".into());
+    add("total_fee", order.total_fee.to_string());
+    add("cash_fee", order.total_fee.to_string());
+    add("transaction_id", order.transaction_id.clone());
+    add("out_trade_no", order.out_trade_no.clone());
+    add("time_end", compact_datetime_cst(order.time_end.unwrap_or_default()));
 }
 
-impl TradeState {
-    fn wire(self) -> &'static str {
-        match self {
-            TradeState::NotPay => "NOTPAY",
-            TradeState::UserPaying => "USERPAYING",
-            TradeState::Success => "SUCCESS",
-            TradeState::Refund => "REFUND",
-            TradeState::Revoked => "REVOKED",
-        }
-    }
-
-    fn description(self) -> &'static str {
-        match self {
-            TradeState::NotPay => "订单未支付",
-            TradeState::UserPaying => "需要用户输入支付密码",
-            TradeState::Success => "支付成功",
-            TradeState::Refund => "转入退款",
-            TradeState::Revoked => "已撤销",
-        }
-    }
-
-    fn paid(self) -> bool {
-        matches!(self, TradeState::Success | TradeState::Refund)
-    }
+/// `2024-01-02 15:04:05` (China time), as APIv2 writes times.
+fn v2_time(unix: i64) -> String {
+    rfc3339_cst(unix).replace('T', " ").replace("+08:00", "")
 }
 
-#[derive(Debug, Clone)]
-struct Order {
-    appid: String,
-    out_trade_no: String,
-    transaction_id: String,
-    trade_type: String,
-    total_fee: u64,
-    refunded: u64,
-    state: TradeState,
-    openid: String,
-    time_end: Option<i64>,
-    /// A `USERPAYING` order is paid once it has been queried once (the payer types the password meanwhile).
-    queried: bool,
+/// The signed payment callback of an order (what WeChat Pay posts to its `notify_url`): a `NOTPAY` or
+/// `USERPAYING` order is paid first (the payer pays).
+pub(crate) fn payment_notification(ledger: &mut Ledger, out_trade_no: &str, account: &Account<'_>) -> Option<Vec<u8>> {
+    let order = ledger.orders.get_mut(out_trade_no)?;
+    if matches!(order.state, TradeState::NotPay | TradeState::UserPaying) {
+        order.pay(account.now);
+    }
+    let mut fields = vec![
+        ("return_code".to_owned(), "SUCCESS".to_owned()),
+        ("result_code".to_owned(), if order.state.paid() { "SUCCESS" } else { "FAIL" }.to_owned()),
+        ("appid".to_owned(), order.appid.clone()),
+        ("mch_id".to_owned(), account.mchid.to_owned()),
+        ("nonce_str".to_owned(), random_alnum(32)),
+    ];
+    paid_fields(order, &mut fields);
+    let s = sign(&fields, account.apiv2_key, SignType::Md5);
+    fields.push(("sign".into(), s));
+    Some(render_xml(&fields).into_bytes())
 }
 
-impl Order {
-    fn pay(&mut self, now: i64) {
-        self.state = TradeState::Success;
-        self.time_end = Some(now);
-    }
-
-    /// The fields a paid order shows in answers and callbacks.
-    fn paid_fields(&self, out: &mut Vec<(String, String)>) {
-        let mut add = |k: &str, v: String| out.push((k.to_owned(), v));
-        add("openid", self.openid.clone());
-        add("is_subscribe", "N".into());
-        add("trade_type", self.trade_type.clone());
-        add("bank_type", "OTHERS".into());
-        add("fee_type", "CNY".into());
-        add("total_fee", self.total_fee.to_string());
-        add("cash_fee", self.total_fee.to_string());
-        add("transaction_id", self.transaction_id.clone());
-        add("out_trade_no", self.out_trade_no.clone());
-        add("time_end", compact_datetime_cst(self.time_end.unwrap_or_default()));
-    }
-}
-
-#[derive(Debug, Clone)]
-struct Refund {
-    out_refund_no: String,
-    refund_id: String,
-    out_trade_no: String,
-    transaction_id: String,
-    total_fee: u64,
-    refund_fee: u64,
-    success: Option<i64>,
-    /// A refund ends once it has been queried once.
-    queried: bool,
-}
-
-impl Refund {
-    fn status(&self) -> &'static str {
-        if self.success.is_some() { "SUCCESS" } else { "PROCESSING" }
-    }
-}
-
-/// The APIv2 state: orders by `out_trade_no`, refunds in creation order, red packets by `mch_billno`.
-#[derive(Debug, Default)]
-pub(crate) struct Ledger {
-    orders: HashMap<String, Order>,
-    refunds: Vec<Refund>,
-    red_packets: HashMap<String, String>,
-}
-
-impl Ledger {
-    fn order_by(&mut self, get: &dyn Fn(&str) -> Option<String>) -> Option<&mut Order> {
-        if let Some(id) = get("transaction_id").filter(|id| !id.is_empty()) {
-            return self.orders.values_mut().find(|o| o.transaction_id == id);
-        }
-        get("out_trade_no").and_then(|no| self.orders.get_mut(&no))
-    }
-
-    /// The signed payment callback of an order: a `NOTPAY` or `USERPAYING` order is paid first (the payer pays).
-    pub(crate) fn payment_notification(&mut self, out_trade_no: &str, account: &Account<'_>) -> Option<Vec<u8>> {
-        let order = self.orders.get_mut(out_trade_no)?;
-        if matches!(order.state, TradeState::NotPay | TradeState::UserPaying) {
-            order.pay(account.now);
-        }
-        let mut fields = vec![
-            ("return_code".to_owned(), "SUCCESS".to_owned()),
-            ("result_code".to_owned(), if order.state.paid() { "SUCCESS" } else { "FAIL" }.to_owned()),
-            ("appid".to_owned(), order.appid.clone()),
-            ("mch_id".to_owned(), account.mchid.to_owned()),
-            ("nonce_str".to_owned(), random_alnum(32)),
-        ];
-        order.paid_fields(&mut fields);
-        let s = sign(&fields, account.apiv2_key, SignType::Md5);
-        fields.push(("sign".into(), s));
-        Some(render_xml(&fields).into_bytes())
-    }
-
-    /// The refund callback: a `PROCESSING` refund ends first. `req_info` is encrypted, the callback unsigned.
-    pub(crate) fn refund_notification(&mut self, out_refund_no: &str, account: &Account<'_>) -> Option<Vec<u8>> {
-        let refund = self.refunds.iter_mut().find(|r| r.out_refund_no == out_refund_no)?;
-        refund.success.get_or_insert(account.now);
-        let appid = self.orders.get(&refund.out_trade_no).map(|o| o.appid.clone()).unwrap_or_default();
-        let time = |t: i64| rfc3339_cst(t).replace('T', " ").replace("+08:00", "");
-        let inner = [
-            ("out_refund_no", refund.out_refund_no.clone()),
-            ("out_trade_no", refund.out_trade_no.clone()),
-            ("refund_account", "REFUND_SOURCE_RECHARGE_FUNDS".into()),
-            ("refund_fee", refund.refund_fee.to_string()),
-            ("refund_id", refund.refund_id.clone()),
-            ("refund_recv_accout", "支付用户零钱".into()),
-            ("refund_request_source", "API".into()),
-            ("refund_status", refund.status().into()),
-            ("settlement_refund_fee", refund.refund_fee.to_string()),
-            ("settlement_total_fee", refund.total_fee.to_string()),
-            ("success_time", time(refund.success.unwrap_or(account.now))),
-            ("total_fee", refund.total_fee.to_string()),
-            ("transaction_id", refund.transaction_id.clone()),
-        ];
-        let inner: Vec<(&str, &str)> = inner.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        Some(refund_notification_xml(&inner, &appid, account.mchid, account.apiv2_key))
-    }
+/// The refund callback: a `PROCESSING` refund ends first. `req_info` is encrypted, the callback unsigned.
+pub(crate) fn refund_notification(ledger: &mut Ledger, out_refund_no: &str, account: &Account<'_>) -> Option<Vec<u8>> {
+    let refund = ledger.refunds.iter_mut().find(|r| r.out_refund_no == out_refund_no)?;
+    refund.success.get_or_insert(account.now);
+    let appid = ledger.orders.get(&refund.out_trade_no).map(|o| o.appid.clone()).unwrap_or_default();
+    let inner = [
+        ("out_refund_no", refund.out_refund_no.clone()),
+        ("out_trade_no", refund.out_trade_no.clone()),
+        ("refund_account", "REFUND_SOURCE_RECHARGE_FUNDS".into()),
+        ("refund_fee", refund.refund_fee.to_string()),
+        ("refund_id", refund.refund_id.clone()),
+        ("refund_recv_accout", "支付用户零钱".into()),
+        ("refund_request_source", "API".into()),
+        ("refund_status", refund.status().into()),
+        ("settlement_refund_fee", refund.refund_fee.to_string()),
+        ("settlement_total_fee", refund.total_fee.to_string()),
+        ("success_time", v2_time(refund.success.unwrap_or(account.now))),
+        ("total_fee", refund.total_fee.to_string()),
+        ("transaction_id", refund.transaction_id.clone()),
+    ];
+    let inner: Vec<(&str, &str)> = inner.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    Some(refund_notification_xml(&inner, &appid, account.mchid, account.apiv2_key))
 }
 
 /// A refund callback: `req_info` is the `<root>` of `fields`, AES-256-ECB (PKCS#7) encrypted with the lower-case
@@ -348,8 +272,8 @@ fn encrypt_req_info(plaintext: &[u8], apiv2_key: &str) -> String {
     }
 }
 
-/// Answers one APIv2 request.
-pub(crate) fn handle(path: &str, body: &[u8], account: &Account<'_>, ledger: &mut Ledger) -> Reply {
+/// Answers one APIv2 request; `at` is the simulator clock's reading (what auto-pay and auto-advance count from).
+pub(crate) fn handle(path: &str, body: &[u8], account: &Account<'_>, ledger: &mut Ledger, at: Duration) -> Reply {
     let fields = match parse_xml(body) {
         Ok(f) => f,
         Err(e) => return fail(&format!("XML格式错误 (bad XML: {e})")),
@@ -418,14 +342,15 @@ pub(crate) fn handle(path: &str, body: &[u8], account: &Account<'_>, ledger: &mu
     let outcome = match path {
         "/pay/unifiedorder" => {
             required(&["body", "out_trade_no", "total_fee", "spbill_create_ip", "notify_url", "trade_type"])
-                .map_or_else(|| unifiedorder(&get, ledger, &mut answer), Err)
+                .map_or_else(|| unifiedorder(&get, at, ledger, &mut answer), Err)
         }
         "/pay/micropay" => required(&["body", "out_trade_no", "total_fee", "spbill_create_ip", "auth_code"])
-            .map_or_else(|| micropay(&get, account.now, ledger, &mut answer), Err),
+            .map_or_else(|| micropay(&get, (account.now, at), ledger, &mut answer), Err),
         "/pay/orderquery" => orderquery(&lookup, account.now, ledger, &mut answer),
+        "/pay/closeorder" => required(&["out_trade_no"]).map_or_else(|| close_order(&lookup, ledger, &mut answer), Err),
         "/secapi/pay/reverse" => reverse(&lookup, ledger, &mut answer),
         "/secapi/pay/refund" => required(&["out_refund_no", "total_fee", "refund_fee"])
-            .map_or_else(|| refund(&get, &lookup, ledger, &mut answer), Err),
+            .map_or_else(|| refund(&get, &lookup, at, ledger, &mut answer), Err),
         "/pay/refundquery" => refundquery(&lookup, account.now, ledger, &mut answer),
         "/mmpaymkttransfers/sendredpack" => required(&[
             "mch_billno",
@@ -439,11 +364,16 @@ pub(crate) fn handle(path: &str, body: &[u8], account: &Account<'_>, ledger: &mu
             "act_name",
             "remark",
         ])
-        .map_or_else(|| send_red_packet(&get, ledger, &mut answer), Err),
+        .map_or_else(|| send_red_packet(&get, (account.now, at), ledger, &mut answer), Err),
+        "/mmpaymkttransfers/gethbinfo" => {
+            required(&["mch_billno", "bill_type"]).map_or_else(|| red_packet_info(&get, ledger, &mut answer), Err)
+        }
         "/mmpaymkttransfers/promotion/transfers" => {
-            answer.push(("payment_no".into(), random_digits(32)));
-            answer.push(("payment_time".into(), rfc3339_cst(account.now).replace('T', " ").replace("+08:00", "")));
-            Ok(())
+            required(&["partner_trade_no", "openid", "check_name", "amount", "desc"])
+                .map_or_else(|| transfer_to_balance(&get, account.now, ledger, &mut answer), Err)
+        }
+        "/mmpaymkttransfers/gettransferinfo" => {
+            required(&["partner_trade_no"]).map_or_else(|| transfer_info(&get, ledger, &mut answer), Err)
         }
         "/risk/getpublickey" => {
             answer.push(("pub_key".into(), account.rsa_public_key_pem.to_owned()));
@@ -487,7 +417,7 @@ fn fee<'f>(get: &dyn Fn(&str) -> Option<&'f str>, name: &str) -> Result<u64, Rep
         .ok_or_else(|| fail(&format!("{name}参数错误 ({name} must be a positive whole number of fen)")))
 }
 
-fn new_order<'f>(get: &dyn Fn(&str) -> Option<&'f str>, trade_type: &str, total_fee: u64) -> Order {
+fn new_order<'f>(get: &dyn Fn(&str) -> Option<&'f str>, trade_type: &str, total_fee: u64, at: Duration) -> Order {
     Order {
         appid: get("appid").unwrap_or_default().to_owned(),
         out_trade_no: get("out_trade_no").unwrap_or_default().to_owned(),
@@ -499,11 +429,14 @@ fn new_order<'f>(get: &dyn Fn(&str) -> Option<&'f str>, trade_type: &str, total_
         openid: format!("o{}", random_alnum(27)),
         time_end: None,
         queried: false,
+        notify_url: None,
+        created_at: at,
     }
 }
 
 fn unifiedorder<'f>(
     get: &dyn Fn(&str) -> Option<&'f str>,
+    at: Duration,
     ledger: &mut Ledger,
     answer: &mut Vec<(String, String)>,
 ) -> Outcome {
@@ -514,12 +447,17 @@ fn unifiedorder<'f>(
         Some(order) if order.state.paid() => {
             return business_fail(answer, Business { code: "ORDERPAID", description: "该订单已支付" });
         }
+        Some(order) if order.state == TradeState::Closed => {
+            return business_fail(answer, Business { code: "ORDERCLOSED", description: "订单已关闭" });
+        }
         Some(order) if order.total_fee != total_fee => {
             return business_fail(answer, Business { code: "OUT_TRADE_NO_USED", description: "商户订单号重复" });
         }
         Some(_) => {}
         None => {
-            ledger.orders.insert(out_trade_no.to_owned(), new_order(get, &trade_type, total_fee));
+            let mut order = new_order(get, &trade_type, total_fee, at);
+            order.notify_url = get("notify_url").map(str::to_owned);
+            ledger.orders.insert(out_trade_no.to_owned(), order);
         }
     }
     if trade_type == "NATIVE" {
@@ -532,7 +470,7 @@ fn unifiedorder<'f>(
 
 fn micropay<'f>(
     get: &dyn Fn(&str) -> Option<&'f str>,
-    now: i64,
+    (now, at): (i64, Duration),
     ledger: &mut Ledger,
     answer: &mut Vec<(String, String)>,
 ) -> Outcome {
@@ -551,12 +489,13 @@ fn micropay<'f>(
         let (code, description) = match order.state {
             TradeState::Success | TradeState::Refund => ("ORDERPAID", "该订单已支付"),
             TradeState::Revoked => ("ORDERREVERSED", "当前订单已经被撤销"),
+            TradeState::Closed => ("ORDERCLOSED", "订单已关闭"),
             TradeState::UserPaying => ("USERPAYING", "需要用户输入支付密码"),
             TradeState::NotPay => ("OUT_TRADE_NO_USED", "商户订单号重复"),
         };
         return business_fail(answer, Business { code, description });
     }
-    let mut order = new_order(get, "MICROPAY", total_fee);
+    let mut order = new_order(get, "MICROPAY", total_fee, at);
     if total_fee >= PASSWORD_THRESHOLD {
         order.state = TradeState::UserPaying;
         ledger.orders.insert(out_trade_no.to_owned(), order);
@@ -564,7 +503,7 @@ fn micropay<'f>(
     }
     order.pay(now);
     answer.retain(|(k, _)| k != "out_trade_no");
-    order.paid_fields(answer);
+    paid_fields(&order, answer);
     ledger.orders.insert(out_trade_no.to_owned(), order);
     Ok(())
 }
@@ -595,12 +534,35 @@ fn orderquery(
     answer.push(("trade_state".into(), order.state.wire().into()));
     answer.push(("trade_state_desc".into(), order.state.description().into()));
     if order.state.paid() {
-        order.paid_fields(answer);
+        paid_fields(order, answer);
     } else {
         answer.push(("out_trade_no".into(), order.out_trade_no.clone()));
         answer.push(("total_fee".into(), order.total_fee.to_string()));
     }
     Ok(())
+}
+
+fn close_order(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    ledger: &mut Ledger,
+    answer: &mut Vec<(String, String)>,
+) -> Outcome {
+    let Some(order) = ledger.order_by(lookup) else {
+        return order_not_exist(answer);
+    };
+    let (code, description) = match order.state {
+        TradeState::NotPay => {
+            order.state = TradeState::Closed;
+            answer.retain(|(k, _)| k != "out_trade_no");
+            answer.push(("result_msg".into(), "OK".into()));
+            return Ok(());
+        }
+        TradeState::Success | TradeState::Refund => ("ORDERPAID", "订单已支付，不能发起关单"),
+        TradeState::Closed => ("ORDERCLOSED", "订单已关闭，无法重复关闭"),
+        TradeState::Revoked => ("ORDERREVERSED", "当前订单已经被撤销"),
+        TradeState::UserPaying => ("USERPAYING", "用户支付中，需要输入密码"),
+    };
+    business_fail(answer, Business { code, description })
 }
 
 fn reverse(
@@ -620,6 +582,7 @@ fn reverse(
 fn refund<'f>(
     get: &dyn Fn(&str) -> Option<&'f str>,
     lookup: &dyn Fn(&str) -> Option<String>,
+    at: Duration,
     ledger: &mut Ledger,
     answer: &mut Vec<(String, String)>,
 ) -> Outcome {
@@ -666,6 +629,8 @@ fn refund<'f>(
         refund_fee,
         success: None,
         queried: false,
+        notify_url: get("notify_url").filter(|url| !url.is_empty()).map(str::to_owned),
+        created_at: at,
     };
     refund_fields(&refund, answer);
     ledger.refunds.push(refund);
@@ -735,7 +700,7 @@ fn refundquery(
             answer.push((format!("{k}_{i}"), v));
         }
         if let Some(at) = refund.success {
-            answer.push((format!("refund_success_time_{i}"), rfc3339_cst(at).replace('T', " ").replace("+08:00", "")));
+            answer.push((format!("refund_success_time_{i}"), v2_time(at)));
         }
     }
     Ok(())
@@ -743,6 +708,7 @@ fn refundquery(
 
 fn send_red_packet<'f>(
     get: &dyn Fn(&str) -> Option<&'f str>,
+    (now, at): (i64, Duration),
     ledger: &mut Ledger,
     answer: &mut Vec<(String, String)>,
 ) -> Outcome {
@@ -757,10 +723,96 @@ fn send_red_packet<'f>(
         );
     }
     let billno = get("mch_billno").unwrap_or_default().to_owned();
-    let listid = ledger.red_packets.entry(billno).or_insert_with(|| random_digits(28)).clone();
+    // A retry with the same mch_billno answers the same red packet.
+    let packet = ledger.red_packets.entry(billno).or_insert_with(|| RedPacket {
+        send_listid: random_digits(28),
+        openid: get("re_openid").unwrap_or_default().to_owned(),
+        total_amount: amount,
+        send_time: now,
+        received: None,
+        created_at: at,
+    });
     answer.push(("err_code".into(), "SUCCESS".into()));
     answer.push(("err_code_des".into(), "发放成功".into()));
-    answer.push(("send_listid".into(), listid));
+    answer.push(("send_listid".into(), packet.send_listid.clone()));
+    Ok(())
+}
+
+/// `NOT_FOUND`: the red-packet and transfer queries' answer for a number they never saw.
+fn no_such_number(answer: &mut Vec<(String, String)>) -> Outcome {
+    business_fail(answer, Business { code: "NOT_FOUND", description: "指定单号数据不存在" })
+}
+
+fn red_packet_info<'f>(
+    get: &dyn Fn(&str) -> Option<&'f str>,
+    ledger: &Ledger,
+    answer: &mut Vec<(String, String)>,
+) -> Outcome {
+    let Some(packet) = ledger.red_packets.get(get("mch_billno").unwrap_or_default()) else {
+        return no_such_number(answer);
+    };
+    let status = if packet.received.is_some() { "RECEIVED" } else { "SENT" };
+    for (k, v) in [
+        ("detail_id", packet.send_listid.clone()),
+        ("status", status.to_owned()),
+        ("send_type", "API".to_owned()),
+        ("hb_type", "NORMAL".to_owned()),
+        ("total_num", "1".to_owned()),
+        ("total_amount", packet.total_amount.to_string()),
+        ("send_time", v2_time(packet.send_time)),
+        ("openid", packet.openid.clone()),
+    ] {
+        answer.push((k.to_owned(), v));
+    }
+    if let Some(at) = packet.received {
+        answer.push(("rcv_time".into(), v2_time(at)));
+    }
+    Ok(())
+}
+
+fn transfer_to_balance<'f>(
+    get: &dyn Fn(&str) -> Option<&'f str>,
+    now: i64,
+    ledger: &mut Ledger,
+    answer: &mut Vec<(String, String)>,
+) -> Outcome {
+    let amount = fee(get, "amount")?;
+    let partner_trade_no = get("partner_trade_no").unwrap_or_default().to_owned();
+    // A retry with the same partner_trade_no answers the same payment.
+    let payment = ledger.payments.entry(partner_trade_no.clone()).or_insert_with(|| Payment {
+        partner_trade_no,
+        payment_no: random_digits(32),
+        payment_time: now,
+        openid: get("openid").unwrap_or_default().to_owned(),
+        amount,
+        desc: get("desc").unwrap_or_default().to_owned(),
+    });
+    answer.push(("payment_no".into(), payment.payment_no.clone()));
+    answer.push(("payment_time".into(), v2_time(payment.payment_time)));
+    Ok(())
+}
+
+fn transfer_info<'f>(
+    get: &dyn Fn(&str) -> Option<&'f str>,
+    ledger: &Ledger,
+    answer: &mut Vec<(String, String)>,
+) -> Outcome {
+    let Some(payment) = ledger.payments.get(get("partner_trade_no").unwrap_or_default()) else {
+        return no_such_number(answer);
+    };
+    answer.retain(|(k, _)| k != "partner_trade_no");
+    for (k, v) in [
+        ("partner_trade_no", payment.partner_trade_no.clone()),
+        ("detail_id", payment.payment_no.clone()),
+        ("status", "SUCCESS".to_owned()),
+        ("openid", payment.openid.clone()),
+        ("payment_amount", payment.amount.to_string()),
+        ("transfer_time", v2_time(payment.payment_time)),
+        ("payment_time", v2_time(payment.payment_time)),
+        ("desc", payment.desc.clone()),
+    ] {
+        answer.push((k.to_owned(), v));
+    }
     Ok(())
 }
 
@@ -774,7 +826,7 @@ fn download_bill(date: &str, gzip: bool, ledger: &Ledger) -> Reply {
     for order in paid {
         count += 1;
         total += order.total_fee;
-        let time = rfc3339_cst(order.time_end.unwrap_or_default()).replace('T', " ").replace("+08:00", "");
+        let time = v2_time(order.time_end.unwrap_or_default());
         bill.push_str(&format!(
             "`{time},`{},`-,`{},`{},`{},`{}.{:02}\r\n",
             order.appid,
@@ -851,6 +903,8 @@ mod tests {
         assert!(parse_xml(b"<xml><a><b>1</b></a></xml>").is_err());
         assert!(parse_xml(b"<xml><a><![CDATA[x</a></xml>").is_err());
         assert_eq!(parse_xml(b"<xml><a>&#x4E2D;&#25991;</a></xml>").ok(), Some(vec![("a".into(), "中文".into())]));
+        assert!(parse_xml(b"<xml><a>1</a><b/><a>2</a></xml>").is_err(), "a field given twice");
+        assert!(parse_xml(b"<xml><a/><a/></xml>").is_err());
     }
 
     #[test]

@@ -4,84 +4,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Client, aes_gcm_decrypt, ids, server, verify};
+use common::{Client, ids, listener, open_callback, server, verify};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpListener;
-use tokio::sync::mpsc;
 use wechatpay_mock::{Fault, Notification, RefundStatus, Server, TransferState};
-
-/// A received callback: (request line, headers, body).
-type Received = (String, Vec<(String, String)>, Vec<u8>);
-
-/// A loopback HTTP listener answering each request with `status` and `body`; yields what it received.
-async fn listener(status: u16, body: &'static str) -> (String, mpsc::UnboundedReceiver<Received>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}/notify/wechat?x=1", listener.local_addr().expect("addr"));
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                let (head_end, content_length) = loop {
-                    let Ok(n) = stream.read(&mut chunk).await else { return };
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        let head = String::from_utf8_lossy(&buf[..i]).to_string();
-                        let len = head
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase()
-                                    .strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse().unwrap_or(0))
-                            })
-                            .unwrap_or(0usize);
-                        break (i + 4, len);
-                    }
-                };
-                while buf.len() < head_end + content_length {
-                    let Ok(n) = stream.read(&mut chunk).await else { return };
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                }
-                let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-                let mut lines = head.lines();
-                let request_line = lines.next().unwrap_or_default().to_owned();
-                let headers = lines
-                    .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())))
-                    .collect();
-                let _ = tx.send((request_line, headers, buf[head_end..head_end + content_length].to_vec()));
-                let reason = if status < 300 { "OK" } else { "Error" };
-                let answer = format!(
-                    "HTTP/1.1 {status} {reason}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = stream.write_all(answer.as_bytes()).await;
-            });
-        }
-    });
-    (url, rx)
-}
-
-/// Checks a callback the way a merchant must and returns (event_type, decrypted resource).
-fn open(ids: &wechatpay_mock::Identities, headers: &[(String, String)], body: &[u8]) -> (String, Value) {
-    verify(ids, headers, body).expect("callback signature verifies over the raw body");
-    let envelope: Value = serde_json::from_slice(body).expect("json");
-    assert_eq!(envelope["resource_type"], "encrypt-resource");
-    assert_eq!(envelope["resource"]["algorithm"], "AEAD_AES_256_GCM");
-    let plain = aes_gcm_decrypt(&ids.apiv3_key, &envelope["resource"]);
-    (
-        envelope["event_type"].as_str().unwrap_or_default().to_owned(),
-        serde_json::from_slice(&plain).expect("resource json"),
-    )
-}
 
 fn order(mchid: &str, out_trade_no: &str, notify_url: &str) -> Value {
     json!({
@@ -104,7 +29,7 @@ async fn transaction_callbacks_are_handed_over_and_delivered() {
 
     let n: Notification = server.transaction_notification("N1").expect("notification");
     assert_eq!(n.event_type, "TRANSACTION.SUCCESS");
-    let (event, resource) = open(&c.ids, &n.headers, &n.body);
+    let (event, resource) = open_callback(&c.ids, &n.headers, &n.body);
     assert_eq!(event, "TRANSACTION.SUCCESS");
     assert_eq!(resource["transaction_id"], json!(transaction_id));
     assert_eq!(resource["trade_state"], "SUCCESS");
@@ -117,7 +42,7 @@ async fn transaction_callbacks_are_handed_over_and_delivered() {
     let (line, headers, body) = rx.recv().await.expect("received");
     assert_eq!(line, "POST /notify/wechat?x=1 HTTP/1.1");
     assert_eq!(body, n.body, "the exact bytes that were signed");
-    let (event, _) = open(&c.ids, &headers, &body);
+    let (event, _) = open_callback(&c.ids, &headers, &body);
     assert_eq!(event, "TRANSACTION.SUCCESS");
 
     // A merchant answering FAIL is reported as not acknowledged.
@@ -146,7 +71,7 @@ async fn refund_and_transfer_callbacks_and_resigned_faulty_ones() {
     c.call_verified("POST", "/v3/refund/domestic/refunds", Some(&refund)).await;
     server.set_refund_status("NR2", RefundStatus::Success).expect("refund");
     let n = server.refund_notification("NR2").expect("notification");
-    let (event, resource) = open(&c.ids, &n.headers, &n.body);
+    let (event, resource) = open_callback(&c.ids, &n.headers, &n.body);
     assert_eq!(event, "REFUND.SUCCESS");
     assert_eq!(resource["refund_status"], "SUCCESS");
     assert_eq!(resource["out_refund_no"], "NR2");
@@ -159,7 +84,7 @@ async fn refund_and_transfer_callbacks_and_resigned_faulty_ones() {
     c.call_verified("POST", "/v3/fund-app/mch-transfer/transfer-to-qq-wallet-bills", Some(&bill)).await;
     server.set_transfer_state("NT1", TransferState::Success).expect("bill");
     let n = server.transfer_notification("NT1").expect("notification");
-    let (event, resource) = open(&c.ids, &n.headers, &n.body);
+    let (event, resource) = open_callback(&c.ids, &n.headers, &n.body);
     assert_eq!(event, "MCHTRANSFER.BILL.FINISHED");
     assert_eq!(resource["state"], "SUCCESS");
 
@@ -167,7 +92,7 @@ async fn refund_and_transfer_callbacks_and_resigned_faulty_ones() {
     let custom = server
         .notification("PROFITSHARING.SUCCESS", "分账成功", "profitsharing", &json!({ "order_id": "1" }))
         .expect("notification");
-    let (event, resource) = open(&c.ids, &custom.headers, &custom.body);
+    let (event, resource) = open_callback(&c.ids, &custom.headers, &custom.body);
     assert_eq!((event.as_str(), resource["order_id"].as_str()), ("PROFITSHARING.SUCCESS", Some("1")));
     let tampered = server.resign_notification(&custom, Some(Fault::TamperedSignature)).expect("resigned");
     assert_eq!(tampered.body, custom.body);
@@ -187,7 +112,7 @@ async fn auto_notify_posts_to_http_notify_urls() {
     server.pay_order("A1").expect("payable");
     let (_, headers, body) =
         tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("in time").expect("received");
-    let (event, resource) = open(&c.ids, &headers, &body);
+    let (event, resource) = open_callback(&c.ids, &headers, &body);
     assert_eq!((event.as_str(), resource["out_trade_no"].as_str()), ("TRANSACTION.SUCCESS", Some("A1")));
     // The outcome is recorded once the exchange is over.
     let mut records = server.deliveries();
@@ -236,7 +161,7 @@ async fn transfers_that_finish_on_their_own_notify_their_url() {
     assert_eq!(server.transfer_state("AUTO1"), Some(TransferState::Success));
     let (_, headers, body) =
         tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("in time").expect("received");
-    let (event, resource) = open(&c.ids, &headers, &body);
+    let (event, resource) = open_callback(&c.ids, &headers, &body);
     assert_eq!(event, "MCHTRANSFER.BILL.FINISHED");
     assert_eq!((resource["out_bill_no"].as_str(), resource["state"].as_str()), (Some("AUTO1"), Some("SUCCESS")));
 }
@@ -263,7 +188,7 @@ async fn auto_pay_plays_the_payer_for_http_only_clients() {
 
     let (_, headers, body) =
         tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("in time").expect("received");
-    let (event, resource) = open(&c.ids, &headers, &body);
+    let (event, resource) = open_callback(&c.ids, &headers, &body);
     assert_eq!(event, "TRANSACTION.SUCCESS");
     assert_eq!(resource["transaction_id"].as_str(), Some(transaction_id.as_str()));
 

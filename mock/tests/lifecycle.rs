@@ -133,9 +133,12 @@ fn the_binary_prints_a_ready_line_and_stops_on_sigterm() {
     let dir = temp_dir("bin");
     let mut mchid = String::new();
     for round in 0..2 {
+        // A relative state directory: the ready line still names absolute paths.
+        let (parent, name) = (dir.parent().expect("a parent"), dir.file_name().expect("a name"));
         let mut child = Command::new(env!("CARGO_BIN_EXE_wechatpay-mock"))
             .args(["--listen", "127.0.0.1:0", "--state-dir"])
-            .arg(&dir)
+            .arg(name)
+            .current_dir(parent)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -158,6 +161,7 @@ fn the_binary_prints_a_ready_line_and_stops_on_sigterm() {
         ] {
             assert!(ready[field].as_str().is_some_and(|v| !v.is_empty()), "{field} in {line}");
         }
+        assert_eq!(ready["version"].as_str(), Some(env!("CARGO_PKG_VERSION")));
         assert!(ready["tls_base_uri"].as_str().is_some_and(|uri| uri.starts_with("https://127.0.0.1:")), "{line}");
         for file in [
             "merchant_private_key",
@@ -168,6 +172,7 @@ fn the_binary_prints_a_ready_line_and_stops_on_sigterm() {
             "public_key",
         ] {
             let path = ready[file].as_str().unwrap_or_default();
+            assert!(std::path::Path::new(path).is_absolute(), "{file}: {path}");
             assert!(std::fs::read_to_string(path).is_ok_and(|t| t.starts_with("-----BEGIN")), "{file}");
         }
         if round == 0 {

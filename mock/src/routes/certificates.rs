@@ -2,17 +2,14 @@
 
 use serde_json::{Value, json};
 
-use super::{Ctx, Reply};
+use super::Ctx;
+use crate::reply::Reply;
 use crate::util::{random_alnum, rfc3339_cst};
 
 /// The certificate list, or 404 `RESOURCE_NOT_EXISTS` for a merchant in public-key-only mode.
 pub(crate) fn list(ctx: &Ctx<'_>) -> Reply {
     if ctx.platform_certificates.is_empty() {
-        return Reply::error(
-            404,
-            "RESOURCE_NOT_EXISTS",
-            "this merchant has no platform certificate: verify answers with the WeChat Pay public key",
-        );
+        return Reply::error(404, "RESOURCE_NOT_EXISTS", "无可用的平台证书，请在商户平台-API安全申请使用微信支付公钥");
     }
     if let Some(alg) = ctx.query("algorithm_type") {
         if !matches!(alg, "RSA" | "SM2" | "ALL") {

@@ -4,8 +4,8 @@
 use serde_json::{Value, json};
 use sha1::{Digest as _, Sha1};
 
-use super::{Reply, Signing};
 use crate::catalog::Route;
+use crate::reply::{Reply, Signing};
 use crate::util::hex_lower;
 
 /// The example answer of a catalog endpoint.

@@ -3,7 +3,8 @@
 
 use serde_json::{Value, json};
 
-use super::{Ctx, Reply};
+use super::Ctx;
+use crate::reply::Reply;
 use crate::util::{hex_lower, random_alnum};
 
 /// What an upload endpoint answers.

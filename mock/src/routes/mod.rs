@@ -1,4 +1,5 @@
-//! Stateful endpoints and the dispatch from (method, path) to them.
+//! The stateful endpoints over HTTP: the dispatch from (method, path) to them, what they may look at ([`Ctx`]),
+//! and the helpers that read request bodies. The objects they change live in [`crate::state`].
 
 pub(crate) mod bills;
 pub(crate) mod certificates;
@@ -9,128 +10,18 @@ pub(crate) mod refunds;
 pub(crate) mod transfers;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
-use crate::engine::PlatformEntry;
-use crate::keys::{Keys, WechatKey};
+use crate::keys::{Keys, PlatformEntry, WechatKey};
 use crate::multipart::Part;
+use crate::reply::{Reply, header};
+use crate::state::State;
+use crate::state::bills::BillKind;
+use crate::state::orders::TradeType;
+use crate::state::transfers::TransferKind;
 use crate::util::percent_decode;
-
-/// What a handler answers.
-#[derive(Debug, Clone)]
-pub(crate) struct Reply {
-    pub(crate) status: u16,
-    pub(crate) body: Vec<u8>,
-    pub(crate) content_type: Option<&'static str>,
-    /// WeChat Pay signs almost every answer; bill files and image downloads are the exceptions.
-    pub(crate) signing: Signing,
-    /// Headers besides the standard ones.
-    pub(crate) extra_headers: Vec<(&'static str, String)>,
-    /// A body produced while it is sent (bill files), instead of `body`.
-    pub(crate) stream: Option<Streamed>,
-}
-
-/// The chunks of a body produced while it is sent.
-pub(crate) type Chunks = Box<dyn Iterator<Item = Vec<u8>> + Send>;
-
-/// A body produced piece by piece when it is sent, so that a bill of gigabytes is never held in memory;
-/// its length is announced as `Content-Length` when known (otherwise the answer is chunked). One pointer
-/// wide, so that every `Result<Reply, Reply>` stays small.
-#[derive(Clone)]
-pub(crate) struct Streamed(Arc<StreamedBody>);
-
-struct StreamedBody {
-    len: Option<u64>,
-    open: Box<dyn Fn() -> Chunks + Send + Sync>,
-}
-
-impl Streamed {
-    pub(crate) fn new(len: Option<u64>, open: impl Fn() -> Chunks + Send + Sync + 'static) -> Self {
-        Streamed(Arc::new(StreamedBody { len, open: Box::new(open) }))
-    }
-
-    /// The body's length, when known before it is produced.
-    pub(crate) fn len(&self) -> Option<u64> {
-        self.0.len
-    }
-
-    /// The body's chunks, from its start.
-    pub(crate) fn chunks(&self) -> Chunks {
-        (self.0.open)()
-    }
-}
-
-impl std::fmt::Debug for Streamed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Streamed").field("len", &self.0.len).finish_non_exhaustive()
-    }
-}
-
-/// What the answer's signature covers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Signing {
-    /// The body bytes (almost every answer).
-    Body,
-    /// Other bytes than the body (overseas statements: `{"sha1":"..."}`).
-    Over(Vec<u8>),
-    /// No signature headers at all (bill files, image downloads).
-    Unsigned,
-}
-
-impl Reply {
-    pub(crate) fn json(status: u16, value: &Value) -> Reply {
-        Reply {
-            status,
-            body: serde_json::to_vec(value).unwrap_or_default(),
-            content_type: Some("application/json; charset=utf-8"),
-            signing: Signing::Body,
-            extra_headers: Vec::new(),
-            stream: None,
-        }
-    }
-
-    pub(crate) fn ok(value: &Value) -> Reply {
-        Reply::json(200, value)
-    }
-
-    pub(crate) fn no_content() -> Reply {
-        Reply {
-            status: 204,
-            body: Vec::new(),
-            content_type: None,
-            signing: Signing::Body,
-            extra_headers: Vec::new(),
-            stream: None,
-        }
-    }
-
-    /// A WeChat-style error: `{"code":..., "message":...}`.
-    pub(crate) fn error(status: u16, code: &str, message: impl Into<String>) -> Reply {
-        Reply::json(status, &json!({ "code": code, "message": message.into() }))
-    }
-
-    /// 400 `PARAM_ERROR` naming the field.
-    pub(crate) fn param_error(field: &str, location: &str, message: impl Into<String>) -> Reply {
-        Reply::json(
-            400,
-            &json!({
-                "code": "PARAM_ERROR",
-                "message": message.into(),
-                "detail": { "field": field, "location": location },
-            }),
-        )
-    }
-
-    pub(crate) fn missing(field: &str, location: &str) -> Reply {
-        Reply::param_error(field, location, format!("the required field {field} is missing"))
-    }
-
-    pub(crate) fn invalid_request(message: impl Into<String>) -> Reply {
-        Reply::error(400, "INVALID_REQUEST", message)
-    }
-}
 
 /// Everything a handler may look at.
 pub(crate) struct Ctx<'a> {
@@ -141,10 +32,13 @@ pub(crate) struct Ctx<'a> {
     pub(crate) parts: Option<Vec<Part>>,
     /// Decoded `{placeholder}` values of the matched route.
     pub(crate) params: Vec<(&'static str, String)>,
+    /// The Unix time answers show (the simulator's clock).
     pub(crate) now: i64,
+    /// The simulator clock's reading: what auto-pay and auto-advance count from.
+    pub(crate) at: Duration,
     pub(crate) keys: &'a Keys,
     /// The platform certificates, in the order added (none when the merchant is in public-key-only mode).
-    pub(crate) platform_certificates: Vec<std::sync::Arc<PlatformEntry>>,
+    pub(crate) platform_certificates: Vec<Arc<PlatformEntry>>,
     pub(crate) base_uri: &'a str,
 }
 
@@ -206,11 +100,6 @@ impl Ctx<'_> {
     }
 }
 
-/// A header value by case-insensitive name.
-pub(crate) fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
-    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-}
-
 /// A required string at `path` (dotted) in a JSON object.
 pub(crate) fn req_str(body: &Map<String, Value>, path: &str) -> Result<String, Reply> {
     match lookup(body, path) {
@@ -265,13 +154,13 @@ pub(crate) enum Endpoint {
     MchQueryByOutBillNo,
     MchQueryByBillNo,
     MchCancel,
-    Prepay(pay::TradeType),
+    Prepay(TradeType),
     QueryById,
     QueryByOutTradeNo,
     Close,
     RefundCreate,
     RefundQuery,
-    Bill(bills::BillKind),
+    Bill(BillKind),
     BillDownload,
     Upload(media::UploadKind),
 }
@@ -288,21 +177,21 @@ const ROUTES: &[(&str, &str, Endpoint)] = &[
     ("GET", "/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}", Endpoint::MchQueryByOutBillNo),
     ("GET", "/v3/fund-app/mch-transfer/transfer-bills/transfer-bill-no/{transfer_bill_no}", Endpoint::MchQueryByBillNo),
     ("POST", "/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}/cancel", Endpoint::MchCancel),
-    ("POST", "/v3/pay/transactions/native", Endpoint::Prepay(pay::TradeType::Native)),
-    ("POST", "/v3/pay/transactions/jsapi", Endpoint::Prepay(pay::TradeType::Jsapi)),
-    ("POST", "/v3/pay/transactions/app", Endpoint::Prepay(pay::TradeType::App)),
-    ("POST", "/v3/pay/transactions/h5", Endpoint::Prepay(pay::TradeType::H5)),
+    ("POST", "/v3/pay/transactions/native", Endpoint::Prepay(TradeType::Native)),
+    ("POST", "/v3/pay/transactions/jsapi", Endpoint::Prepay(TradeType::Jsapi)),
+    ("POST", "/v3/pay/transactions/app", Endpoint::Prepay(TradeType::App)),
+    ("POST", "/v3/pay/transactions/h5", Endpoint::Prepay(TradeType::H5)),
     ("GET", "/v3/pay/transactions/id/{transaction_id}", Endpoint::QueryById),
     ("GET", "/v3/pay/transactions/out-trade-no/{out_trade_no}", Endpoint::QueryByOutTradeNo),
     ("POST", "/v3/pay/transactions/out-trade-no/{out_trade_no}/close", Endpoint::Close),
     ("POST", "/v3/refund/domestic/refunds", Endpoint::RefundCreate),
     ("GET", "/v3/refund/domestic/refunds/{out_refund_no}", Endpoint::RefundQuery),
-    ("GET", "/v3/bill/tradebill", Endpoint::Bill(bills::BillKind::Trade)),
-    ("GET", "/v3/bill/fundflowbill", Endpoint::Bill(bills::BillKind::Fundflow)),
-    ("GET", "/v3/bill/sub-merchant-fundflowbill", Endpoint::Bill(bills::BillKind::SubMerchantFundflow)),
-    ("GET", "/v3/ecommerce/bill/fundflowbill", Endpoint::Bill(bills::BillKind::EcommerceFundflow)),
-    ("GET", "/v3/funds-to-oversea/bill-download-url", Endpoint::Bill(bills::BillKind::FundsToOversea)),
-    ("GET", "/v3/global/profit-sharing/bill-download-url", Endpoint::Bill(bills::BillKind::GlobalProfitSharing)),
+    ("GET", "/v3/bill/tradebill", Endpoint::Bill(BillKind::Trade)),
+    ("GET", "/v3/bill/fundflowbill", Endpoint::Bill(BillKind::Fundflow)),
+    ("GET", "/v3/bill/sub-merchant-fundflowbill", Endpoint::Bill(BillKind::SubMerchantFundflow)),
+    ("GET", "/v3/ecommerce/bill/fundflowbill", Endpoint::Bill(BillKind::EcommerceFundflow)),
+    ("GET", "/v3/funds-to-oversea/bill-download-url", Endpoint::Bill(BillKind::FundsToOversea)),
+    ("GET", "/v3/global/profit-sharing/bill-download-url", Endpoint::Bill(BillKind::GlobalProfitSharing)),
     ("GET", "/v3/billdownload/file", Endpoint::BillDownload),
     // Where the encrypted and overseas bills are downloaded from (not in the catalog: only in answers).
     ("GET", "/v3/bill/downloadurl", Endpoint::BillDownload),
@@ -356,72 +245,31 @@ pub(crate) fn lookup_route(method: &str, path: &str) -> Lookup {
     if wrong_method { Lookup::WrongMethod } else { Lookup::None }
 }
 
-/// Something the merchant should be told about by a callback.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Event {
-    Transaction(String),
-    Refund(String),
-    Transfer(String),
-}
-
-/// All in-memory state.
-#[derive(Debug, Default)]
-pub(crate) struct State {
-    pub(crate) transfers: transfers::Transfers,
-    pub(crate) orders: pay::Orders,
-    pub(crate) refunds: refunds::Refunds,
-    pub(crate) bills: bills::Bills,
-    pub(crate) uploads: u64,
-    /// APIv2 orders, refunds and red packets.
-    pub(crate) apiv2: crate::v2::Ledger,
-    /// State changes that have a `notify_url`, waiting to be turned into callbacks.
-    pub(crate) events: Vec<Event>,
-}
-
-impl State {
-    /// Applies the time-based advance of every pending object (lazily, on each access): orders paid
-    /// `auto_pay` after their prepay, transfers and refunds one state every `auto_advance`.
-    pub(crate) fn catch_up(
-        &mut self,
-        auto_advance: Option<Duration>,
-        auto_pay: Option<Duration>,
-        now: Instant,
-        now_secs: i64,
-    ) {
-        if let Some(delay) = auto_pay {
-            self.orders.catch_up(delay, now, now_secs, &mut self.events);
+/// Answers a request to a stateful endpoint.
+pub(crate) fn dispatch(state: &mut State, endpoint: Endpoint, ctx: &Ctx<'_>) -> Reply {
+    let result = match endpoint {
+        Endpoint::Certificates => Ok(certificates::list(ctx)),
+        Endpoint::QqCreate => transfers::create(&mut state.transfers, ctx, TransferKind::QqWallet),
+        Endpoint::QqQuery => transfers::query_qq(&state.transfers, ctx),
+        Endpoint::QqCancel => transfers::cancel(&mut state.transfers, ctx, TransferKind::QqWallet),
+        Endpoint::MchCreate => transfers::create(&mut state.transfers, ctx, TransferKind::MchTransfer),
+        Endpoint::MchQueryByOutBillNo => transfers::query_mch(&state.transfers, ctx, false),
+        Endpoint::MchQueryByBillNo => transfers::query_mch(&state.transfers, ctx, true),
+        Endpoint::MchCancel => transfers::cancel(&mut state.transfers, ctx, TransferKind::MchTransfer),
+        Endpoint::Prepay(kind) => pay::prepay(&mut state.orders, ctx, kind),
+        Endpoint::QueryById => pay::query(&state.orders, ctx, true),
+        Endpoint::QueryByOutTradeNo => pay::query(&state.orders, ctx, false),
+        Endpoint::Close => pay::close(&mut state.orders, ctx),
+        Endpoint::RefundCreate => refunds::create(&mut state.refunds, &mut state.orders, ctx),
+        Endpoint::RefundQuery => refunds::query(&state.refunds, ctx),
+        Endpoint::Bill(kind) => bills::apply(&mut state.bills, &state.orders, ctx, kind),
+        Endpoint::BillDownload => bills::download(&state.bills, ctx),
+        Endpoint::Upload(kind) => {
+            state.uploads += 1;
+            media::upload(ctx, kind, state.uploads)
         }
-        if let Some(step) = auto_advance {
-            self.transfers.catch_up(step, now, now_secs, &mut self.events);
-            self.refunds.catch_up(step, now, now_secs, &mut self.events);
-        }
-    }
-
-    pub(crate) fn dispatch(&mut self, endpoint: Endpoint, ctx: &Ctx<'_>) -> Reply {
-        let result = match endpoint {
-            Endpoint::Certificates => Ok(certificates::list(ctx)),
-            Endpoint::QqCreate => self.transfers.create(ctx, transfers::TransferKind::QqWallet),
-            Endpoint::QqQuery => self.transfers.query_qq(ctx),
-            Endpoint::QqCancel => self.transfers.cancel(ctx, transfers::TransferKind::QqWallet),
-            Endpoint::MchCreate => self.transfers.create(ctx, transfers::TransferKind::MchTransfer),
-            Endpoint::MchQueryByOutBillNo => self.transfers.query_mch(ctx, false),
-            Endpoint::MchQueryByBillNo => self.transfers.query_mch(ctx, true),
-            Endpoint::MchCancel => self.transfers.cancel(ctx, transfers::TransferKind::MchTransfer),
-            Endpoint::Prepay(kind) => self.orders.prepay(ctx, kind),
-            Endpoint::QueryById => self.orders.query(ctx, true),
-            Endpoint::QueryByOutTradeNo => self.orders.query(ctx, false),
-            Endpoint::Close => self.orders.close(ctx),
-            Endpoint::RefundCreate => self.refunds.create(ctx, &mut self.orders),
-            Endpoint::RefundQuery => self.refunds.query(ctx),
-            Endpoint::Bill(kind) => self.bills.apply(ctx, kind, &self.orders),
-            Endpoint::BillDownload => self.bills.download(ctx),
-            Endpoint::Upload(kind) => {
-                self.uploads += 1;
-                media::upload(ctx, kind, self.uploads)
-            }
-        };
-        result.unwrap_or_else(|reply| reply)
-    }
+    };
+    result.unwrap_or_else(|reply| reply)
 }
 
 #[cfg(test)]
@@ -438,7 +286,7 @@ mod tests {
         assert!(matches!(lookup_route("GET", "/v3/nothing"), Lookup::None));
         assert!(matches!(
             lookup_route("POST", "/v3/pay/transactions/jsapi"),
-            Lookup::Found(Endpoint::Prepay(pay::TradeType::Jsapi), _)
+            Lookup::Found(Endpoint::Prepay(TradeType::Jsapi), _)
         ));
     }
 }

@@ -14,6 +14,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use der::{DecodePem, Encode};
 use serde_json::Value;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 use wechatpay_mock::{Identities, Server};
 
 pub fn now() -> i64 {
@@ -271,4 +274,76 @@ pub fn verify_with_certificates(
         .verify_sig(&message, &raw)
         .map_err(|_| "bad signature".to_owned())?;
     Ok(serial)
+}
+
+/// A received callback: (request line, headers, body).
+pub type Received = (String, Vec<(String, String)>, Vec<u8>);
+
+/// A loopback HTTP listener answering each request with `status` and `body`; yields what it received.
+pub async fn listener(status: u16, body: &'static str) -> (String, mpsc::UnboundedReceiver<Received>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/notify/wechat?x=1", listener.local_addr().expect("addr"));
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let (head_end, content_length) = loop {
+                    let Ok(n) = stream.read(&mut chunk).await else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&buf[..i]).to_string();
+                        let len = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse().unwrap_or(0))
+                            })
+                            .unwrap_or(0usize);
+                        break (i + 4, len);
+                    }
+                };
+                while buf.len() < head_end + content_length {
+                    let Ok(n) = stream.read(&mut chunk).await else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+                let mut lines = head.lines();
+                let request_line = lines.next().unwrap_or_default().to_owned();
+                let headers = lines
+                    .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())))
+                    .collect();
+                let _ = tx.send((request_line, headers, buf[head_end..head_end + content_length].to_vec()));
+                let reason = if status < 300 { "OK" } else { "Error" };
+                let answer = format!(
+                    "HTTP/1.1 {status} {reason}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    (url, rx)
+}
+
+/// Checks a callback the way a merchant must and returns (event_type, decrypted resource).
+pub fn open_callback(ids: &Identities, headers: &[(String, String)], body: &[u8]) -> (String, Value) {
+    verify(ids, headers, body).expect("callback signature verifies over the raw body");
+    let envelope: Value = serde_json::from_slice(body).expect("json");
+    assert_eq!(envelope["resource_type"], "encrypt-resource");
+    assert_eq!(envelope["resource"]["algorithm"], "AEAD_AES_256_GCM");
+    let plain = aes_gcm_decrypt(&ids.apiv3_key, &envelope["resource"]);
+    (
+        envelope["event_type"].as_str().unwrap_or_default().to_owned(),
+        serde_json::from_slice(&plain).expect("resource json"),
+    )
 }
