@@ -39,6 +39,7 @@ mod identities;
 mod keys;
 mod multipart;
 mod notify;
+pub mod record;
 mod routes;
 mod server;
 mod sign;
