@@ -11,6 +11,10 @@
 //! listener, a TLS-only listener ([`Server::tls_base_uri`]) serves the same endpoints to clients that present a
 //! merchant certificate issued by the simulator's merchant CA, and refuses every other client at the handshake.
 //!
+//! With [`ServerBuilder::record`] (the binary's `--record FILE`) it writes every request it receives as one line of
+//! JSON ([`record`] describes the format), so that `wechatpay port-diff` can tell whether two clients, say a PHP
+//! application and its Rust port, sent the same calls.
+//!
 //! It shares no code with the `wechatpay` client crate on purpose: it is the independent check on it.
 //!
 //! ```no_run

@@ -11,6 +11,7 @@ mod recording;
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -70,7 +71,10 @@ fn key(call: &Call) -> (&str, &str) {
 fn pair_in_order(a: &[Call], b: &[Call]) -> Vec<Pair> {
     let (ka, kb): (Vec<_>, Vec<_>) = (a.iter().map(key).collect(), b.iter().map(key).collect());
     let mut pairs = Vec::with_capacity(a.len().max(b.len()));
-    for op in similar::capture_diff_slices(similar::Algorithm::Myers, &ka, &kb) {
+    // Two long recordings with little in common make Myers' diff quadratic: past the deadline it settles for a
+    // pairing that is still valid, if not the longest.
+    let deadline = Instant::now().checked_add(Duration::from_secs(2));
+    for op in similar::capture_diff_slices_deadline(similar::Algorithm::Myers, &ka, &kb, deadline) {
         let (old, new) = (op.old_range(), op.new_range());
         let common = old.len().min(new.len());
         pairs.extend(old.clone().zip(new.clone()).map(|(i, j)| Pair::Both(i, j)));
