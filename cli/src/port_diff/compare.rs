@@ -204,8 +204,8 @@ impl Comparison<'_> {
             let message = format!("{la} came {}, {lb} {}", how(&a.transport), how(&b.transport));
             self.push("transport", "", json!(a.transport), json!(b.transport), message);
         }
-        self.flat("placeholder", "path", &a.params, &b.params);
-        self.flat("query", "query", &a.query, &b.query);
+        self.placeholders(&a.params, &b.params);
+        self.query(&a.query, &b.query);
         self.serial(a, b);
         self.media_type(a, b);
         self.header("Accept-Language", a, b);
@@ -223,36 +223,54 @@ impl Comparison<'_> {
         self.out.push(Difference::new(kind, at, present(a), present(b), message));
     }
 
-    /// Placeholders and query parameters: `{name: value}` maps.
-    fn flat(&mut self, kind: &'static str, place: &str, a: &Map<String, Value>, b: &Map<String, Value>) {
+    /// Path placeholders (same template, so the same names: only their values can differ).
+    fn placeholders(&mut self, a: &Map<String, Value>, b: &Map<String, Value>) {
         let Labels { a: la, b: lb } = self.labels;
-        let name_of = |name: &str| if place == "path" { format!("path {{{name}}}") } else { format!("{place} {name}") };
         for (name, value) in a {
-            let at = name_of(name);
             match b.get(name) {
-                None => {
-                    let message = format!("{at}: {} in {la}, not sent by {lb}", show(value));
+                Some(other) if other != value && !self.ignore.name(name) => {
+                    let at = format!("path {{{name}}}");
+                    let message = format!("{at}: {} in {la}, {} in {lb}", show(value), show(other));
                     self.out.push(Difference::new(
-                        if kind == "query" { "query_missing" } else { kind },
+                        "placeholder",
                         at,
                         Some(value.clone()),
-                        None,
+                        Some(other.clone()),
                         message,
                     ));
                 }
+                _ => {}
+            }
+        }
+    }
+
+    /// The query's names and values (a repeated name holds an array).
+    fn query(&mut self, a: &Map<String, Value>, b: &Map<String, Value>) {
+        let Labels { a: la, b: lb } = self.labels;
+        for (name, value) in a {
+            let at = format!("query {name}");
+            match b.get(name) {
+                None => {
+                    let message = format!("{at}: {} in {la}, not sent by {lb}", show(value));
+                    self.out.push(Difference::new("query_missing", at, Some(value.clone()), None, message));
+                }
                 Some(other) if other != value && !self.ignore.name(name) => {
                     let message = format!("{at}: {} in {la}, {} in {lb}", show(value), show(other));
-                    let kind = if kind == "query" { "query_value" } else { kind };
-                    self.out.push(Difference::new(kind, at, Some(value.clone()), Some(other.clone()), message));
+                    self.out.push(Difference::new(
+                        "query_value",
+                        at,
+                        Some(value.clone()),
+                        Some(other.clone()),
+                        message,
+                    ));
                 }
                 Some(_) => {}
             }
         }
         for (name, value) in b.iter().filter(|(name, _)| !a.contains_key(*name)) {
-            let at = name_of(name);
+            let at = format!("query {name}");
             let message = format!("{at}: not sent by {la}, {} in {lb}", show(value));
-            let kind = if kind == "query" { "query_extra" } else { kind };
-            self.out.push(Difference::new(kind, at, None, Some(value.clone()), message));
+            self.out.push(Difference::new("query_extra", at, None, Some(value.clone()), message));
         }
     }
 
@@ -268,10 +286,11 @@ impl Comparison<'_> {
             (None, None) => return,
             (Some(s), None) => format!("Wechatpay-Serial: {la} sent {s} ({}), {lb} none", names(a)),
             (None, Some(s)) => format!("Wechatpay-Serial: {la} sent none, {lb} {s} ({})", names(b)),
+            (Some(_), Some(_)) if self.ignore.header("Wechatpay-Serial") => return,
             (Some(_), Some(_)) if a.wechatpay_serial != b.wechatpay_serial => {
                 format!("Wechatpay-Serial: {la} names {}, {lb} {}", names(a), names(b))
             }
-            (Some(x), Some(y)) if x != y && !self.ignore.header("Wechatpay-Serial") => format!(
+            (Some(x), Some(y)) if x != y => format!(
                 "Wechatpay-Serial: {la} sent {x}, {lb} {y} (both name {}; recordings made with different \
                  simulator identities differ here: run both with the same --state-dir)",
                 names(a)
@@ -497,4 +516,59 @@ pub fn answer_note(a: &Call, b: &Call, labels: &Labels) -> Option<String> {
     };
     let (sa, sb) = (said(&a.answer), said(&b.answer));
     (sa != sb).then(|| format!("the simulator answered {sa} to {}, {sb} to {}", labels.a, labels.b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ignore(patterns: &[&str]) -> Ignore {
+        Ignore::parse(&patterns.iter().map(|p| (*p).to_owned()).collect::<Vec<_>>()).expect("patterns parse")
+    }
+
+    fn path(segs: &[&str]) -> Vec<Seg> {
+        segs.iter().map(|s| s.parse().map_or_else(|_| Seg::Key((*s).to_owned()), Seg::Index)).collect()
+    }
+
+    #[test]
+    fn names_match_anywhere_and_paths_from_the_top() {
+        let i = ignore(&["out_trade_no", "amount.total", "detail.goods_detail[].quantity", "items[1]", "[0].x"]);
+        assert!(i.field(&path(&["out_trade_no"])));
+        assert!(i.field(&path(&["sub_orders", "3", "out_trade_no"])));
+        assert!(i.field(&path(&["amount", "total"])));
+        assert!(!i.field(&path(&["total"])));
+        assert!(!i.field(&path(&["refund", "amount", "total"])));
+        assert!(i.field(&path(&["detail", "goods_detail", "7", "quantity"])));
+        assert!(!i.field(&path(&["detail", "goods_detail", "quantity"])));
+        assert!(i.field(&path(&["items", "1"])));
+        assert!(!i.field(&path(&["items", "0"])));
+        assert!(i.field(&path(&["0", "x"])));
+        assert!(i.name("out_trade_no") && !i.name("amount.total"));
+        assert!(ignore(&["wechatpay-serial"]).header("Wechatpay-Serial"));
+        assert_eq!(dotted(&path(&["detail", "goods_detail", "7", "quantity"])), "detail.goods_detail[7].quantity");
+    }
+
+    #[test]
+    fn malformed_patterns_say_what_is_wrong() {
+        let error = |pattern: &str| match Ignore::parse(&[pattern.to_owned()]) {
+            Err(failure) => failure.message,
+            Ok(parsed) => panic!("{pattern} parsed: {parsed:?}"),
+        };
+        assert!(error(" ").contains("it is empty"));
+        assert!(error("a..b").contains("an empty segment"));
+        assert!(error("a.").contains("an empty segment"));
+        assert!(error("items[0").contains("not closed"));
+        assert!(error("items[x]").contains("not a number"));
+        assert!(error("items[0]x").contains("after `]`"));
+    }
+
+    #[test]
+    fn values_show_short_and_typed() {
+        assert_eq!(show(&json!("1")), "\"1\"");
+        assert_eq!(show(&json!("x".repeat(100))).chars().count(), 80);
+        assert_eq!(type_name(&json!(1)), "a number");
+        assert_eq!(type_name(&json!({})), "an object");
+        assert_eq!(short(&"ab".repeat(32)), "abababababababab...");
+        assert_eq!(short("00"), "00");
+    }
 }

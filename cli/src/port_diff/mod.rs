@@ -244,3 +244,49 @@ fn as_json(args: &PortDiffArgs, a: &Recording, b: &Recording, labels: &Labels, e
         "notes": notes,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn calls(endpoints: &[&str]) -> Vec<Call> {
+        let lines: String = endpoints
+            .iter()
+            .map(|e| format!("{}\n", json!({"format": 1, "method": "POST", "path": e, "template": e})))
+            .collect();
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("r.jsonl");
+        std::fs::write(&path, lines).expect("written");
+        Recording::read(&path).expect("a recording").calls
+    }
+
+    #[test]
+    fn in_order_a_missing_call_does_not_shift_the_others() {
+        let (a, b) = (calls(&["/a", "/b", "/c", "/d"]), calls(&["/a", "/c", "/x", "/d", "/e"]));
+        let pairs = pair_in_order(&a, &b);
+        assert_eq!(
+            pairs,
+            [Pair::Both(0, 0), Pair::OnlyA(1), Pair::Both(2, 1), Pair::OnlyB(2), Pair::Both(3, 3), Pair::OnlyB(4)]
+        );
+        // Another endpoint at the same place is paired with it (and reported as another path).
+        let (a, b) = (calls(&["/a", "/b", "/c"]), calls(&["/a", "/x", "/c"]));
+        assert_eq!(pair_in_order(&a, &b), [Pair::Both(0, 0), Pair::Both(1, 1), Pair::Both(2, 2)]);
+    }
+
+    #[test]
+    fn by_endpoint_the_nth_call_pairs_with_the_nth() {
+        let (a, b) = (calls(&["/a", "/b", "/a", "/c"]), calls(&["/b", "/a", "/d", "/a", "/a"]));
+        assert_eq!(
+            pair_by_endpoint(&a, &b),
+            [Pair::Both(0, 1), Pair::Both(1, 0), Pair::Both(2, 3), Pair::OnlyA(3), Pair::OnlyB(2), Pair::OnlyB(4)]
+        );
+    }
+
+    #[test]
+    fn labels_come_from_the_file_names() {
+        let l = labels(Path::new("/x/php.jsonl"), Path::new("rust.jsonl"));
+        assert_eq!((l.a.as_str(), l.b.as_str()), ("php", "rust"));
+        let l = labels(Path::new("/x/run.jsonl"), Path::new("/y/run.jsonl"));
+        assert_eq!((l.a.as_str(), l.b.as_str()), ("A", "B"));
+    }
+}
