@@ -112,10 +112,11 @@ struct Appender {
 pub(crate) struct Observed(Map<String, Value>);
 
 impl Recorder {
-    /// Creates (or empties) the file.
+    /// Creates (or empties) the file, then opens it for appending.
     pub(crate) fn create(path: &Path) -> Result<Recorder, MockError> {
-        let file =
-            File::create(path).map_err(|e| MockError::io(format!("creating the recording {}", path.display()), e))?;
+        let failed = |e| MockError::io(format!("creating the recording {}", path.display()), e);
+        File::create(path).map_err(failed)?;
+        let file = std::fs::OpenOptions::new().append(true).open(path).map_err(failed)?;
         Ok(Recorder { path: path.to_owned(), file: Mutex::new(Appender { file, seq: 0, reported: false }) })
     }
 
@@ -182,7 +183,8 @@ impl Recorder {
         line.insert("seq".into(), json!(appender.seq));
         let mut text = Value::Object(line).to_string();
         text.push('\n');
-        // One write per line: a crash loses at most this line, and a reader never sees half of an earlier one.
+        // Whole lines, in order, straight to the file (no buffer of ours): a crash loses at most the line being
+        // written, and the file can be read while the tests run.
         if let Err(e) = appender.file.write_all(text.as_bytes()).and_then(|()| appender.file.flush()) {
             if !appender.reported {
                 appender.reported = true;
