@@ -17,7 +17,8 @@ Keys are never printed, not even in errors.
 Exit status:
   0  success
   1  the operation failed: WeChat Pay answered an error; an answer, callback or signature
-     failed verification; a download failed its check; the network failed
+     failed verification; a download failed its check; the network failed; port-diff found
+     differences
   2  usage or configuration: a missing or unreadable credential, a bad flag or argument";
 
 /// WeChat Pay (微信支付) from the command line: download platform certificates, call any endpoint signed and
@@ -49,6 +50,9 @@ pub enum Command {
     /// Bills (账单).
     #[command(subcommand)]
     Bill(BillCommand),
+    /// Compare two recordings of `wechatpay-mock --record FILE`: does the port (B) send what the original (A) sent?
+    #[command(after_help = PORT_DIFF_HELP)]
+    PortDiff(PortDiffArgs),
     /// Print a shell completion script: `wechatpay completions bash > /etc/bash_completion.d/wechatpay`.
     Completions(CompletionsArgs),
 }
@@ -301,6 +305,43 @@ pub struct BillDownloadArgs {
     pub ca: CaArgs,
     #[command(flatten)]
     pub endpoint: EndpointArgs,
+}
+
+const PORT_DIFF_HELP: &str = "\
+Compared: the calls made (missing or extra), the endpoint, path placeholders and query values, mutual TLS,
+Wechatpay-Serial (which key it names), the body's media type, whether the request was signed and verified,
+and the body field by field (missing, extra, another type or value; upload parts by name, type and SHA-256).
+Never compared: User-Agent, Accept, header order, JSON key order and whitespace, nonces, timestamps and
+signature bytes. The simulator's answers are shown as notes when they differ, and do not count.
+
+Examples:
+  wechatpay-mock --record php.jsonl  --state-dir ./mock-state   # run the PHP tests against it
+  wechatpay-mock --record rust.jsonl --state-dir ./mock-state   # run the Rust tests against it
+  wechatpay port-diff php.jsonl rust.jsonl
+  wechatpay port-diff php.jsonl rust.jsonl --unordered --ignore out_trade_no --ignore scene_info.payer_client_ip
+  wechatpay port-diff php.jsonl rust.jsonl --json | jq '.differences[] | .message'
+
+Exit status: 0 equivalent, 1 different (the report on stdout), 2 a file is unreadable or not a recording.";
+
+/// `wechatpay port-diff A.jsonl B.jsonl`
+#[derive(Debug, Args)]
+pub struct PortDiffArgs {
+    /// The original's recording (e.g. php.jsonl).
+    pub a: PathBuf,
+    /// The port's recording (e.g. rust.jsonl).
+    pub b: PathBuf,
+    /// Pair the n-th call of each endpoint (method + path template) in A with its n-th call in B, whatever the
+    /// order of calls in between (for test suites that run in another order); default: in order.
+    #[arg(long)]
+    pub unordered: bool,
+    /// Compare this value by presence only (repeatable): a name (out_trade_no: a path placeholder, query parameter,
+    /// APIv2 field, upload part, header or JSON field of that name anywhere) or a JSON path from the body's top
+    /// (amount.total, goods_detail[].quantity).
+    #[arg(long, value_name = "NAME|PATH")]
+    pub ignore: Vec<String>,
+    /// Print the report as JSON: {equivalent, differences: [{kind, call, a_line, b_line, at, a, b, message}], notes}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `wechatpay completions SHELL`

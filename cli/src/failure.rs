@@ -1,7 +1,8 @@
 //! How the tool fails: a message that says what to do, and an exit status that says whose move it is.
 //!
 //! - 1: the operation ran and failed: WeChat Pay answered an error (4xx/5xx, an APIv2 `FAIL`), an answer, a
-//!   callback or a signature failed verification, a download failed its check, the network failed.
+//!   callback or a signature failed verification, a download failed its check, the network failed, two
+//!   recordings compared by `port-diff` differ.
 //! - 2: usage or configuration: a missing or unreadable credential, a bad flag or argument; nothing was sent.
 //!
 //! No message ever holds a key: the library's errors never quote key material, and this tool only ever names

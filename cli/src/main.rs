@@ -5,6 +5,7 @@
 //! - `notify decrypt`: a callback from a server log, verified and decrypted.
 //! - `sign`, `verify`: signatures, for debugging mismatches.
 //! - `bill download`: apply, download, check, with a progress bar.
+//! - `port-diff A.jsonl B.jsonl`: two recordings of `wechatpay-mock --record`, compared call by call.
 //! - `completions SHELL`.
 //!
 //! Exit status: 0 success, 1 the operation failed, 2 usage or configuration (see [`failure`]).
@@ -18,6 +19,7 @@ mod credentials;
 mod failure;
 mod io;
 mod notify;
+mod port_diff;
 mod signature;
 
 use std::process::ExitCode;
@@ -46,6 +48,7 @@ fn run(command: &Command) -> Result {
         Command::Sign(args) => signature::sign(args),
         Command::Verify(args) => signature::verify(args),
         Command::Bill(BillCommand::Download(args)) => bill::run(args),
+        Command::PortDiff(args) => port_diff::run(args),
         Command::Completions(args) => {
             let mut script = Vec::new();
             clap_complete::generate(args.shell, &mut Cli::command(), "wechatpay", &mut script);

@@ -136,6 +136,31 @@ pub(crate) fn check(
     now: i64,
     req: &SignedRequest<'_>,
 ) -> Result<(), String> {
+    let creds = credentials(keys, window, now, req)?;
+    let nonces_guard = || nonces.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if nonces_guard().contains(&creds.mchid, &creds.nonce_str) {
+        return Err(format!("nonce_str {} was already used (replayed request)", creds.nonce_str));
+    }
+    signature_verifies(keys, &creds, req)?;
+    let mut guard = nonces_guard();
+    // Two identical requests racing each other: only the first one wins.
+    if guard.contains(&creds.mchid, &creds.nonce_str) {
+        return Err(format!("nonce_str {} was already used (replayed request)", creds.nonce_str));
+    }
+    guard.insert(&creds.mchid, &creds.nonce_str, now, window);
+    Ok(())
+}
+
+/// The checks of [`check`] but the nonce replay check, which would use the nonce up: header present and well
+/// formed, the merchant and its serial, the timestamp within the window, the signature over the bytes received.
+/// For the request recorder, which says whether a request was signed without changing what the server answers.
+pub(crate) fn verify(keys: &Keys, window: i64, now: i64, req: &SignedRequest<'_>) -> Result<(), String> {
+    let creds = credentials(keys, window, now, req)?;
+    signature_verifies(keys, &creds, req)
+}
+
+/// The `Authorization` header's fields, checked but for the signature.
+fn credentials(keys: &Keys, window: i64, now: i64, req: &SignedRequest<'_>) -> Result<Credentials, String> {
     let header = req.authorization.ok_or_else(|| "the Authorization header is missing".to_owned())?;
     let creds = parse(header)?;
     if creds.mchid != keys.mchid {
@@ -158,10 +183,11 @@ pub(crate) fn check(
     if creds.nonce_str.len() > 64 {
         return Err("nonce_str is longer than 64 characters".into());
     }
-    let nonces_guard = || nonces.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    if nonces_guard().contains(&creds.mchid, &creds.nonce_str) {
-        return Err(format!("nonce_str {} was already used (replayed request)", creds.nonce_str));
-    }
+    Ok(creds)
+}
+
+/// The RSA signature over `METHOD\nTARGET\nTIMESTAMP\nNONCE\nBODY\n` with the merchant's key.
+fn signature_verifies(keys: &Keys, creds: &Credentials, req: &SignedRequest<'_>) -> Result<(), String> {
     let signature = B64.decode(creds.signature.as_bytes()).map_err(|_| "signature is not valid base64".to_owned())?;
     let mut message = Vec::with_capacity(req.target.len() + req.signed_body.len() + 64);
     for part in [req.method.as_bytes(), req.target.as_bytes(), creds.timestamp.as_bytes(), creds.nonce_str.as_bytes()] {
@@ -176,12 +202,6 @@ pub(crate) fn check(
             keys.merchant_serial, req.method, req.target, creds.timestamp, creds.nonce_str
         ));
     }
-    let mut guard = nonces_guard();
-    // Two identical requests racing each other: only the first one wins.
-    if guard.contains(&creds.mchid, &creds.nonce_str) {
-        return Err(format!("nonce_str {} was already used (replayed request)", creds.nonce_str));
-    }
-    guard.insert(&creds.mchid, &creds.nonce_str, now, window);
     Ok(())
 }
 

@@ -19,6 +19,10 @@
 //! As a process (`wechatpay-mock`, `cargo install wechatpay-mock`) it serves clients in any language: the crate's
 //! README shows how to start it, read its ready line and point the PHP, Node, Python, Go and Java SDKs at it.
 //!
+//! With [`ServerBuilder::record`] (the binary's `--record FILE`) it writes every request it receives as one line of
+//! JSON ([`record`] describes the format), so that `wechatpay port-diff` can tell whether two clients, say a PHP
+//! application and its Rust port, sent the same calls.
+//!
 //! It shares no code with the `wechatpay` client crate on purpose: it is the independent check on it.
 //!
 //! ```no_run
@@ -47,6 +51,7 @@ mod identities;
 mod keys;
 mod multipart;
 mod notify;
+pub mod record;
 mod reply;
 mod routes;
 mod server;

@@ -32,6 +32,8 @@ OPTIONS:
                              (v3: signed and encrypted JSON; APIv2: XML), with no further request needed
     --bill-size BYTES        bill applies serve generated bills of BYTES bytes (streamed, deterministic); a
                              request header `Wechatpay-Mock-Bill-Size: BYTES` asks for one bill's size
+    --record FILE            write every request received to FILE (emptied first), one JSON line each, for
+                             `wechatpay port-diff` (the port check: compare what two clients sent)
     -h, --help               this text
     -V, --version            the version
 
@@ -52,6 +54,7 @@ struct Args {
     auto_pay: Option<Duration>,
     auto_notify: bool,
     bill_size: Option<u64>,
+    record: Option<PathBuf>,
 }
 
 enum Parsed {
@@ -106,6 +109,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Parsed, String> 
                 let v = value("--bill-size")?;
                 out.bill_size = Some(v.parse().map_err(|_| format!("--bill-size: `{v}` is not a number of bytes"))?);
             }
+            "--record" => out.record = Some(PathBuf::from(value("--record")?)),
             other => return Err(format!("unknown argument `{other}` (see --help)")),
         }
     }
@@ -190,6 +194,9 @@ fn run(args: Args) -> Result<(), String> {
     if args.public_key_only {
         builder = builder.public_key_only();
     }
+    if let Some(path) = args.record {
+        builder = builder.record(path);
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -254,6 +261,9 @@ mod tests {
         assert!(parse(&["--listen"]).is_err());
         assert!(parse(&["--listen", "nope"]).is_err());
         assert!(parse(&["--bogus"]).is_err());
+        let Ok(Parsed::Run(a)) = parse(&["--record", "php.jsonl"]) else { panic!("should parse") };
+        assert_eq!(a.record, Some(PathBuf::from("php.jsonl")));
+        assert!(parse(&["--record"]).is_err());
         assert!(matches!(parse(&["--help"]), Ok(Parsed::Exit(_))));
         assert!(matches!(
             parse(&["--signer", "public-key"]),

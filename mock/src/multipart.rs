@@ -9,6 +9,8 @@ use sha2::{Digest as _, Sha256};
 pub(crate) struct Part {
     pub(crate) name: String,
     pub(crate) filename: Option<String>,
+    /// The part's own `Content-Type`, when it has one.
+    pub(crate) content_type: Option<String>,
     /// The part's bytes, or its first bytes when it is longer than the parser keeps (see [`Part::complete`]).
     pub(crate) data: Vec<u8>,
     /// The part's whole length.
@@ -99,6 +101,7 @@ enum State {
 struct Current {
     name: String,
     filename: Option<String>,
+    content_type: Option<String>,
     data: Vec<u8>,
     len: u64,
     digest: Sha256,
@@ -196,7 +199,12 @@ impl Parser {
                         .ok_or("a multipart part has no Content-Disposition")?;
                     let name = disposition_param(disposition, "name").ok_or("a multipart part has no name")?;
                     let filename = disposition_param(disposition, "filename");
-                    self.current = Some(Current { name, filename, data: Vec::new(), len: 0, digest: Sha256::new() });
+                    let content_type = headers.lines().find_map(|l| {
+                        let (key, value) = l.split_once(':')?;
+                        key.trim().eq_ignore_ascii_case("content-type").then(|| value.trim().to_owned())
+                    });
+                    self.current =
+                        Some(Current { name, filename, content_type, data: Vec::new(), len: 0, digest: Sha256::new() });
                     self.state = State::Data;
                 }
                 State::Data => match find(&self.buf, &self.delimiter) {
@@ -208,6 +216,7 @@ impl Parser {
                             self.parts.push(Part {
                                 name: c.name,
                                 filename: c.filename,
+                                content_type: c.content_type,
                                 data: c.data,
                                 len: c.len,
                                 sha256: c.digest.finalize().into(),
@@ -261,6 +270,8 @@ mod tests {
         assert_eq!(parts[0].name, "meta");
         assert_eq!(parts[0].data, b"{\"a\":1}");
         assert_eq!(parts[1].filename.as_deref(), Some("a.png"));
+        assert_eq!(parts[0].content_type.as_deref(), Some("application/json"));
+        assert_eq!(parts[1].content_type.as_deref(), Some("image/png"));
         assert_eq!(parts[1].data, b"\x89PNG\r\n");
         assert_eq!(parts[1].len, 6);
         assert_eq!(parts[1].sha256, <[u8; 32]>::from(Sha256::digest(b"\x89PNG\r\n")));
@@ -292,6 +303,7 @@ mod tests {
             assert_eq!(parts.len(), 2, "{piece}");
             assert_eq!((parts[0].data.as_slice(), parts[0].complete()), (&b"{}"[..], true), "{piece}");
             assert_eq!(parts[1].len, file.len() as u64, "{piece}");
+            assert_eq!(parts[1].content_type, None, "{piece}");
             assert_eq!(parts[1].data, file[..1000], "{piece}");
             assert!(!parts[1].complete());
             assert_eq!(parts[1].sha256, <[u8; 32]>::from(Sha256::digest(&file)), "{piece}");

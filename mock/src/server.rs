@@ -24,6 +24,7 @@ use crate::faults::{Fault, FaultHandle};
 use crate::identities::{Identities, Platform, StatePaths};
 use crate::multipart::{self, Part};
 use crate::notify::{self, Delivered, DeliveryRecord, Notification};
+use crate::record::{Recorder, Transport};
 use crate::reply::Streamed;
 use crate::state::orders::TradeState;
 use crate::state::refunds::RefundStatus;
@@ -71,6 +72,7 @@ pub struct ServerBuilder {
     platform_certificates: bool,
     window: Duration,
     bill_size: Option<u64>,
+    record: Option<PathBuf>,
 }
 
 impl Default for ServerBuilder {
@@ -88,6 +90,7 @@ impl Default for ServerBuilder {
             platform_certificates: true,
             window: Duration::from_secs(300),
             bill_size: None,
+            record: None,
         }
     }
 }
@@ -199,6 +202,25 @@ impl ServerBuilder {
         self
     }
 
+    /// Record every request received in `path` (created, or emptied, at start), one JSON line each, for the port
+    /// check (`wechatpay port-diff`): the line format is described in [`record`](crate::record).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), wechatpay_mock::MockError> {
+    /// let path = std::env::temp_dir().join(format!("php-{}.jsonl", std::process::id()));
+    /// let server = wechatpay_mock::Server::builder()
+    ///     .identities(wechatpay_mock::Identities::shared()?)
+    ///     .record(&path)
+    ///     .start_blocking()?;
+    /// assert_eq!(std::fs::read(&path).map(|bytes| bytes.len()).ok(), Some(0));
+    /// # drop(server); let _ = std::fs::remove_file(&path);
+    /// # Ok(()) }
+    /// ```
+    pub fn record(mut self, path: impl Into<PathBuf>) -> Self {
+        self.record = Some(path.into());
+        self
+    }
+
     /// Starts the server on its own runtime thread, from async code (any executor). Key generation and
     /// the bind happen off the caller's executor.
     ///
@@ -218,8 +240,8 @@ impl ServerBuilder {
     /// Starts the server on its own runtime thread, from blocking code (no runtime needed).
     ///
     /// # Errors
-    /// [`MockError::Io`] when the address cannot be bound or a thread cannot start; identity errors as
-    /// [`Identities::load_or_create`].
+    /// [`MockError::Io`] when the address cannot be bound, the [`record`](Self::record) file cannot be created or
+    /// a thread cannot start; identity errors as [`Identities::load_or_create`].
     pub fn start_blocking(self) -> Result<Server, MockError> {
         let (identities, state_paths) = match (self.identities, &self.state_dir) {
             (Some(ids), Some(dir)) => {
@@ -249,6 +271,7 @@ impl ServerBuilder {
                 .map_err(|e| MockError::io(format!("writing {}", paths.tls_ca_certificate.display()), e))?;
         }
         let tls_ca_pem = tls.ca_pem.clone();
+        let recorder = self.record.as_deref().map(Recorder::create).transpose()?.map(Arc::new);
         let settings = Settings {
             window: i64::try_from(self.window.as_secs()).unwrap_or(i64::MAX),
             signer: self.signer,
@@ -287,7 +310,7 @@ impl ServerBuilder {
                     }
                 };
                 let _ = ready_tx.send(Ok(Arc::clone(&engine)));
-                runtime.block_on(serve(listener, tls_listener, tls.acceptor, engine, stop_rx));
+                runtime.block_on(serve(listener, tls_listener, tls.acceptor, engine, recorder, stop_rx));
                 runtime.shutdown_timeout(Duration::from_millis(200));
             })
             .map_err(|e| MockError::io("spawning the server thread", e))?;
@@ -861,6 +884,7 @@ async fn serve(
     tls_listener: std::net::TcpListener,
     acceptor: tokio_rustls::TlsAcceptor,
     engine: Arc<Engine>,
+    recorder: Option<Arc<Recorder>>,
     mut stop: tokio::sync::oneshot::Receiver<()>,
 ) {
     let (Ok(listener), Ok(tls_listener)) =
@@ -878,7 +902,7 @@ async fn serve(
             accepted = tls_listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     let _ = stream.set_nodelay(true);
-                    let (engine, acceptor) = (Arc::clone(&engine), acceptor.clone());
+                    let (engine, acceptor, recorder) = (Arc::clone(&engine), acceptor.clone(), recorder.clone());
                     tokio::spawn(async move {
                         // The handshake verifies the client certificate against the merchant CA; a client
                         // without one, or with another, never gets to send a request.
@@ -888,7 +912,9 @@ async fn serve(
                             return;
                         };
                         engine.tls_connections.fetch_add(1, Ordering::Relaxed);
-                        let service = service_fn(move |req| respond(Arc::clone(&engine), req));
+                        let service = service_fn(move |req| {
+                            respond(Arc::clone(&engine), recorder.clone(), Transport::MutualTls, req)
+                        });
                         let _ = http1::Builder::new()
                             .title_case_headers(true)
                             .serve_connection(TokioIo::new(stream), service)
@@ -901,9 +927,10 @@ async fn serve(
                 Ok((stream, _)) => {
                     engine.connections.fetch_add(1, Ordering::Relaxed);
                     let _ = stream.set_nodelay(true);
-                    let engine = Arc::clone(&engine);
+                    let (engine, recorder) = (Arc::clone(&engine), recorder.clone());
                     tokio::spawn(async move {
-                        let service = service_fn(move |req| respond(Arc::clone(&engine), req));
+                        let service =
+                            service_fn(move |req| respond(Arc::clone(&engine), recorder.clone(), Transport::Http, req));
                         // A connection error (client gone, dropped by a fault) ends only this connection.
                         let _ = http1::Builder::new()
                             .title_case_headers(true)
@@ -918,7 +945,12 @@ async fn serve(
     }
 }
 
-async fn respond(engine: Arc<Engine>, req: hyper::Request<Incoming>) -> Result<hyper::Response<Payload>, io::Error> {
+async fn respond(
+    engine: Arc<Engine>,
+    recorder: Option<Arc<Recorder>>,
+    transport: Transport,
+    req: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Payload>, io::Error> {
     let (parts, body) = req.into_parts();
     let target =
         parts.uri.path_and_query().map(|pq| pq.as_str().to_owned()).unwrap_or_else(|| parts.uri.path().to_owned());
@@ -944,9 +976,17 @@ async fn respond(engine: Arc<Engine>, req: hyper::Request<Incoming>) -> Result<h
         tokio::time::sleep(*delay).await;
     }
     // RSA work runs on the blocking pool so that the accept loop and other connections never wait on it.
-    let (response, delivery) = tokio::task::spawn_blocking(move || engine.handle_parsed(&raw, parsed, fault.as_ref()))
-        .await
-        .map_err(io::Error::other)?;
+    let (response, delivery) = tokio::task::spawn_blocking(move || {
+        // The port check's recording (record.rs): the request as received, then completed with its answer.
+        let observed = recorder.as_ref().map(|r| r.observe(&engine, &raw, parsed.as_ref(), transport));
+        let (response, delivery) = engine.handle_parsed(&raw, parsed, fault.as_ref());
+        if let (Some(recorder), Some(observed)) = (&recorder, observed) {
+            recorder.append(observed, (!matches!(delivery, Delivery::Drop)).then_some(&response));
+        }
+        (response, delivery)
+    })
+    .await
+    .map_err(io::Error::other)?;
     match delivery {
         Delivery::Drop => Err(io::Error::other("connection dropped by fault injection")),
         Delivery::Normal => Ok(to_hyper(response, None)),
