@@ -154,8 +154,61 @@ pub(crate) enum StreamCheck {
     Sha1 { expected: String, verified_by: String },
 }
 
-/// The most of an error answer's body the streaming path reads (error bodies are small JSON documents).
-const STREAMED_ERROR_BODY_LIMIT: usize = 64 * 1024;
+/// The most of an error answer's (4xx/5xx) body that is read and kept: WeChat Pay's are small JSON documents; a
+/// proxy's HTML page or a hostile answer is cut here.
+pub(crate) const ERROR_BODY_LIMIT: u64 = 64 * 1024;
+
+/// How much of an answer's body [`read_body`] reads.
+#[derive(Clone, Copy)]
+pub(crate) enum BodyLimit {
+    /// The whole body, refused (`None`) if it is longer than this.
+    Whole(u64),
+    /// At most this much of the body; the rest is left unread.
+    Prefix(u64),
+}
+
+/// Reads an answer's body within `limit`: a body announced longer than a `Whole` limit is refused before any of it
+/// is read, and so is one that turns out longer while it arrives. `Ok(None)` means refused.
+pub(crate) async fn read_body(
+    response: &mut reqwest::Response,
+    limit: BodyLimit,
+) -> std::result::Result<Option<Bytes>, reqwest::Error> {
+    let (max, whole) = match limit {
+        BodyLimit::Whole(max) => (max, true),
+        BodyLimit::Prefix(max) => (max, false),
+    };
+    let announced = response.content_length();
+    if whole && announced.is_some_and(|length| length > max) {
+        return Ok(None);
+    }
+    let capacity = usize::try_from(announced.unwrap_or(0).min(max)).unwrap_or(0);
+    // Most answers arrive as one chunk, which is kept as it is, without a copy.
+    let mut single: Option<Bytes> = None;
+    let mut joined = bytes::BytesMut::new();
+    let mut read = 0u64;
+    while let Some(chunk) = response.chunk().await? {
+        read += chunk.len() as u64;
+        let over = read > max;
+        if over && whole {
+            return Ok(None);
+        }
+        let chunk = if over { chunk.slice(..chunk.len() - usize::try_from(read - max).unwrap_or(0)) } else { chunk };
+        match single.take() {
+            None if joined.is_empty() => single = Some(chunk),
+            previous => {
+                if let Some(previous) = previous {
+                    joined.reserve(capacity.max(previous.len() + chunk.len()));
+                    joined.extend_from_slice(&previous);
+                }
+                joined.extend_from_slice(&chunk);
+            }
+        }
+        if over {
+            break;
+        }
+    }
+    Ok(Some(single.unwrap_or_else(|| joined.freeze())))
+}
 
 impl Core {
     pub(crate) fn new(config: Config) -> Result<Self> {
@@ -422,10 +475,38 @@ impl Core {
         let Sent { method, url, target, timeout, mut response } = self.send(prepared).await?;
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
-        let transport = |err: reqwest::Error| self.transport_error(&method, &url, timeout, err);
-        let body = response.bytes().await.map_err(transport)?;
+        let body = self.read_answer(&method, &url, timeout, status, &mut response).await?;
         let request_id = headers.get("Request-ID").and_then(|value| value.to_str().ok()).map(str::to_owned);
         Ok(Exchange { method, url, target, status, headers, body, request_id })
+    }
+
+    /// Reads an answer's body whole within `max_response_size`, or, for a 4xx/5xx, its first [`ERROR_BODY_LIMIT`]
+    /// bytes.
+    pub(crate) async fn read_answer(
+        &self,
+        method: &Method,
+        url: &Url,
+        timeout: Option<Duration>,
+        status: StatusCode,
+        response: &mut reqwest::Response,
+    ) -> Result<Bytes> {
+        let limit = self.config.max_response_size;
+        let announced = response.content_length();
+        let read = if status.is_success() {
+            read_body(response, BodyLimit::Whole(limit)).await
+        } else {
+            read_body(response, BodyLimit::Prefix(limit.min(ERROR_BODY_LIMIT))).await
+        };
+        match read.map_err(|err| self.transport_error(method, url, timeout, err))? {
+            Some(body) => Ok(body),
+            None => Err(Error::ResponseTooLarge {
+                method: method.to_string(),
+                url: url.as_str().to_owned(),
+                status: status.as_u16(),
+                limit,
+                announced,
+            }),
+        }
     }
 
     /// Signs and sends, and hands back a 2xx answer whose body is still to be read: the streaming path. A 4xx/5xx
@@ -435,17 +516,9 @@ impl Core {
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
         if !status.is_success() {
-            let mut body = Vec::new();
-            while body.len() < STREAMED_ERROR_BODY_LIMIT {
-                match response.chunk().await {
-                    Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-                    Ok(None) => break,
-                    Err(err) => return Err(self.transport_error(&method, &url, timeout, err)),
-                }
-            }
-            body.truncate(STREAMED_ERROR_BODY_LIMIT);
+            let body = self.read_answer(&method, &url, timeout, status, &mut response).await?;
             let request_id = headers.get("Request-ID").and_then(|value| value.to_str().ok()).map(str::to_owned);
-            return Err(api_error(status.as_u16(), request_id, Bytes::from(body)));
+            return Err(api_error(status.as_u16(), request_id, body));
         }
         Ok(Streaming { method, url, headers, timeout, response })
     }

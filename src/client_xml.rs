@@ -223,7 +223,7 @@ impl Core {
         let mut response = request.send().await.map_err(transport)?;
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
-        let body = response.bytes().await.map_err(transport)?;
+        let body = self.read_answer(&method, &url, timeout, status, &mut response).await?;
         let request_id = headers.get("Request-ID").and_then(|value| value.to_str().ok()).map(str::to_owned);
         if !status.is_success() {
             return Err(api_error(status.as_u16(), request_id, body));

@@ -56,8 +56,21 @@ pub const BACKUP_BASE_URI: &str = "https://api2.mch.weixin.qq.com/";
 /// ```
 pub const HK_BASE_URI: &str = "https://apihk.mch.weixin.qq.com/";
 
+/// The default [`ConfigBuilder::max_response_size`]: 4 MiB, far above any JSON or XML answer WeChat Pay sends.
+///
+/// ```
+/// # use wechatpay::crypto::{Certificate, PrivateKey};
+/// # let builder = wechatpay::Config::builder().mchid("1900000001")
+/// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+/// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+/// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
+/// assert_eq!(builder.build()?.max_response_size(), wechatpay::DEFAULT_MAX_RESPONSE_SIZE);
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
+pub const DEFAULT_MAX_RESPONSE_SIZE: u64 = 4 * 1024 * 1024;
+
 /// The keys the PHP-shaped config may have (`apiv3Key` and `autoRefresh` are this SDK's own).
-const CONFIG_KEYS: [&str; 12] = [
+const CONFIG_KEYS: [&str; 13] = [
     "mchid",
     "serial",
     "privateKey",
@@ -70,6 +83,7 @@ const CONFIG_KEYS: [&str; 12] = [
     "timeout",
     "connect_timeout",
     "verify",
+    "maxResponseSize",
 ];
 
 /// Everything a [`Builder`](crate::Builder) needs: who the merchant is, how to sign, whom to trust, where to go.
@@ -110,6 +124,7 @@ pub struct Config {
     pub(crate) connect_timeout: Option<Duration>,
     pub(crate) io_threads: usize,
     pub(crate) max_clock_skew: Duration,
+    pub(crate) max_response_size: u64,
 }
 
 impl Config {
@@ -277,6 +292,16 @@ impl Config {
         }
         builder.timeout = seconds("timeout")?;
         builder.connect_timeout = seconds("connect_timeout")?;
+        match object.get("maxResponseSize") {
+            None | Some(Value::Null) => {}
+            Some(value) => {
+                let bytes = value
+                    .as_u64()
+                    .filter(|bytes| *bytes > 0)
+                    .ok_or_else(|| Error::config("maxResponseSize", "it must be a positive whole number of bytes"))?;
+                builder = builder.max_response_size(bytes);
+            }
+        }
         builder.build()
     }
 
@@ -457,6 +482,24 @@ impl Config {
     pub fn auto_refresh(&self) -> Option<&AutoRefresh> {
         self.auto_refresh.as_ref()
     }
+
+    /// The largest answer body read whole, in bytes (see [`ConfigBuilder::max_response_size`]).
+    ///
+    /// ```
+    /// # use wechatpay::crypto::{Certificate, PrivateKey};
+    /// let config = wechatpay::Config::from_value(&serde_json::json!({
+    ///     "mchid": "1900000001",
+    ///     "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
+    ///     "privateKey": "file://tests/fixtures/merchant_private_key.pem",
+    ///     "certs": {"PUB_KEY_ID_0114232134912410000000000000000": "file://tests/fixtures/wechat_pay_public_key.pem"},
+    ///     "maxResponseSize": 65536,
+    /// }))?;
+    /// assert_eq!(config.max_response_size(), 65536);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn max_response_size(&self) -> u64 {
+        self.max_response_size
+    }
 }
 
 impl fmt::Debug for Config {
@@ -471,6 +514,7 @@ impl fmt::Debug for Config {
             .field("base_uri", &self.base_uri.as_str())
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
+            .field("max_response_size", &self.max_response_size)
             .finish_non_exhaustive()
     }
 }
@@ -553,6 +597,7 @@ pub struct ConfigBuilder {
     connect_timeout: Option<Duration>,
     io_threads: Option<usize>,
     max_clock_skew: Option<Duration>,
+    max_response_size: Option<u64>,
 }
 
 impl ConfigBuilder {
@@ -951,6 +996,31 @@ impl ConfigBuilder {
         self
     }
 
+    /// The largest answer body read whole, in bytes (default [`DEFAULT_MAX_RESPONSE_SIZE`], 4 MiB;
+    /// `maxResponseSize` in the PHP-shaped config). A larger answer is refused with [`Error::ResponseTooLarge`]:
+    /// from its `Content-Length` before any of it is read, or as soon as more than this has arrived. Error answers
+    /// (4xx/5xx) are read up to 64 KiB at most, whatever this says. Streaming downloads
+    /// ([`Builder::download`](crate::Builder::download), [`Bill`](crate::Bill)) are not limited: their writer or
+    /// file is their bound. Raise it for large APIv2 bills (`v2/pay/downloadbill`), which are read whole.
+    ///
+    /// ```
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let config = || wechatpay::Config::builder().mchid(&ids.mchid).serial(&ids.merchant.serial)
+    /// #     .private_key(wechatpay::crypto::PrivateKey::from_pem(&ids.merchant.private_key_pem).unwrap())
+    /// #     .platform_certificate(wechatpay::crypto::Certificate::from_pem(&ids.platform.certificate_pem).unwrap())
+    /// #     .base_uri(server.base_uri());
+    /// let tiny = wechatpay::Builder::factory(config().max_response_size(16))?;
+    /// let err = tiny.v3().certificates().get(()).unwrap_err();
+    /// assert!(matches!(err, wechatpay::Error::ResponseTooLarge { limit: 16, .. }), "{err}");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn max_response_size(mut self, bytes: u64) -> Self {
+        self.max_response_size = Some(bytes);
+        self
+    }
+
     /// Checks the configuration as the PHP SDK does, and more.
     ///
     /// ```
@@ -1064,6 +1134,11 @@ impl ConfigBuilder {
         for given in &self.root_certificates {
             root_certificates.extend(root_ders(given)?);
         }
+        let max_response_size = match self.max_response_size {
+            Some(0) => return Err(Error::config("maxResponseSize", "it must be at least 1 byte")),
+            Some(bytes) => bytes,
+            None => DEFAULT_MAX_RESPONSE_SIZE,
+        };
         let io_threads = match self.io_threads {
             Some(0) => return Err(Error::config("io_threads", "it must be at least 1")),
             Some(threads) => threads,
@@ -1086,6 +1161,7 @@ impl ConfigBuilder {
             connect_timeout: self.connect_timeout,
             io_threads,
             max_clock_skew: self.max_clock_skew.unwrap_or(Duration::from_secs(300)),
+            max_response_size,
         })
     }
 }

@@ -224,6 +224,27 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+
+    /// An answer's body was larger than [`ConfigBuilder::max_response_size`](crate::ConfigBuilder::max_response_size)
+    /// allows: it was refused from its `Content-Length` before any of it was read, or as soon as more arrived. The
+    /// answer came, so the request was processed: do not send it again blindly.
+    #[error(
+        "{method} {url}: WeChat Pay answered {status} with a body {}larger than the {limit}-byte limit, which was not \
+         read: raise ConfigBuilder::max_response_size (maxResponseSize) if such answers are expected, or stream \
+         bill files and images with download()", announced_suffix(.announced)
+    )]
+    ResponseTooLarge {
+        /// The HTTP method.
+        method: String,
+        /// The URL.
+        url: String,
+        /// The HTTP status of the answer.
+        status: u16,
+        /// The limit, in bytes.
+        limit: u64,
+        /// The `Content-Length` the answer announced, when it did.
+        announced: Option<u64>,
+    },
 }
 
 /// What an APIv2 `FAIL` answer said, with the whole answer.
@@ -418,6 +439,13 @@ fn digests_suffix(expected: &Option<String>, actual: &Option<String>) -> String 
 fn expected_suffix(expected: &Option<u64>) -> String {
     match expected {
         Some(expected) => format!(" of {expected}"),
+        None => String::new(),
+    }
+}
+
+fn announced_suffix(announced: &Option<u64>) -> String {
+    match announced {
+        Some(announced) => format!("of {announced} bytes, "),
         None => String::new(),
     }
 }

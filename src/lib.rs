@@ -50,6 +50,7 @@ mod xml_notification;
 pub use crate::bills::Bill;
 pub use crate::builder::{Accessor, Builder};
 pub use crate::certificates::{AutoRefresh, RefreshOutcome};
+pub use crate::config::DEFAULT_MAX_RESPONSE_SIZE;
 pub use crate::config::{BACKUP_BASE_URI, Config, ConfigBuilder, DEFAULT_BASE_URI, HK_BASE_URI, IntoConfig};
 pub use crate::download::Downloaded;
 pub use crate::error::{ApiV2Failure, Error, Result, VerificationFailure};

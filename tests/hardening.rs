@@ -1,0 +1,110 @@
+//! Hostile answers and hostile input (issue 11): each test is one finding of the probe, or one of its siblings,
+//! and failed before its fix.
+
+mod common;
+
+use std::io::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::{Value, json};
+use wechatpay::{Builder, Config, Error};
+
+/// A Builder with the fixture keys (it trusts [`common::fixture_signed_headers`]) pointed at `base`, with `extra`
+/// config keys.
+fn fixture_client(base: &str, extra: Value) -> Builder {
+    let mut config = common::php_config_for(base);
+    for (key, value) in extra.as_object().expect("an object") {
+        config[key] = value.clone();
+    }
+    Builder::factory(config).expect("factory")
+}
+
+/// A script that answers `status` with `headers`, announcing `announced` bytes (or chunked when `None`), then
+/// writes zeros until the client hangs up; `written` counts the body bytes that got out.
+fn endless(status: u16, headers: &str, announced: Option<u64>, written: Arc<AtomicU64>) -> common::Script {
+    let headers = headers.to_owned();
+    Box::new(move |_, stream| {
+        let framing = match announced {
+            Some(length) => format!("Content-Length: {length}\r\n"),
+            None => "Transfer-Encoding: chunked\r\n".to_owned(),
+        };
+        write!(stream, "HTTP/1.1 {status} X\r\n{headers}{framing}\r\n")?;
+        let block = vec![b'0'; 64 * 1024];
+        let chunk_head = format!("{:x}\r\n", block.len());
+        loop {
+            if announced.is_none() {
+                stream.write_all(chunk_head.as_bytes())?;
+            }
+            stream.write_all(&block)?;
+            if announced.is_none() {
+                stream.write_all(b"\r\n")?;
+            }
+            written.fetch_add(block.len() as u64, Ordering::Relaxed);
+            if written.load(Ordering::Relaxed) > 256 * 1024 * 1024 {
+                return Ok(());
+            }
+        }
+    })
+}
+
+/// Finding 1: a 200 with a 200 MB body, announced or chunked, was read whole before any check.
+#[test]
+fn answers_larger_than_the_limit_are_refused_without_being_read() {
+    let (announced, chunked) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let json = "Content-Type: application/json\r\n";
+    let server = common::scripted_server(vec![
+        endless(200, json, Some(200 * 1024 * 1024), Arc::clone(&announced)),
+        endless(200, json, None, Arc::clone(&chunked)),
+    ]);
+    let instance = fixture_client(&server.base, json!({"maxResponseSize": 64 * 1024}));
+
+    let err = instance.v3().certificates().get(()).unwrap_err();
+    let Error::ResponseTooLarge { status: 200, limit: 65536, announced: Some(length), .. } = err else {
+        panic!("expected ResponseTooLarge, got {err:?}")
+    };
+    assert_eq!(length, 200 * 1024 * 1024);
+
+    let err = instance.v3().certificates().get(()).unwrap_err();
+    assert!(matches!(err, Error::ResponseTooLarge { announced: None, .. }), "{err:?}");
+    assert!(err.to_string().contains("max_response_size"), "{err}");
+    // What got out of the server before the client hung up: socket buffers, far from 200 MB.
+    for written in [&announced, &chunked] {
+        let written = written.load(Ordering::Relaxed);
+        assert!(written < 32 * 1024 * 1024, "{written} bytes were sent before the client gave up");
+    }
+}
+
+/// Finding 1: a 500 with a 200 MB body was kept whole inside `Error::Api.body`.
+#[test]
+fn error_answers_keep_a_bounded_prefix() {
+    let written = Arc::new(AtomicU64::new(0));
+    let server = common::scripted_server(vec![endless(500, "Content-Type: text/html\r\n", None, written)]);
+    let instance = fixture_client(&server.base, json!({}));
+    let err = instance.v3().certificates().get(()).unwrap_err();
+    let Error::Api { status: 500, ref body, .. } = err else { panic!("expected Api, got {err:?}") };
+    assert_eq!(body.len(), 64 * 1024, "the first 64 KiB are kept");
+}
+
+/// Sibling of finding 1: the APIv2 transport reads its answers whole too.
+#[test]
+fn apiv2_answers_are_limited_too() {
+    let written = Arc::new(AtomicU64::new(0));
+    let server = common::scripted_server(vec![endless(200, "Content-Type: text/xml\r\n", None, written)]);
+    let instance =
+        fixture_client(&server.base, json!({"maxResponseSize": 4096, "secret": "192006250b4c09247ec02edce69f6a2d"}));
+    let err = instance.v2().pay().orderquery().post(json!({"xml": {"mch_id": "1900000001"}})).unwrap_err();
+    assert!(matches!(err, Error::ResponseTooLarge { limit: 4096, .. }), "{err:?}");
+}
+
+/// An answer within the limit is read whole, however it is cut into chunks.
+#[test]
+fn answers_within_the_limit_are_read_whole() {
+    let body = serde_json::to_vec(&json!({"data": [], "padding": "x".repeat(3000)})).unwrap();
+    let server =
+        common::scripted_server(vec![common::answer(200, common::fixture_signed_headers(&body), body.clone())]);
+    let instance = fixture_client(&server.base, json!({"maxResponseSize": body.len()}));
+    let response = instance.v3().certificates().get(()).expect("exactly at the limit");
+    assert_eq!(response.bytes().as_ref(), body.as_slice());
+    assert!(Config::from_value(&json!({"maxResponseSize": 0})).unwrap_err().to_string().contains("maxResponseSize"));
+}
