@@ -259,6 +259,7 @@ impl Core {
         }
         let url = Url::parse(&target)
             .map_err(|err| Error::template(path_template, format!("{target} is not a URL: {err}")))?;
+        check_within(&url, &self.config.base_uri, path_template)?;
 
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
@@ -343,6 +344,7 @@ impl Core {
         }
         let url = Url::parse(&target)
             .map_err(|err| Error::invalid("download_url", format!("{target} is not a URL: {err}")))?;
+        check_within(&url, &self.config.base_uri, download_url)?;
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         Ok(Prepared { method: Method::GET, url, headers, body: None, signed_body: Bytes::new(), timeout, xml: None })
@@ -652,6 +654,18 @@ pub(crate) fn http_client(config: &Config) -> reqwest::ClientBuilder {
     }
     let roots = config.root_certificates.iter().filter_map(|der| reqwest::Certificate::from_der(der).ok());
     http.tls_certs_merge(roots)
+}
+
+/// Checks that `url` is below `base` (same scheme, host and port; the base's path as a prefix). The template
+/// refuses what would climb; this is the last line of defence, checked on the URL as parsed.
+pub(crate) fn check_within(url: &Url, base: &Url, template: &str) -> Result<()> {
+    if url.origin() == base.origin() && url.path().starts_with(base.path()) {
+        return Ok(());
+    }
+    Err(Error::template(
+        template,
+        format!("it leads to {}, outside the base URI {base}: a signed request goes nowhere else", url.path()),
+    ))
 }
 
 /// Adds the `headers` option to `headers`.

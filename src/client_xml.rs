@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use url::Url;
 use zeroize::Zeroizing;
 
-use crate::client::{Core, Prepared, RequestBody, add_headers, api_error, http_client};
+use crate::client::{Core, Prepared, RequestBody, add_headers, api_error, check_within, http_client};
 use crate::crypto::{Hash, pem_encode};
 use crate::error::{ApiV2Failure, Error, Result, VerificationFailure};
 use crate::formatter::Formatter;
@@ -150,6 +150,7 @@ impl Core {
         };
         let url = Url::parse(&target)
             .map_err(|err| Error::template(template.as_str(), format!("{target} is not a URL: {err}")))?;
+        check_within(&url, &base, template.as_str())?;
         add_headers(&mut headers, &options.headers)?;
         Ok(Prepared {
             method,

@@ -108,3 +108,51 @@ fn answers_within_the_limit_are_read_whole() {
     assert_eq!(response.bytes().as_ref(), body.as_slice());
     assert!(Config::from_value(&json!({"maxResponseSize": 0})).unwrap_err().to_string().contains("maxResponseSize"));
 }
+
+/// Finding 2: `..` in a chain key was resolved by the URL parser, sending the signed request to the unsigned bill
+/// download, whose forged answer came back as `Ok`.
+#[test]
+fn dot_segments_in_literal_keys_are_refused_before_sending() {
+    let server = common::scripted_server(vec![common::answer(200, vec![], b"forged,bill\n".to_vec())]);
+    let instance = fixture_client(&server.base, json!({}));
+    let climbing = instance.chain("v3/pay/transactions/id/../../../billdownload/file");
+    let err = climbing.get(json!({"query": {"token": "x"}})).unwrap_err();
+    assert!(matches!(err, Error::Template { .. }), "{err:?}");
+    assert!(err.to_string().contains("another endpoint"), "{err}");
+    assert!(server.heads().is_empty(), "nothing was sent");
+
+    for key in [
+        "v3/pay/transactions/id/%2e%2e/%2E%2E/%2e./billdownload/file",
+        "v3/pay/transactions/id/..\\..\\..\\billdownload/file",
+        "v3/pay/transactions/id/.\t./billdownload/file",
+        "v3/pay/transactions/./native",
+        "v3/certificates#fragment",
+        "v3/certificates\r\nX-Injected: 1",
+    ] {
+        let err = instance.chain(key).url(json!({"query": {"a": "1"}})).unwrap_err();
+        assert!(matches!(err, Error::Template { .. }), "{key:?}: {err:?}");
+        let err = instance[key].url(()).unwrap_err();
+        assert!(matches!(err, Error::Template { .. }), "index {key:?}: {err:?}");
+        assert!(instance.verbatim(key).url(()).is_err(), "verbatim {key:?}");
+    }
+    // Dots inside a segment are only text.
+    let url = instance.chain("v3/a.b/..c/c..").url(()).expect("not dot segments");
+    assert!(url.ends_with("/v3/a.b/..c/c.."), "{url}");
+}
+
+/// Finding 2: a key could climb above a base_uri path prefix (`https://host/hk/`).
+#[test]
+fn keys_never_climb_above_the_base_uri_prefix() {
+    let instance = fixture_client("https://api.mch.weixin.qq.com/hk/", json!({}));
+    assert_eq!(instance.v3().certificates().url(()).unwrap(), "https://api.mch.weixin.qq.com/hk/v3/certificates");
+    for key in ["../v3/certificates", "%2e%2e/v3/certificates", "..\\v3/certificates"] {
+        assert!(matches!(instance.chain(key).url(()), Err(Error::Template { .. })), "{key}");
+    }
+    // A variable can hold no dot segment either (this held before; kept as a regression test).
+    let err = instance.chain("{+rest}").url(json!({"rest": "../v3/certificates"})).unwrap_err();
+    assert!(err.to_string().contains("another resource"), "{err}");
+    // APIv2 paths are checked the same way.
+    let v2 = fixture_client("https://api.mch.weixin.qq.com/hk/", json!({"secret": "192006250b4c09247ec02edce69f6a2d"}));
+    let err = v2.chain("v2/../pay/orderquery").url(json!({"xml": {"mch_id": "1900000001"}})).unwrap_err();
+    assert!(matches!(err, Error::Template { .. }), "{err:?}");
+}
