@@ -124,7 +124,7 @@ impl Core {
         data.insert("sign".into(), Value::String(sign));
 
         let base = match &options.base_uri {
-            Some(base) => parse_base_uri(base)?,
+            Some(base) => parse_base_uri(base, self.config.allow_plain_http)?,
             None => self.config.base_uri.clone(),
         };
         let mut target = format!("{base}{}", path.trim_start_matches('/'));
@@ -313,11 +313,13 @@ pub(crate) fn verify_sign(
     }
 }
 
-fn parse_base_uri(base: &str) -> Result<Url> {
+fn parse_base_uri(base: &str, allow_plain_http: bool) -> Result<Url> {
     let mut url = Url::parse(base).map_err(|err| Error::options(format!("`base_uri` {base:?} is not a URL: {err}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err(Error::options(format!("`base_uri` {base:?} must be an http:// or https:// URL with a host")));
     }
+    crate::config::check_plain_http(&url, allow_plain_http)
+        .map_err(|reason| Error::options(format!("`base_uri`: {reason}")))?;
     if !url.username().is_empty() || url.password().is_some() || url.query().is_some() || url.fragment().is_some() {
         return Err(Error::options("`base_uri` must not carry credentials, a query or a fragment"));
     }

@@ -70,7 +70,7 @@ pub const HK_BASE_URI: &str = "https://apihk.mch.weixin.qq.com/";
 pub const DEFAULT_MAX_RESPONSE_SIZE: u64 = 4 * 1024 * 1024;
 
 /// The keys the PHP-shaped config may have (`apiv3Key` and `autoRefresh` are this SDK's own).
-const CONFIG_KEYS: [&str; 13] = [
+const CONFIG_KEYS: [&str; 14] = [
     "mchid",
     "serial",
     "privateKey",
@@ -84,6 +84,7 @@ const CONFIG_KEYS: [&str; 13] = [
     "connect_timeout",
     "verify",
     "maxResponseSize",
+    "allowPlainHttp",
 ];
 
 /// Everything a [`Builder`](crate::Builder) needs: who the merchant is, how to sign, whom to trust, where to go.
@@ -125,6 +126,7 @@ pub struct Config {
     pub(crate) io_threads: usize,
     pub(crate) max_clock_skew: Duration,
     pub(crate) max_response_size: u64,
+    pub(crate) allow_plain_http: bool,
 }
 
 impl Config {
@@ -292,6 +294,11 @@ impl Config {
         }
         builder.timeout = seconds("timeout")?;
         builder.connect_timeout = seconds("connect_timeout")?;
+        match object.get("allowPlainHttp") {
+            None | Some(Value::Null) => {}
+            Some(Value::Bool(allow)) => builder = builder.allow_plain_http(*allow),
+            Some(_) => return Err(Error::config("allowPlainHttp", "it must be true or false")),
+        }
         match object.get("maxResponseSize") {
             None | Some(Value::Null) => {}
             Some(value) => {
@@ -515,6 +522,7 @@ impl fmt::Debug for Config {
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("max_response_size", &self.max_response_size)
+            .field("allow_plain_http", &self.allow_plain_http)
             .finish_non_exhaustive()
     }
 }
@@ -598,6 +606,7 @@ pub struct ConfigBuilder {
     io_threads: Option<usize>,
     max_clock_skew: Option<Duration>,
     max_response_size: Option<u64>,
+    allow_plain_http: bool,
 }
 
 impl ConfigBuilder {
@@ -996,6 +1005,27 @@ impl ConfigBuilder {
         self
     }
 
+    /// Allows `http://` base URIs (and APIv2 `base_uri` options) to hosts that are not loopback (default: refused;
+    /// `allowPlainHttp` in the PHP-shaped config). Only for a TLS-terminating proxy on a network you trust: signed
+    /// requests, answers and bills would otherwise cross it in clear text. Loopback (`127.0.0.1`, `[::1]`,
+    /// `localhost`), where simulators run, is always allowed.
+    ///
+    /// ```
+    /// # use wechatpay::crypto::{Certificate, PrivateKey};
+    /// # let builder = || wechatpay::Config::builder().mchid("1900000001")
+    /// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    /// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem").unwrap())
+    /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem").unwrap());
+    /// let err = builder().base_uri("http://wechatpay-proxy.internal/").build().unwrap_err();
+    /// assert!(err.to_string().contains("allow_plain_http"));
+    /// assert!(builder().base_uri("http://wechatpay-proxy.internal/").allow_plain_http(true).build().is_ok());
+    /// assert!(builder().base_uri("http://127.0.0.1:8080/").build().is_ok());
+    /// ```
+    pub fn allow_plain_http(mut self, allow: bool) -> Self {
+        self.allow_plain_http = allow;
+        self
+    }
+
     /// The largest answer body read whole, in bytes (default [`DEFAULT_MAX_RESPONSE_SIZE`], 4 MiB;
     /// `maxResponseSize` in the PHP-shaped config). A larger answer is refused with [`Error::ResponseTooLarge`]:
     /// from its `Content-Length` before any of it is read, or as soon as more than this has arrived. Error answers
@@ -1115,6 +1145,7 @@ impl ConfigBuilder {
         if !matches!(base_uri.scheme(), "http" | "https") || base_uri.host().is_none() {
             return Err(Error::config("base_uri", format!("{shown} must be an http:// or https:// URL with a host")));
         }
+        check_plain_http(&base_uri, self.allow_plain_http).map_err(|reason| Error::config("base_uri", reason))?;
         if base_uri.query().is_some() || base_uri.fragment().is_some() {
             return Err(Error::config("base_uri", format!("{shown} must not have a query or fragment")));
         }
@@ -1162,8 +1193,23 @@ impl ConfigBuilder {
             io_threads,
             max_clock_skew: self.max_clock_skew.unwrap_or(Duration::from_secs(300)),
             max_response_size,
+            allow_plain_http: self.allow_plain_http,
         })
     }
+}
+
+/// Refuses `http://` to a host other than loopback unless `allowed`: signed requests, their answers, bills and
+/// decrypted sensitive fields would cross the network in clear text.
+pub(crate) fn check_plain_http(url: &Url, allowed: bool) -> std::result::Result<(), String> {
+    if url.scheme() != "http" || allowed || crate::client::is_loopback(url) {
+        return Ok(());
+    }
+    Err(format!(
+        "{} is plain http:// to a host that is not loopback, so requests and answers would cross the network \
+         unencrypted: use https://, or allow it explicitly (ConfigBuilder::allow_plain_http, allowPlainHttp) for a \
+         TLS-terminating proxy you trust",
+        url.origin().ascii_serialization()
+    ))
 }
 
 /// The DER of each certificate in `given`: PEM (one or a bundle) or DER, each checked to be X.509.

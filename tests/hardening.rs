@@ -156,3 +156,32 @@ fn keys_never_climb_above_the_base_uri_prefix() {
     let err = v2.chain("v2/../pay/orderquery").url(json!({"xml": {"mch_id": "1900000001"}})).unwrap_err();
     assert!(matches!(err, Error::Template { .. }), "{err:?}");
 }
+
+/// Finding 3: plain `http://` to a host other than loopback was accepted: signed requests and bill files in
+/// clear text.
+#[test]
+fn plain_http_is_for_loopback_unless_allowed_by_name() {
+    let config = |base: &str, extra: Value| {
+        let mut config = common::php_config_for(base);
+        for (key, value) in extra.as_object().unwrap() {
+            config[key] = value.clone();
+        }
+        Config::from_value(&config)
+    };
+    for base in ["http://api.mch.weixin.qq.com/", "http://10.0.0.8:8080/", "http://[2001:db8::1]/"] {
+        let err = config(base, json!({})).unwrap_err();
+        assert!(matches!(err, Error::Config { ref field, .. } if field == "base_uri"), "{base}: {err:?}");
+        assert!(err.to_string().contains("allowPlainHttp"), "{err}");
+        assert!(config(base, json!({"allowPlainHttp": true})).is_ok(), "{base}");
+    }
+    for base in ["http://127.0.0.1:1/", "http://[::1]:1/", "http://localhost:1/", "https://10.0.0.8/"] {
+        assert!(config(base, json!({})).is_ok(), "{base}");
+    }
+    assert!(config("https://10.0.0.8/", json!({"allowPlainHttp": "yes"})).is_err());
+    // The APIv2 per-request base_uri follows the same rule.
+    let v2 = fixture_client("http://127.0.0.1:1/", json!({"secret": "192006250b4c09247ec02edce69f6a2d"}));
+    let options = |base: &str| json!({"base_uri": base, "xml": {"mch_id": "1900000001"}});
+    let err = v2.v2().risk().getpublickey().url(options("http://fraud.mch.weixin.qq.com/")).unwrap_err();
+    assert!(matches!(err, Error::Options { .. }), "{err:?}");
+    assert!(v2.v2().risk().getpublickey().url(options("https://fraud.mch.weixin.qq.com/")).is_ok());
+}
