@@ -285,6 +285,12 @@ impl Core {
             }
             (None, Some(Body::Raw(bytes))) => (Some(RequestBody::Bytes(bytes.clone())), bytes),
             (None, Some(Body::Media(media))) => {
+                if options.headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("Content-Type")) {
+                    return Err(Error::options(
+                        "`headers.Content-Type` of a media upload carries its multipart boundary, which the SDK sets: \
+                         do not set it",
+                    ));
+                }
                 let content_type = HeaderValue::from_str(&media.content_type())
                     .map_err(|_| Error::options("the multipart boundary is not a valid header value"))?;
                 headers.insert(CONTENT_TYPE, content_type);
@@ -668,6 +674,22 @@ pub(crate) fn check_within(url: &Url, base: &Url, template: &str) -> Result<()> 
     ))
 }
 
+/// Headers that decide how a message is framed or how the connection is used, which the HTTP layer sets from the
+/// body it sends: a caller's value would send a truncated body that was signed whole (a short `Content-Length`),
+/// hang (a long one), or smuggle a second request.
+const FRAMING_HEADERS: [&str; 10] = [
+    "content-length",
+    "transfer-encoding",
+    "host",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+    "expect",
+];
+
 /// Adds the `headers` option to `headers`.
 pub(crate) fn add_headers(headers: &mut HeaderMap, given: &[(String, String)]) -> Result<()> {
     for (name, value) in given {
@@ -675,6 +697,12 @@ pub(crate) fn add_headers(headers: &mut HeaderMap, given: &[(String, String)]) -
             .map_err(|_| Error::options(format!("`headers.{name}` is not a valid header name")))?;
         if header == AUTHORIZATION {
             return Err(Error::options("`headers.Authorization` is made by the SDK: do not set it"));
+        }
+        if FRAMING_HEADERS.contains(&header.as_str()) {
+            return Err(Error::options(format!(
+                "`headers.{name}` frames the message or manages the connection, which the HTTP layer does from the \
+                 body it sends: do not set it"
+            )));
         }
         let value = HeaderValue::from_str(value)
             .map_err(|_| Error::options(format!("`headers.{name}` has a value that is not a valid header value")))?;

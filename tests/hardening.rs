@@ -185,3 +185,43 @@ fn plain_http_is_for_loopback_unless_allowed_by_name() {
     assert!(matches!(err, Error::Options { .. }), "{err:?}");
     assert!(v2.v2().risk().getpublickey().url(options("https://fraud.mch.weixin.qq.com/")).is_ok());
 }
+
+/// Finding 4: caller headers could change the framing (`Content-Length` shorter than the signed body, or longer,
+/// which hung; `Host`; `Transfer-Encoding`), and their siblings could manage the connection.
+#[test]
+fn headers_that_frame_the_message_are_refused() {
+    let instance = fixture_client("http://127.0.0.1:1/", json!({}));
+    let node = instance.v3().merchant_service().complaint_notifications();
+    for name in [
+        "Content-Length",
+        "content-length",
+        "Transfer-Encoding",
+        "Host",
+        "Connection",
+        "Keep-Alive",
+        "Proxy-Connection",
+        "TE",
+        "Trailer",
+        "Upgrade",
+        "Expect",
+    ] {
+        let php = json!({"json": {"url": "https://example.com/"}, "headers": {name: "1"}});
+        let err = node.url(php).unwrap_err();
+        assert!(matches!(err, Error::Options { .. }), "{name}: {err:?}");
+        assert!(err.to_string().contains(name), "{name}: {err}");
+        let typed = wechatpay::Options::new().body("{}").header(name, "1");
+        assert!(matches!(node.url(typed), Err(Error::Options { .. })), "{name}");
+    }
+    // A media upload's Content-Type carries its boundary.
+    let media = wechatpay::MediaUpload::new("a.png", b"\x89PNG".to_vec());
+    let upload = wechatpay::Options::new().media(media).header("Content-Type", "image/png");
+    assert!(matches!(instance.v3().merchant().media().upload().url(upload), Err(Error::Options { .. })));
+    // Other headers stay the caller's.
+    let fine = json!({"json": {}, "headers": {"Wechatpay-Serial": "PUB_KEY_ID_0114232134912410000000000000000",
+        "Accept-Language": "en", "Content-Type": "application/json; charset=utf-8"}});
+    assert!(node.url(fine).is_ok());
+    // The APIv2 transport shares the check.
+    let v2 = fixture_client("http://127.0.0.1:1/", json!({"secret": "192006250b4c09247ec02edce69f6a2d"}));
+    let options = json!({"xml": {"mch_id": "1900000001"}, "headers": {"Content-Length": "3"}});
+    assert!(matches!(v2.v2().pay().orderquery().url(options), Err(Error::Options { .. })));
+}
