@@ -617,7 +617,11 @@ impl Builder {
 
     /// A streamed `GET` of this node, refused up front when its answer cannot be checked while it streams.
     fn download_job(&self, options: impl IntoOptions) -> Result<Job> {
-        let prepared = self.core.prepare(Method::GET, self.parsed()?, options.into_options()?)?;
+        let options = options.into_options()?;
+        let whole_timeout = options.timeout;
+        let mut prepared = self.core.prepare(Method::GET, self.parsed()?, options)?;
+        // Only a timeout given for this download bounds it whole (see ConfigBuilder::timeout).
+        prepared.timeout = whole_timeout;
         self.core.streamable(&prepared)?;
         let what = format!("the answer to GET /{}", prepared.relative_path(&self.core.config.base_uri));
         Ok(Job { prepared, verify_head: true, checks: Checks { what, sha1: None, gzip: false, decrypt: None } })

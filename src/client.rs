@@ -127,6 +127,8 @@ pub(crate) struct Streaming {
     pub(crate) url: Url,
     pub(crate) headers: HeaderMap,
     pub(crate) timeout: Option<Duration>,
+    /// Without a whole-download timeout, the longest wait for the next piece of the body (the configured timeout).
+    pub(crate) idle: Option<Duration>,
     response: reqwest::Response,
 }
 
@@ -301,7 +303,19 @@ impl Core {
             (None, None) => (None, Bytes::new()),
         };
         add_headers(&mut headers, &options.headers)?;
-        Ok(Prepared { method, url, headers, body, signed_body, timeout: options.timeout, xml: None })
+        let timeout = Some(self.request_timeout(options.timeout)?);
+        Ok(Prepared { method, url, headers, body, signed_body, timeout, xml: None })
+    }
+
+    /// A request's whole timeout: its own, else the configured one. Zero is refused.
+    pub(crate) fn request_timeout(&self, given: Option<Duration>) -> Result<Duration> {
+        match given {
+            Some(timeout) if timeout.is_zero() => Err(Error::options(
+                "`timeout` must be more than zero: a zero timeout fails the request before it is sent",
+            )),
+            Some(timeout) => Ok(timeout),
+            None => Ok(self.config.timeout),
+        }
     }
 
     /// The `json` body with its sensitive `fields` encrypted (protocol §6), serialised; adds `Wechatpay-Serial`
@@ -338,6 +352,9 @@ impl Core {
     /// given, on the configured base URI, so that a signed request never goes to a host the merchant did not
     /// configure.
     pub(crate) fn prepare_download(&self, download_url: &str, timeout: Option<Duration>) -> Result<Prepared> {
+        if timeout.is_some_and(|timeout| timeout.is_zero()) {
+            return Err(Error::invalid("timeout", "it must be more than zero"));
+        }
         let given = Url::parse(download_url)
             .map_err(|err| Error::invalid("download_url", format!("`{download_url}` is not an absolute URL: {err}")))?;
         if !matches!(given.scheme(), "https" | "http") {
@@ -520,7 +537,21 @@ impl Core {
     /// Signs and sends, and hands back a 2xx answer whose body is still to be read: the streaming path. A 4xx/5xx
     /// answer is [`Error::Api`], read up to a small bound.
     pub(crate) async fn open_stream(&self, prepared: Prepared) -> Result<Streaming> {
-        let Sent { method, url, timeout, mut response, .. } = self.send(prepared).await?;
+        // A download without a whole timeout of its own may take as long as it needs, but no single wait (for the
+        // head here, for each piece of the body in the reader) may take longer than the configured timeout.
+        let idle = prepared.timeout.is_none().then_some(self.config.timeout);
+        let sent = match idle {
+            Some(idle) => {
+                let (method, url) = (prepared.method.to_string(), prepared.url.as_str().to_owned());
+                tokio::time::timeout(idle, self.send(prepared)).await.map_err(|_| Error::Timeout {
+                    method,
+                    url,
+                    after: Some(idle),
+                })?
+            }
+            None => self.send(prepared).await,
+        };
+        let Sent { method, url, timeout, mut response, .. } = sent?;
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
         if !status.is_success() {
@@ -528,7 +559,7 @@ impl Core {
             let request_id = headers.get("Request-ID").and_then(|value| value.to_str().ok()).map(str::to_owned);
             return Err(api_error(status.as_u16(), request_id, body));
         }
-        Ok(Streaming { method, url, headers, timeout, response })
+        Ok(Streaming { method, url, headers, timeout, idle, response })
     }
 
     /// Whether the answer to `prepared` can be checked while it streams: WeChat Pay leaves it unsigned, or signs a
@@ -628,7 +659,7 @@ impl Core {
             return Error::Transport { method, url: shown, reason: reason.to_owned(), source: Some(Box::new(err)) };
         }
         if err.is_timeout() {
-            return Error::Timeout { method, url: shown, after: timeout.or(self.config.timeout) };
+            return Error::Timeout { method, url: shown, after: Some(timeout.unwrap_or(self.config.timeout)) };
         }
         let reason = if err.is_body() || err.is_decode() {
             "the connection ended before the whole answer arrived"
@@ -647,13 +678,9 @@ pub(crate) fn http_client(config: &Config) -> reqwest::ClientBuilder {
         // A signed request is valid for one path only: following a redirect would send it somewhere else.
         .redirect(reqwest::redirect::Policy::none())
         .tcp_nodelay(true)
-        .pool_idle_timeout(Duration::from_secs(50));
-    if let Some(timeout) = config.timeout {
-        http = http.timeout(timeout);
-    }
-    if let Some(timeout) = config.connect_timeout {
-        http = http.connect_timeout(timeout);
-    }
+        .pool_idle_timeout(Duration::from_secs(50))
+        // The whole-request timeout is set per request (see `Core::prepare`): streaming downloads have none.
+        .connect_timeout(config.connect_timeout);
     if is_loopback(&config.base_uri) {
         // A simulator on loopback must never be reached through a proxy from the environment.
         http = http.no_proxy();

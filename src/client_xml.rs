@@ -158,7 +158,7 @@ impl Core {
             headers,
             body,
             signed_body: Bytes::new(),
-            timeout: options.timeout,
+            timeout: Some(self.request_timeout(options.timeout)?),
             xml: Some(XmlExchange { path, security: options.security }),
         })
     }

@@ -56,6 +56,20 @@ pub const BACKUP_BASE_URI: &str = "https://api2.mch.weixin.qq.com/";
 /// ```
 pub const HK_BASE_URI: &str = "https://apihk.mch.weixin.qq.com/";
 
+/// The default [`ConfigBuilder::timeout`] of a whole request: 30 s, as WeChat Pay's Go SDK.
+///
+/// ```
+/// assert_eq!(wechatpay::DEFAULT_TIMEOUT, std::time::Duration::from_secs(30));
+/// ```
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The default [`ConfigBuilder::connect_timeout`]: 10 s.
+///
+/// ```
+/// assert_eq!(wechatpay::DEFAULT_CONNECT_TIMEOUT, std::time::Duration::from_secs(10));
+/// ```
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The default [`ConfigBuilder::max_response_size`]: 4 MiB, far above any JSON or XML answer WeChat Pay sends.
 ///
 /// ```
@@ -121,8 +135,8 @@ pub struct Config {
     /// DER of each extra TLS root.
     pub(crate) root_certificates: Vec<Vec<u8>>,
     pub(crate) base_uri: Url,
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) connect_timeout: Option<Duration>,
+    pub(crate) timeout: Duration,
+    pub(crate) connect_timeout: Duration,
     pub(crate) io_threads: usize,
     pub(crate) max_clock_skew: Duration,
     pub(crate) max_response_size: u64,
@@ -488,6 +502,36 @@ impl Config {
     /// ```
     pub fn auto_refresh(&self) -> Option<&AutoRefresh> {
         self.auto_refresh.as_ref()
+    }
+
+    /// The whole-request timeout (see [`ConfigBuilder::timeout`]).
+    ///
+    /// ```
+    /// # use wechatpay::crypto::{Certificate, PrivateKey};
+    /// # let builder = wechatpay::Config::builder().mchid("1900000001")
+    /// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    /// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+    /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
+    /// assert_eq!(builder.build()?.timeout(), wechatpay::DEFAULT_TIMEOUT);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The connection timeout (see [`ConfigBuilder::connect_timeout`]).
+    ///
+    /// ```
+    /// # use wechatpay::crypto::{Certificate, PrivateKey};
+    /// # let builder = wechatpay::Config::builder().mchid("1900000001")
+    /// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    /// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+    /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
+    /// assert_eq!(builder.build()?.connect_timeout(), wechatpay::DEFAULT_CONNECT_TIMEOUT);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
     }
 
     /// The largest answer body read whole, in bytes (see [`ConfigBuilder::max_response_size`]).
@@ -922,7 +966,13 @@ impl ConfigBuilder {
         self
     }
 
-    /// The whole-request timeout (default: none, as Guzzle's).
+    /// The whole-request timeout: connecting, sending, and reading the answer (default [`DEFAULT_TIMEOUT`], 30 s;
+    /// Guzzle's default is none, which lets a stalled server hold a request forever). One request may set its own
+    /// with [`Options::timeout`](crate::Options::timeout). Streaming downloads
+    /// ([`Builder::download`](crate::Builder::download), [`Bill`](crate::Bill)) are not cut after this long: it
+    /// bounds the wait for the answer's head and every pause between two pieces of the body instead (set a
+    /// whole-download limit with `Options::timeout` or [`Bill::timeout`](crate::Bill::timeout)). Uploads are
+    /// requests like any other: give a large one a longer `Options::timeout`. Zero is refused.
     ///
     /// ```
     /// use std::time::Duration;
@@ -944,7 +994,8 @@ impl ConfigBuilder {
         self
     }
 
-    /// The connection timeout (default: none).
+    /// The connection timeout: how long establishing a connection (TCP and TLS) may take (default
+    /// [`DEFAULT_CONNECT_TIMEOUT`], 10 s). A request whose connection times out was not sent. Zero is refused.
     ///
     /// ```
     /// use std::time::Duration;
@@ -954,7 +1005,8 @@ impl ConfigBuilder {
     /// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
     /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
     /// let config = builder.connect_timeout(Duration::from_secs(3)).build()?;
-    /// assert!(format!("{config:?}").contains("connect_timeout: Some(3s)"));
+    /// assert!(format!("{config:?}").contains("connect_timeout: 3s"));
+    /// assert!(wechatpay::Config::builder().connect_timeout(Duration::ZERO).build().is_err());
     /// # Ok::<(), wechatpay::Error>(())
     /// ```
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
@@ -1170,6 +1222,8 @@ impl ConfigBuilder {
             Some(bytes) => bytes,
             None => DEFAULT_MAX_RESPONSE_SIZE,
         };
+        let timeout = positive(self.timeout, DEFAULT_TIMEOUT, "timeout")?;
+        let connect_timeout = positive(self.connect_timeout, DEFAULT_CONNECT_TIMEOUT, "connect_timeout")?;
         let io_threads = match self.io_threads {
             Some(0) => return Err(Error::config("io_threads", "it must be at least 1")),
             Some(threads) => threads,
@@ -1188,13 +1242,24 @@ impl ConfigBuilder {
             merchant_tls: self.merchant_tls,
             root_certificates,
             base_uri,
-            timeout: self.timeout,
-            connect_timeout: self.connect_timeout,
+            timeout,
+            connect_timeout,
             io_threads,
             max_clock_skew: self.max_clock_skew.unwrap_or(Duration::from_secs(300)),
             max_response_size,
             allow_plain_http: self.allow_plain_http,
         })
+    }
+}
+
+/// A timeout as given, or `default`; zero is refused: it would fail every request without trying.
+fn positive(given: Option<Duration>, default: Duration, field: &str) -> Result<Duration> {
+    match given {
+        Some(duration) if duration.is_zero() => {
+            Err(Error::config(field, "it must be more than zero: a zero timeout fails every request before it is sent"))
+        }
+        Some(duration) => Ok(duration),
+        None => Ok(default),
     }
 }
 

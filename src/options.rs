@@ -259,7 +259,9 @@ impl Options {
         self
     }
 
-    /// A timeout for this request alone, overriding the configured one.
+    /// A timeout for this request alone, overriding the configured one
+    /// ([`ConfigBuilder::timeout`](crate::ConfigBuilder::timeout)); for a streaming download, a limit on the whole
+    /// download. Zero is refused when the request is made.
     ///
     /// ```
     /// use std::time::Duration;

@@ -225,3 +225,79 @@ fn headers_that_frame_the_message_are_refused() {
     let options = json!({"xml": {"mch_id": "1900000001"}, "headers": {"Content-Length": "3"}});
     assert!(matches!(v2.v2().pay().orderquery().url(options), Err(Error::Options { .. })));
 }
+
+/// Findings 4 and 10: there was no default timeout (a stalled server held a request forever), and zero timeouts
+/// were accepted by the typed APIs (the JSON form refused them).
+#[test]
+fn timeouts_have_production_defaults_and_zero_is_refused() {
+    let config = Config::from_value(&common::php_config_for("http://127.0.0.1:1/")).unwrap();
+    assert_eq!(config.timeout(), wechatpay::DEFAULT_TIMEOUT);
+    assert_eq!(config.timeout(), std::time::Duration::from_secs(30));
+    assert_eq!(config.connect_timeout(), wechatpay::DEFAULT_CONNECT_TIMEOUT);
+
+    let typed = || common::config_for_fixtures("http://127.0.0.1:1/");
+    let zero = std::time::Duration::ZERO;
+    let err = typed().timeout(zero).build().unwrap_err();
+    assert!(matches!(err, Error::Config { ref field, .. } if field == "timeout"), "{err:?}");
+    let err = typed().connect_timeout(zero).build().unwrap_err();
+    assert!(matches!(err, Error::Config { ref field, .. } if field == "connect_timeout"), "{err:?}");
+    let php = json!({"timeout": 0});
+    assert!(wechatpay::Options::from_value(&php).is_err(), "the JSON form refused it already");
+
+    let instance = Builder::factory(typed()).unwrap();
+    let err = instance.v3().certificates().url(wechatpay::Options::new().timeout(zero)).unwrap_err();
+    assert!(matches!(err, Error::Options { .. }), "{err:?}");
+    let bill = wechatpay::Bill::from_json(&json!({"download_url": "https://x/v3/billdownload/file?token=1"}))
+        .unwrap()
+        .timeout(zero);
+    assert!(matches!(bill.download(&instance, &mut Vec::new()), Err(Error::InvalidArgument { .. })));
+}
+
+/// A stalled server is cut off by the default-shaped timeout (here shortened), and the largest durations are
+/// accepted without overflowing a timer.
+#[test]
+fn a_stalled_server_times_out_and_huge_timeouts_do_not_overflow() {
+    let stall: common::Script = Box::new(|_, _| {
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        Ok(())
+    });
+    let server = common::scripted_server(vec![stall]);
+    let instance = fixture_client(&server.base, json!({"timeout": 0.3}));
+    let err = instance.v3().certificates().get(()).unwrap_err();
+    assert!(matches!(err, Error::Timeout { after: Some(after), .. } if after.as_millis() == 300), "{err:?}");
+
+    let mock = common::mock();
+    let patient = Builder::factory(common::config(&mock).timeout(std::time::Duration::MAX)).unwrap();
+    assert_eq!(patient.v3().certificates().get(()).unwrap().status(), 200);
+    let options = wechatpay::Options::new().timeout(std::time::Duration::MAX);
+    assert_eq!(common::client(&mock).v3().certificates().get(options).unwrap().status(), 200);
+}
+
+/// A streaming download is not cut after the configured timeout while its body keeps coming, but a pause longer
+/// than it ends it.
+#[test]
+fn streaming_downloads_are_bounded_by_pauses_not_by_their_length() {
+    let slow_but_steady: common::Script = Box::new(|_, stream| {
+        write!(stream, "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nTransfer-Encoding: chunked\r\n\r\n")?;
+        for _ in 0..30 {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            stream.write_all(b"4\r\nPNG.\r\n")?;
+        }
+        stream.write_all(b"0\r\n\r\n")
+    });
+    let stalling: common::Script = Box::new(|_, stream| {
+        write!(stream, "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nTransfer-Encoding: chunked\r\n\r\n")?;
+        stream.write_all(b"4\r\nPNG.\r\n")?;
+        std::thread::sleep(std::time::Duration::from_secs(4));
+        Ok(())
+    });
+    let server = common::scripted_server(vec![slow_but_steady, stalling]);
+    // 1 s: far above each 50 ms pause, below the 1.5 s the whole download takes.
+    let instance = fixture_client(&server.base, json!({"timeout": 1}));
+    let image = instance.v3().merchant_service().images()._media_id_();
+    let mut body = Vec::new();
+    let downloaded = image.download(json!({"media_id": "slow.png"}), &mut body).expect("a steady download");
+    assert_eq!(downloaded.bytes(), 120);
+    let err = image.download(json!({"media_id": "stalled.png"}), &mut Vec::new()).unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+}

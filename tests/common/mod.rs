@@ -248,3 +248,16 @@ pub fn fixture_signed_headers(body: &[u8]) -> Vec<(String, String)> {
         ("Request-ID".into(), "HOSTILE-1".into()),
     ]
 }
+
+/// The typed config of [`php_config_for`]: the fixture keys, pointed at `base_uri`.
+pub fn config_for_fixtures(base_uri: &str) -> ConfigBuilder {
+    Config::builder()
+        .mchid("1900000001")
+        .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+        .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem").expect("merchant key"))
+        .public_key(
+            "PUB_KEY_ID_0114232134912410000000000000000",
+            PublicKey::load("file://tests/fixtures/wechat_pay_public_key.pem").expect("public key"),
+        )
+        .base_uri(base_uri)
+}
