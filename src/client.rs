@@ -293,6 +293,7 @@ impl Core {
                          do not set it",
                     ));
                 }
+                media.check_meta()?;
                 let content_type = HeaderValue::from_str(&media.content_type())
                     .map_err(|_| Error::options("the multipart boundary is not a valid header value"))?;
                 headers.insert(CONTENT_TYPE, content_type);
@@ -345,7 +346,9 @@ impl Core {
         let serial = HeaderValue::from_str(encryptor.serial())
             .map_err(|_| Error::config("certs", "a serial is not a valid header value"))?;
         headers.insert("Wechatpay-Serial", serial);
-        serde_json::to_vec(&body).map(Bytes::from).map_err(invalid)
+        crate::util::json::to_vec(&body)
+            .map(Bytes::from)
+            .map_err(|reason| Error::options(format!("the json body does not serialise: {reason}")))
     }
 
     /// A signed `GET` of a download URL from an answer (a bill's `download_url`): its path and query, exactly as

@@ -22,6 +22,7 @@ use crate::options::Options;
 use crate::response::Response;
 use crate::template::{UriTemplate, encode_component};
 use crate::transformer::{Transformer, text_of};
+use crate::util::json;
 
 /// What PHP's `ClientXmlTrait` sends as `Accept`: XML answers, plain-text bills, gzip bills.
 const ACCEPTED: &str = "text/xml, text/plain, application/x-gzip";
@@ -107,6 +108,10 @@ impl Core {
         let path = expanded.get(3..).unwrap_or_default().to_owned();
 
         let mut data = options.xml.unwrap_or_default();
+        if data.values().any(|value| json::deeper_than(value, json::MAX_DEPTH)) {
+            json::dismantle(Value::Object(data));
+            return Err(Error::options(json::too_deep_reason("the xml payload")));
+        }
         self.check_mchid(&data)?;
         let sign_type = match data.get("sign_type") {
             None | Some(Value::Null) => Hash::ALGO_MD5,

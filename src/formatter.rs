@@ -291,12 +291,16 @@ macro_rules! form_value_by_display {
 
 form_value_by_display!(i8, i16, i32, i64, u8, u16, u32, u64, usize, isize, bool);
 
+/// Arrays and objects are their JSON text; a value nested deeper than 128 levels has none (so it is left out, as
+/// `null` is), rather than overflowing the stack.
 impl FormValue for serde_json::Value {
     fn form_value(&self) -> Option<Cow<'_, str>> {
         match self {
             serde_json::Value::Null => None,
             serde_json::Value::String(text) => Some(Cow::Borrowed(text)),
-            other => Some(Cow::Owned(other.to_string())),
+            other => {
+                crate::util::json::to_vec(other).ok().and_then(|text| String::from_utf8(text).ok()).map(Cow::Owned)
+            }
         }
     }
 }

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::media::MediaUpload;
+use crate::util::json;
 
 /// The keys that are options; any other top-level key is a URI template variable.
 ///
@@ -74,9 +75,9 @@ pub(crate) enum Json {
 
 impl Json {
     /// The bytes to send and sign.
-    pub(crate) fn into_bytes(self) -> std::result::Result<Bytes, serde_json::Error> {
+    pub(crate) fn into_bytes(self) -> std::result::Result<Bytes, String> {
         match self {
-            Json::Value(value) => serde_json::to_vec(&value).map(Bytes::from),
+            Json::Value(value) => json::to_vec(&value).map(Bytes::from),
             Json::Bytes(bytes) => Ok(bytes),
         }
     }
@@ -127,8 +128,7 @@ impl Options {
     /// let options = Options::new().json(&Close { mchid: "1900000001".into() });
     /// ```
     pub fn json<T: Serialize + ?Sized>(mut self, body: &T) -> Self {
-        self.json =
-            Some(serde_json::to_vec(body).map(|bytes| Json::Bytes(bytes.into())).map_err(|err| err.to_string()));
+        self.json = Some(json::to_vec(body).map(|bytes| Json::Bytes(bytes.into())));
         self
     }
 
@@ -371,10 +371,18 @@ impl Options {
     /// assert!(err.to_string().contains("query"));
     /// ```
     pub fn from_value(value: &Value) -> Result<Self> {
+        // Checked before the clone, which would recurse once per level.
+        if json::deeper_than(value, json::MAX_DEPTH + 1) {
+            return Err(Error::options(json::too_deep_reason("the options")));
+        }
         Self::from_owned(value.clone())
     }
 
     fn from_owned(value: Value) -> Result<Self> {
+        if json::deeper_than(&value, json::MAX_DEPTH + 1) {
+            json::dismantle(value);
+            return Err(Error::options(json::too_deep_reason("the options")));
+        }
         let object = match value {
             Value::Object(object) => object,
             Value::Null => return Ok(Self::new()),

@@ -301,3 +301,66 @@ fn streaming_downloads_are_bounded_by_pauses_not_by_their_length() {
     let err = image.download(json!({"media_id": "stalled.png"}), &mut Vec::new()).unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
 }
+
+/// A value `depth` arrays deep, built without recursion.
+fn nested(depth: usize) -> Value {
+    let mut value = Value::Null;
+    for _ in 0..depth {
+        value = Value::Array(vec![value]);
+    }
+    value
+}
+
+/// Drops a deep value without recursion (its own drop would overflow this test's stack).
+fn dismantle(value: Value) {
+    let mut pending = vec![value];
+    while let Some(mut value) = pending.pop() {
+        match &mut value {
+            Value::Array(items) => pending.append(items),
+            Value::Object(fields) => pending.extend(std::mem::take(fields).into_iter().map(|(_, child)| child)),
+            _ => {}
+        }
+    }
+}
+
+/// Finding 5: a 5,000-deep JSON body aborted the process with a stack overflow, through both option forms. Here
+/// 100,000 levels, on a 2 MiB test thread.
+#[test]
+fn deeply_nested_json_is_an_error_not_a_stack_overflow() {
+    let instance = fixture_client("http://127.0.0.1:1/", json!({"secret": "192006250b4c09247ec02edce69f6a2d"}));
+    let node = instance.v3().merchant_service().complaint_notifications();
+    let deep = || nested(100_000);
+    let refused = |result: wechatpay::Result<String>| {
+        let err = result.unwrap_err();
+        assert!(matches!(err, Error::Options { .. }), "{err:?}");
+        assert!(err.to_string().contains("deeper than 128 levels"), "{err}");
+    };
+
+    // PHP-shaped, by value (the options are dropped inside the SDK) and by reference (they are not cloned).
+    let mut options = json!({"json": {}});
+    options["json"] = deep();
+    refused(node.url(options));
+    let mut options = json!({"json": {}});
+    options["json"] = deep();
+    refused(node.url(&options));
+    dismantle(options);
+    // Typed.
+    let body = deep();
+    refused(node.url(wechatpay::Options::new().json(&body)));
+    // APIv2's xml payload.
+    let mut xml = serde_json::Map::new();
+    xml.insert("mch_id".into(), "1900000001".into());
+    xml.insert("detail".into(), deep());
+    refused(instance.v2().pay().orderquery().url(wechatpay::Options::new().xml(xml)));
+    // A media upload's meta.
+    let media = wechatpay::MediaUpload::new("a.png", b"\x89PNG".to_vec()).with_meta(&body);
+    assert!(media.to_body().is_err());
+    let err = instance.v3().merchant().media().upload().url(wechatpay::Options::new().media(media)).unwrap_err();
+    assert!(err.to_string().contains("deeper than 128"), "{err}");
+    dismantle(body);
+
+    // 128 levels are fine, and sent as given.
+    let mut options = json!({"json": {}});
+    options["json"] = nested(128);
+    assert!(node.url(options).is_ok());
+}
