@@ -15,7 +15,7 @@ use url::Url;
 
 use crate::certificates::Refresher;
 use crate::config::Config;
-use crate::error::{Error, Result, VerificationFailure};
+use crate::error::{Error, Result, VerificationFailure, abbreviate};
 use crate::formatter::Formatter;
 use crate::media::MediaUpload;
 use crate::options::{Body, Json, OPTION_KEYS, Options};
@@ -260,8 +260,8 @@ impl Core {
             encode_component(&mut target, value);
         }
         let url = Url::parse(&target)
-            .map_err(|err| Error::template(path_template, format!("{target} is not a URL: {err}")))?;
-        check_within(&url, &self.config.base_uri, path_template)?;
+            .map_err(|err| Error::template(path_template, format!("{} is not a URL: {err}", abbreviate(&target))))?;
+        check_url(&url, &self.config.base_uri, path_template)?;
 
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
@@ -358,10 +358,11 @@ impl Core {
         if timeout.is_some_and(|timeout| timeout.is_zero()) {
             return Err(Error::invalid("timeout", "it must be more than zero"));
         }
+        let shown = abbreviate(download_url);
         let given = Url::parse(download_url)
-            .map_err(|err| Error::invalid("download_url", format!("`{download_url}` is not an absolute URL: {err}")))?;
+            .map_err(|err| Error::invalid("download_url", format!("`{shown}` is not an absolute URL: {err}")))?;
         if !matches!(given.scheme(), "https" | "http") {
-            return Err(Error::invalid("download_url", format!("`{download_url}` is not an http(s) URL")));
+            return Err(Error::invalid("download_url", format!("`{shown}` is not an http(s) URL")));
         }
         let mut target = format!("{}{}", self.config.base_uri, given.path().trim_start_matches('/'));
         if let Some(query) = given.query() {
@@ -369,8 +370,8 @@ impl Core {
             target.push_str(query);
         }
         let url = Url::parse(&target)
-            .map_err(|err| Error::invalid("download_url", format!("{target} is not a URL: {err}")))?;
-        check_within(&url, &self.config.base_uri, download_url)?;
+            .map_err(|err| Error::invalid("download_url", format!("{} is not a URL: {err}", abbreviate(&target))))?;
+        check_url(&url, &self.config.base_uri, download_url)?;
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         Ok(Prepared { method: Method::GET, url, headers, body: None, signed_body: Bytes::new(), timeout, xml: None })
@@ -488,7 +489,7 @@ impl Core {
             match upload.as_ref().and_then(|upload| upload.failure()) {
                 Some(reason) => Error::Transport {
                     method: method.to_string(),
-                    url: url.as_str().to_owned(),
+                    url: abbreviate(url.as_str()),
                     reason,
                     source: Some(Box::new(err)),
                 },
@@ -529,7 +530,7 @@ impl Core {
             Some(body) => Ok(body),
             None => Err(Error::ResponseTooLarge {
                 method: method.to_string(),
-                url: url.as_str().to_owned(),
+                url: abbreviate(url.as_str()),
                 status: status.as_u16(),
                 limit,
                 announced,
@@ -545,7 +546,7 @@ impl Core {
         let idle = prepared.timeout.is_none().then_some(self.config.timeout);
         let sent = match idle {
             Some(idle) => {
-                let (method, url) = (prepared.method.to_string(), prepared.url.as_str().to_owned());
+                let (method, url) = (prepared.method.to_string(), abbreviate(prepared.url.as_str()));
                 tokio::time::timeout(idle, self.send(prepared)).await.map_err(|_| Error::Timeout {
                     method,
                     url,
@@ -648,8 +649,12 @@ impl Core {
         timeout: Option<Duration>,
         err: reqwest::Error,
     ) -> Error {
-        let (method, shown) = (method.to_string(), url.as_str().to_owned());
+        let (method, shown) = (method.to_string(), abbreviate(url.as_str()));
         if let Some(reason) = tls_refusal(&err) {
+            return Error::Transport { method, url: shown, reason, source: Some(Box::new(err)) };
+        }
+        if err.is_builder() {
+            let reason = format!("the request could not be made, so it was not sent: {err}");
             return Error::Transport { method, url: shown, reason, source: Some(Box::new(err)) };
         }
         // Only a failure to connect proves the request was not sent; anything later may have reached WeChat Pay.
@@ -692,16 +697,34 @@ pub(crate) fn http_client(config: &Config) -> reqwest::ClientBuilder {
     http.tls_certs_merge(roots)
 }
 
-/// Checks that `url` is below `base` (same scheme, host and port; the base's path as a prefix). The template
-/// refuses what would climb; this is the last line of defence, checked on the URL as parsed.
-pub(crate) fn check_within(url: &Url, base: &Url, template: &str) -> Result<()> {
-    if url.origin() == base.origin() && url.path().starts_with(base.path()) {
-        return Ok(());
+/// The longest request target (path and query) sent: web servers refuse longer request lines (nginx's default
+/// limit is 8 KiB), and the HTTP layer cannot send one of 64 KiB at all.
+pub(crate) const MAX_TARGET_LENGTH: usize = 8 * 1024;
+
+/// Checks a request's URL before anything is sent: below `base` (same scheme, host and port; the base's path as a
+/// prefix: the template refuses what would climb, this is the last line of defence, on the URL as parsed), and
+/// with a request target of at most [`MAX_TARGET_LENGTH`] bytes.
+pub(crate) fn check_url(url: &Url, base: &Url, template: &str) -> Result<()> {
+    if url.origin() != base.origin() || !url.path().starts_with(base.path()) {
+        return Err(Error::template(
+            template,
+            format!(
+                "it leads to {}, outside the base URI {base}: a signed request goes nowhere else",
+                abbreviate(url.path())
+            ),
+        ));
     }
-    Err(Error::template(
-        template,
-        format!("it leads to {}, outside the base URI {base}: a signed request goes nowhere else", url.path()),
-    ))
+    let target = url.path().len() + url.query().map_or(0, |query| query.len() + 1);
+    if target > MAX_TARGET_LENGTH {
+        return Err(Error::template(
+            template,
+            format!(
+                "the request's path and query would be {target} bytes long, more than the {MAX_TARGET_LENGTH} that \
+                 web servers accept, so it was not sent: check the variables and the query"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Headers that decide how a message is framed or how the connection is used, which the HTTP layer sets from the

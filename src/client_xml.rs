@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use url::Url;
 use zeroize::Zeroizing;
 
-use crate::client::{Core, Prepared, RequestBody, add_headers, api_error, check_within, http_client};
+use crate::client::{Core, Prepared, RequestBody, add_headers, api_error, check_url, http_client};
 use crate::crypto::{Hash, pem_encode};
 use crate::error::{ApiV2Failure, Error, Result, VerificationFailure};
 use crate::formatter::Formatter;
@@ -153,9 +153,11 @@ impl Core {
             })?;
             Some(RequestBody::Bytes(Bytes::from(xml)))
         };
-        let url = Url::parse(&target)
-            .map_err(|err| Error::template(template.as_str(), format!("{target} is not a URL: {err}")))?;
-        check_within(&url, &base, template.as_str())?;
+        let url = Url::parse(&target).map_err(|err| {
+            let shown = crate::error::abbreviate(&target);
+            Error::template(template.as_str(), format!("{shown} is not a URL: {err}"))
+        })?;
+        check_url(&url, &base, template.as_str())?;
         add_headers(&mut headers, &options.headers)?;
         Ok(Prepared {
             method,

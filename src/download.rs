@@ -747,7 +747,7 @@ async fn produce(
             Some(Err(err)) => Message::Failed(cut_short(&core, &streaming, &what, (received, announced), err)),
             None => Message::Failed(Error::Timeout {
                 method: streaming.method.to_string(),
-                url: streaming.url.as_str().to_owned(),
+                url: crate::error::abbreviate(streaming.url.as_str()),
                 after: streaming.idle,
             }),
         };
@@ -770,7 +770,7 @@ fn cut_short(
     if err.is_timeout() {
         return Error::Timeout {
             method: streaming.method.to_string(),
-            url: streaming.url.as_str().to_owned(),
+            url: crate::error::abbreviate(streaming.url.as_str()),
             after: Some(streaming.timeout.unwrap_or(core.config.timeout)),
         };
     }

@@ -92,7 +92,7 @@ pub enum Error {
     Transport {
         /// The HTTP method.
         method: String,
-        /// The URL (no credentials are ever in it).
+        /// The URL (no credentials are ever in it; abbreviated past 512 characters).
         url: String,
         /// What happened and what to do.
         reason: String,
@@ -415,6 +415,18 @@ pub enum VerificationFailure {
     },
 }
 
+/// The most of a caller's text (a URL, a template) an error repeats.
+const SHOWN_LENGTH: usize = 512;
+
+/// `text`, cut to its first 512 characters (with its length in bytes) when longer, so that an error's message stays
+/// readable whatever it quotes.
+pub(crate) fn abbreviate(text: &str) -> String {
+    match text.char_indices().nth(SHOWN_LENGTH) {
+        Some((end, _)) => format!("{}... ({} bytes in all)", &text[..end], text.len()),
+        None => text.to_owned(),
+    }
+}
+
 fn request_id_suffix(request_id: &Option<String>) -> String {
     match request_id {
         Some(id) => format!(" (Request-ID {id})"),
@@ -472,7 +484,7 @@ impl Error {
     }
 
     pub(crate) fn template(template: impl Into<String>, reason: impl fmt::Display) -> Self {
-        Error::Template { template: template.into(), reason: reason.to_string() }
+        Error::Template { template: abbreviate(&template.into()), reason: reason.to_string() }
     }
 
     pub(crate) fn runtime(reason: impl fmt::Display) -> Self {

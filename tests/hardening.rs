@@ -364,3 +364,29 @@ fn deeply_nested_json_is_an_error_not_a_stack_overflow() {
     options["json"] = nested(128);
     assert!(node.url(options).is_ok());
 }
+
+/// Finding 6: a ~100 KB path variable passed `url()`, then failed in the HTTP layer with an error saying the
+/// request "may have reached WeChat Pay" though nothing was sent, and a 100 KB Display.
+#[test]
+fn overlong_paths_are_refused_before_sending_with_a_short_message() {
+    let server = common::scripted_server(vec![]);
+    let instance = fixture_client(&server.base, json!({}));
+    let bills = &instance["v3/fund-app/mch-transfer/transfer-to-qq-wallet-bills/{out_bill_no}"];
+    let long = json!({"out_bill_no": "x".repeat(100_000)});
+    let err = bills.url(&long).unwrap_err();
+    assert!(matches!(err, Error::Template { .. }), "{err:?}");
+    let err = bills.get(&long).unwrap_err();
+    assert!(matches!(err, Error::Template { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains("not sent") && !message.contains("may have reached"), "{message}");
+    assert!(message.len() < 2048, "a {} byte message", message.len());
+    // The same through a literal key, and through the query.
+    let err = instance.chain(&format!("v3/{}", "y".repeat(100_000))).get(()).unwrap_err();
+    assert!(err.to_string().len() < 2048 && err.to_string().contains("bytes in all"), "{err}");
+    let err = instance.v3().certificates().get(json!({"query": {"q": "z".repeat(9000)}})).unwrap_err();
+    assert!(matches!(err, Error::Template { .. }), "{err:?}");
+    assert!(server.heads().is_empty(), "nothing was sent");
+    // Up to 8 KiB of path and query is sent as before.
+    let fits = json!({"out_bill_no": "x".repeat(4000)});
+    assert!(bills.url(&fits).is_ok());
+}
