@@ -595,6 +595,9 @@ impl Core {
             request_id: streaming.request_id(),
         };
         let signed = SignatureHeaders::read(&streaming.headers, self.config.max_clock_skew).map_err(failed)?;
+        if streaming.headers.get_all("Wechatpay-Statement-Sha1").iter().count() > 1 {
+            return Err(failed(VerificationFailure::RepeatedHeader("Wechatpay-Statement-Sha1")));
+        }
         let expected = match streaming.headers.get("Wechatpay-Statement-Sha1").map(|value| value.to_str()) {
             Some(Ok(digest)) if !digest.trim().is_empty() => digest.trim().to_ascii_lowercase(),
             Some(Err(_)) => return Err(failed(VerificationFailure::InvalidHeader("Wechatpay-Statement-Sha1"))),
@@ -621,6 +624,9 @@ impl Core {
             return Ok(None);
         }
         let signed = SignatureHeaders::read(headers, self.config.max_clock_skew)?;
+        if is_statement(path) && headers.get_all("Wechatpay-Statement-Sha1").iter().count() > 1 {
+            return Err(VerificationFailure::RepeatedHeader("Wechatpay-Statement-Sha1"));
+        }
         let statement_digest = match headers.get("Wechatpay-Statement-Sha1").map(|value| value.to_str()) {
             Some(Ok(digest)) if is_statement(path) && !digest.trim().is_empty() => Some(digest.trim()),
             Some(Err(_)) if is_statement(path) => {

@@ -271,6 +271,7 @@ fn check_answer(path: &str, body: &Bytes, secret: &str) -> std::result::Result<O
             reason: format!("{reason}; the answer starts with {:?}", snippet(body)),
         })
     })?;
+    check_unrepeated(&fields, "an APIv2 XML answer").map_err(Checked::Failed)?;
     let Some(return_code) = fields.get("return_code").and_then(Value::as_str) else {
         return Err(Checked::Failed(Error::Decode {
             what: "an APIv2 XML answer",
@@ -289,6 +290,23 @@ fn check_answer(path: &str, body: &Bytes, secret: &str) -> std::result::Result<O
 }
 
 /// The APIv2 sign of `fields` (the sorted `k=v&...` string without `sign` and empty values, then the key).
+/// The fields that decide what an APIv2 message means and whether it is authentic.
+const DECIDING_FIELDS: [&str; 6] = ["return_code", "result_code", "err_code", "sign", "sign_type", "req_info"];
+
+/// Refuses a message in which a deciding field appears more than once (read as an array): which one holds would be
+/// ambiguous, and a check reading one of them could pass while the other says otherwise.
+pub(crate) fn check_unrepeated(fields: &Map<String, Value>, what: &'static str) -> Result<()> {
+    match DECIDING_FIELDS.iter().find(|name| fields.get(**name).is_some_and(Value::is_array)) {
+        Some(name) => Err(Error::Decode {
+            what,
+            reason: format!(
+                "it has <{name}> more than once, which WeChat Pay never sends: which one holds is ambiguous"
+            ),
+        }),
+        None => Ok(()),
+    }
+}
+
 pub(crate) fn sign_fields(fields: &Map<String, Value>, sign_type: &str, secret: &str) -> String {
     let data = Formatter::query_string_like(Formatter::ksort(fields.iter()));
     // Only MD5 and HMAC-SHA256 reach here, and Hash::sign fails for nothing else.

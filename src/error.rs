@@ -413,6 +413,13 @@ pub enum VerificationFailure {
         /// When it expired.
         expired_at: std::time::SystemTime,
     },
+    /// A `Wechatpay-*` header the verification reads is present more than once: which value was signed is
+    /// ambiguous, so the answer is refused.
+    #[error(
+        "the {0} header is present more than once, which WeChat Pay never does: which value the signature covers is \
+         ambiguous, so the answer is refused"
+    )]
+    RepeatedHeader(&'static str),
 }
 
 /// The most of a caller's text (a URL, a template) an error repeats.

@@ -390,3 +390,81 @@ fn overlong_paths_are_refused_before_sending_with_a_short_message() {
     let fits = json!({"out_bill_no": "x".repeat(4000)});
     assert!(bills.url(&fits).is_ok());
 }
+
+/// Finding 7: duplicate `Wechatpay-Signature` / `-Serial` / `-Timestamp` (and `-Nonce`) headers: the first was used
+/// and the answer accepted.
+#[test]
+fn repeated_signature_headers_are_refused() {
+    let body = br#"{"data":[]}"#.to_vec();
+    let names = ["Wechatpay-Signature", "Wechatpay-Serial", "Wechatpay-Timestamp", "Wechatpay-Nonce"];
+    let mut scripts = Vec::new();
+    for name in names {
+        let mut headers = common::fixture_signed_headers(&body);
+        // The signed value first (what a first-wins reader verifies), then another.
+        headers.push((name.to_owned(), "1".to_owned()));
+        scripts.push(common::answer(200, headers, body.clone()));
+    }
+    scripts.push(common::answer(200, common::fixture_signed_headers(&body), body.clone()));
+    let server = common::scripted_server(scripts);
+    let instance = fixture_client(&server.base, json!({}));
+    for name in names {
+        let err = instance.v3().certificates().get(()).unwrap_err();
+        let Error::Verification { failure, .. } = err else {
+            panic!("{name}: expected a verification failure: {err:?}")
+        };
+        assert_eq!(failure, wechatpay::VerificationFailure::RepeatedHeader(name));
+    }
+    assert!(instance.v3().certificates().get(()).is_ok(), "the same answer without the repeat");
+}
+
+/// Sibling of finding 7: callbacks read the same headers, from any framework's header map.
+#[test]
+fn repeated_signature_headers_in_a_callback_are_refused() {
+    let keys = wechatpay::PlatformKeys::new();
+    let public_key = wechatpay::crypto::PublicKey::load("file://tests/fixtures/wechat_pay_public_key.pem").unwrap();
+    keys.insert("PUB_KEY_ID_0114232134912410000000000000000", public_key);
+    let parser = wechatpay::NotificationParser::new(keys, "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb").unwrap();
+    let body = br#"{"id":"EV-1","event_type":"X","resource":{}}"#;
+    let signed = common::fixture_signed_headers(body);
+    let parse = |headers: &[(String, String)]| parser.parse::<Value, _>(headers, body).unwrap_err();
+    // Signed and intact: refused only later, for its resource (so the headers passed).
+    assert!(matches!(parse(&signed), wechatpay::NotificationError::Malformed(_)));
+    let mut repeated = signed.clone();
+    repeated.push(("wechatpay-serial".into(), "PUB_KEY_ID_0114232134912410000000000000000".into()));
+    let err = parse(&repeated);
+    assert_eq!(
+        err,
+        wechatpay::NotificationError::Verification(wechatpay::VerificationFailure::RepeatedHeader("Wechatpay-Serial"))
+    );
+    assert_eq!(err.answer().status(), 401);
+    let mut map = wechatpay::header::HeaderMap::new();
+    for (name, value) in &signed {
+        map.append(wechatpay::header::HeaderName::from_bytes(name.as_bytes()).unwrap(), value.parse().unwrap());
+    }
+    map.append("Wechatpay-Timestamp", "1".parse().unwrap());
+    assert!(matches!(
+        parser.parse::<Value, _>(&map, body),
+        Err(wechatpay::NotificationError::Verification(wechatpay::VerificationFailure::RepeatedHeader(_)))
+    ));
+}
+
+/// Sibling of finding 7 in APIv2: an answer or callback with a deciding field twice (`return_code`, `result_code`,
+/// `sign`...) was read as if the field were missing (`result_code` FAIL + SUCCESS passed as a success).
+#[test]
+fn repeated_deciding_fields_in_apiv2_messages_are_refused() {
+    let key = "192006250b4c09247ec02edce69f6a2d";
+    // An unsigned endpoint (red packets): only the codes decide.
+    let answer = b"<xml><return_code>SUCCESS</return_code><result_code>SUCCESS</result_code>\
+        <result_code>FAIL</result_code><err_code>NOTENOUGH</err_code></xml>"
+        .to_vec();
+    let server = common::scripted_server(vec![common::answer(200, vec![], answer)]);
+    let instance = fixture_client(&server.base, json!({"secret": key}));
+    let options = json!({"xml": {"mch_id": "1900000001", "total_amount": 100}});
+    let err = instance.v2().mmpaymkttransfers().sendredpack().post(options).unwrap_err();
+    assert!(matches!(err, Error::Decode { .. }), "{err:?}");
+    assert!(err.to_string().contains("<result_code> more than once"), "{err}");
+
+    let notification = "<xml><return_code>SUCCESS</return_code><return_code>FAIL</return_code><sign>X</sign></xml>";
+    let err = wechatpay::XmlNotification::verify(notification, key).unwrap_err();
+    assert!(err.to_string().contains("<return_code> more than once"), "{err}");
+}
