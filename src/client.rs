@@ -15,7 +15,7 @@ use url::Url;
 
 use crate::certificates::Refresher;
 use crate::config::Config;
-use crate::error::{Error, Result, VerificationFailure, abbreviate};
+use crate::error::{Error, Result, VerificationFailure, abbreviate, shown_name};
 use crate::formatter::Formatter;
 use crate::media::MediaUpload;
 use crate::options::{Body, Json, OPTION_KEYS, Options};
@@ -753,18 +753,20 @@ const FRAMING_HEADERS: [&str; 10] = [
 pub(crate) fn add_headers(headers: &mut HeaderMap, given: &[(String, String)]) -> Result<()> {
     for (name, value) in given {
         let header = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| Error::options(format!("`headers.{name}` is not a valid header name")))?;
+            .map_err(|_| Error::options(format!("`headers.{}` is not a valid header name", shown_name(name))))?;
         if header == AUTHORIZATION {
             return Err(Error::options("`headers.Authorization` is made by the SDK: do not set it"));
         }
         if FRAMING_HEADERS.contains(&header.as_str()) {
             return Err(Error::options(format!(
-                "`headers.{name}` frames the message or manages the connection, which the HTTP layer does from the \
-                 body it sends: do not set it"
+                "`headers.{}` frames the message or manages the connection, which the HTTP layer does from the \
+                 body it sends: do not set it",
+                shown_name(name)
             )));
         }
-        let value = HeaderValue::from_str(value)
-            .map_err(|_| Error::options(format!("`headers.{name}` has a value that is not a valid header value")))?;
+        let value = HeaderValue::from_str(value).map_err(|_| {
+            Error::options(format!("`headers.{}` has a value that is not a valid header value", shown_name(name)))
+        })?;
         headers.insert(header, value);
     }
     Ok(())
@@ -777,14 +779,18 @@ fn check_variables(template: &UriTemplate, options: &Options) -> Result<()> {
     if let Some(key) = given.into_iter().find(|key| !is_variable(key)) {
         let variables: Vec<&str> = template.variables().collect();
         return Err(Error::options(format!(
-            "`{key}` is neither an option ({}) nor a variable of {} ({})",
+            "`{}` is neither an option ({}) nor a variable of {} ({})",
+            shown_name(key),
             OPTION_KEYS.join(", "),
-            template.as_str(),
+            abbreviate(template.as_str()),
             if variables.is_empty() { "it has none".to_owned() } else { variables.join(", ") }
         )));
     }
     if let Some((key, kind)) = options.unusable.first() {
-        return Err(Error::options(format!("the path variable `{key}` must be a string or a number, not {kind}")));
+        return Err(Error::options(format!(
+            "the path variable `{}` must be a string or a number, not {kind}",
+            shown_name(key)
+        )));
     }
     Ok(())
 }

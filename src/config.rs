@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use crate::certificates::AutoRefresh;
 use crate::crypto::{Certificate, PrivateKey, PublicKey};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, shown_name};
 use crate::signer::{RsaSigner, Signer};
 use crate::verifier::{PlatformKeys, Verifier};
 
@@ -191,7 +191,7 @@ impl Config {
         };
         if let Some(unknown) = object.keys().find(|key| !CONFIG_KEYS.contains(&key.as_str())) {
             return Err(Error::config(
-                unknown.as_str(),
+                shown_name(unknown),
                 format!("not a config key; the keys are {}", CONFIG_KEYS.join(", ")),
             ));
         }
@@ -223,7 +223,7 @@ impl Config {
                 for (serial, thing) in certs {
                     let Value::String(thing) = thing else {
                         return Err(Error::config(
-                            format!("certs.{serial}"),
+                            format!("certs.{}", shown_name(serial)),
                             "it must be a string: a key or certificate",
                         ));
                     };
@@ -244,7 +244,7 @@ impl Config {
             Some(Value::Object(refresh)) => {
                 let mut policy = AutoRefresh::default();
                 for (key, value) in refresh {
-                    let field = || format!("autoRefresh.{key}");
+                    let field = || format!("autoRefresh.{}", shown_name(key));
                     match (key.as_str(), value) {
                         ("interval", Value::Null | Value::Bool(false)) => policy.interval = None,
                         ("interval", value) => {
@@ -802,6 +802,7 @@ impl ConfigBuilder {
     /// assert!(err.to_string().contains("440024045C4A427599D09BB4E3DE0279F2E813FD"));
     /// ```
     pub fn cert_from(self, serial: &str, thing: &str) -> Result<Self> {
+        check_platform_serial(serial)?;
         let field = || format!("certs.{serial}");
         if let Ok(certificate) = Certificate::load(thing) {
             if !certificate.serial_number().eq_ignore_ascii_case(serial.trim()) {
@@ -1144,6 +1145,9 @@ impl ConfigBuilder {
                 ));
             }
         };
+        for platform_serial in self.keys.serials() {
+            check_platform_serial(&platform_serial)?;
+        }
         if self.keys.contains(&serial) {
             return Err(Error::config(
                 "certs",
@@ -1250,6 +1254,26 @@ impl ConfigBuilder {
             allow_plain_http: self.allow_plain_http,
         })
     }
+}
+
+/// Refuses a `certs` serial that is neither a certificate serial (hex) nor a public key id (`PUB_KEY_ID_...`),
+/// without ever quoting it: a key and its value swapped would put the key (or a private key pasted by mistake)
+/// there.
+fn check_platform_serial(serial: &str) -> Result<()> {
+    let serial = serial.trim();
+    if (1..=64).contains(&serial.len()) && serial.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Ok(());
+    }
+    let looks_like = if serial.contains("-----BEGIN") { "PEM text" } else { "text" };
+    Err(Error::config(
+        "certs",
+        format!(
+            "an entry's serial is {looks_like} of {} characters (not shown), not a platform certificate serial (hex) \
+             or a public key id (PUB_KEY_ID_...): certs maps each serial to its key or certificate; are the two \
+             swapped?",
+            serial.chars().count()
+        ),
+    ))
 }
 
 /// A timeout as given, or `default`; zero is refused: it would fail every request without trying.

@@ -434,6 +434,20 @@ pub(crate) fn abbreviate(text: &str) -> String {
     }
 }
 
+/// A name from the caller (a config or option key, a serial, a header name) as an error may quote it: itself
+/// when it looks like a name, else only its length. A key and a value swapped (`"certs": {"-----BEGIN PRIVATE
+/// KEY-----...": "PUB_KEY_ID_..."}`) would otherwise print the secret in the error.
+pub(crate) fn shown_name(name: &str) -> std::borrow::Cow<'_, str> {
+    let looks_like_a_name = (1..=64).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'+'))
+        && !name.contains("--");
+    if looks_like_a_name {
+        std::borrow::Cow::Borrowed(name)
+    } else {
+        std::borrow::Cow::Owned(format!("<{} characters, not shown: not a name, maybe a key>", name.chars().count()))
+    }
+}
+
 fn request_id_suffix(request_id: &Option<String>) -> String {
     match request_id {
         Some(id) => format!(" (Request-ID {id})"),

@@ -532,7 +532,11 @@ fn pairs(name: &str, value: &Value) -> Result<Vec<(String, String)>> {
         .map(|(key, value)| match value {
             Value::Bool(flag) => Ok((key.clone(), flag.to_string())),
             other => scalar(other).map(|text| (key.clone(), text.into_owned())).ok_or_else(|| {
-                Error::options(format!("`{name}.{key}` must be a string, number or boolean, not {}", kind(other)))
+                Error::options(format!(
+                    "`{name}.{}` must be a string, number or boolean, not {}",
+                    crate::error::shown_name(key),
+                    kind(other)
+                ))
             }),
         })
         .collect()

@@ -468,3 +468,58 @@ fn repeated_deciding_fields_in_apiv2_messages_are_refused() {
     let err = wechatpay::XmlNotification::verify(notification, key).unwrap_err();
     assert!(err.to_string().contains("<return_code> more than once"), "{err}");
 }
+
+/// Finding 8: a `certs` entry with key and value swapped printed the private-key PEM inside the error (as the
+/// field name). Its siblings: every other place an error quotes a name the caller gave.
+#[test]
+fn secrets_given_where_a_name_belongs_are_never_shown() {
+    let pem = std::fs::read_to_string("tests/fixtures/merchant_private_key.pem").unwrap();
+    let public_pem = std::fs::read_to_string("tests/fixtures/wechat_pay_public_key.pem").unwrap();
+    let body_lines: Vec<&str> = pem.lines().filter(|line| !line.starts_with("-----")).collect();
+    let assert_hidden = |err: &Error| {
+        let shown = format!("{err} {err:?}");
+        for line in &body_lines {
+            assert!(!shown.contains(&line[..16]), "the key shows in: {shown}");
+        }
+        assert!(shown.len() < 1024, "{shown}");
+    };
+    let base = common::php_config_for("http://127.0.0.1:1/");
+
+    // The finding: serial and key swapped, either way round.
+    for certs in [
+        json!({pem.clone(): "PUB_KEY_ID_0114232134912410000000000000000"}),
+        json!({pem.clone(): public_pem.clone()}),
+        json!({pem.clone(): 1}),
+    ] {
+        let mut config = base.clone();
+        config["certs"] = certs;
+        let err = Config::from_value(&config).unwrap_err();
+        assert!(matches!(err, Error::Config { .. }), "{err:?}");
+        assert_hidden(&err);
+    }
+    let mut config = base.clone();
+    config["certs"] = json!({pem.clone(): "PUB_KEY_ID_0114232134912410000000000000000"});
+    assert!(Config::from_value(&config).unwrap_err().to_string().contains("swapped"));
+    // Typed: a serial that is a key is refused when built, and Debug never lists it.
+    let public_key = wechatpay::crypto::PublicKey::from_pem(&public_pem).unwrap();
+    let err = common::config_for_fixtures("http://127.0.0.1:1/").cert(pem.clone(), public_key).build().unwrap_err();
+    assert_hidden(&err);
+    let err = wechatpay::Config::builder().cert_from(&pem, &public_pem).err().expect("refused");
+    assert_hidden(&err);
+
+    // A key pasted as a config key, an option name, a header name, a query or header pair's name.
+    let mut config = base.clone();
+    config[pem.as_str()] = json!("privateKey");
+    assert_hidden(&Config::from_value(&config).unwrap_err());
+    let mut config = base.clone();
+    config["autoRefresh"] = json!({pem.clone(): 1});
+    config["apiv3Key"] = json!("a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb");
+    assert_hidden(&Config::from_value(&config).unwrap_err());
+    let instance = Builder::factory(&base).unwrap();
+    let certificates = instance.v3().certificates();
+    assert_hidden(&certificates.url(json!({pem.clone(): "x"})).unwrap_err());
+    assert_hidden(&certificates.url(json!({pem.clone(): {"a": 1}})).unwrap_err());
+    assert_hidden(&certificates.url(json!({"headers": {pem.clone(): "x"}})).unwrap_err());
+    assert_hidden(&certificates.url(json!({"headers": {pem.clone(): []}})).unwrap_err());
+    assert_hidden(&certificates.url(json!({"query": {pem.clone(): {}}})).unwrap_err());
+}
