@@ -83,6 +83,9 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// ```
 pub const DEFAULT_MAX_RESPONSE_SIZE: u64 = 4 * 1024 * 1024;
 
+/// The length of a merchant API certificate serial in hex: WeChat Pay issues them with 20-byte serials.
+const MERCHANT_SERIAL_LENGTH: usize = 40;
+
 /// The keys the PHP-shaped config may have (`apiv3Key` and `autoRefresh` are this SDK's own).
 const CONFIG_KEYS: [&str; 14] = [
     "mchid",
@@ -671,7 +674,8 @@ impl ConfigBuilder {
         self
     }
 
-    /// The serial of the merchant API certificate (`apiclient_cert.pem`), upper-case hex.
+    /// The serial of the merchant API certificate (`apiclient_cert.pem`): 40 hex digits (lower case is accepted and
+    /// sent in upper case). Any other length is refused when the config is built, rather than by WeChat Pay later.
     ///
     /// ```
     /// # use wechatpay::crypto::{Certificate, PrivateKey};
@@ -681,6 +685,11 @@ impl ConfigBuilder {
     /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
     /// let err = builder.serial("apiclient_cert.pem").build().unwrap_err();
     /// assert!(err.to_string().contains("hex"));
+    /// # let builder = wechatpay::Config::builder().mchid("1900000001")
+    /// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+    /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
+    /// let err = builder.serial("5F1C").build().unwrap_err();
+    /// assert!(err.to_string().contains("40 hex digits"));
     /// # Ok::<(), wechatpay::Error>(())
     /// ```
     pub fn serial(mut self, serial: impl Into<String>) -> Self {
@@ -1127,10 +1136,19 @@ impl ConfigBuilder {
         let serial = self.serial.ok_or_else(|| {
             Error::config("serial", "it is required: the serial of your merchant API certificate (apiclient_cert.pem)")
         })?;
-        if serial.is_empty() || !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if serial.len() != MERCHANT_SERIAL_LENGTH || !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let shown = if serial.bytes().all(|b| b.is_ascii_hexdigit()) {
+                format!("{} hex digits", serial.len())
+            } else {
+                format!("{} characters, not all hex", serial.chars().count())
+            };
             return Err(Error::config(
                 "serial",
-                "it must be the merchant certificate serial in hex (`openssl x509 -noout -serial -in apiclient_cert.pem`)",
+                format!(
+                    "it must be the merchant API certificate's serial, {MERCHANT_SERIAL_LENGTH} hex digits (`openssl \
+                     x509 -noout -serial -in apiclient_cert.pem`, or the merchant platform's API security page), not \
+                     {shown}: WeChat Pay would refuse every request with 401 SIGN_ERROR"
+                ),
             ));
         }
         // WeChat Pay writes serials in upper case, and so does `serial_no` in every Authorization header we send.

@@ -14,7 +14,8 @@ use crate::util::json;
 /// The keys that are options; any other top-level key is a URI template variable.
 ///
 /// ```
-/// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+/// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+/// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
 /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
 /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
 /// // `query` is an option; `out_trade_no` is not, so it fills the path.
@@ -106,7 +107,8 @@ impl Options {
     ///
     /// ```
     /// use wechatpay::Options;
-    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+    /// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
     /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
     /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
     /// let certificates = instance.v3().certificates();
@@ -137,7 +139,8 @@ impl Options {
     ///
     /// ```
     /// use wechatpay::Options;
-    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+    /// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
     /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
     /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
     /// let options = Options::new().query("algorithm_type", "RSA").query("note", "a b&c");
@@ -154,7 +157,8 @@ impl Options {
     ///
     /// ```
     /// use wechatpay::Options;
-    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+    /// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
     /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
     /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
     /// let certificates = instance.v3().certificates();
@@ -246,7 +250,8 @@ impl Options {
     ///
     /// ```
     /// use wechatpay::Options;
-    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+    /// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
     /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
     /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
     /// let refund = instance.v3().refund().domestic().refunds()._out_refund_no_();
@@ -288,7 +293,8 @@ impl Options {
     ///
     /// ```
     /// use wechatpay::Options;
-    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+    /// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
     /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
     /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
     /// let mut xml = serde_json::Map::new();
@@ -307,7 +313,8 @@ impl Options {
     ///
     /// ```
     /// use wechatpay::Options;
-    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+    /// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
     /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
     /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
     /// // APIv3 has no client certificate: the option is refused there.
@@ -324,7 +331,8 @@ impl Options {
     ///
     /// ```
     /// use wechatpay::Options;
-    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+    /// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
     /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
     /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
     /// let err = instance.v3().certificates().url(Options::new().nonceless(true)).unwrap_err();
@@ -343,7 +351,8 @@ impl Options {
     ///
     /// ```
     /// use wechatpay::Options;
-    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+    /// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
     /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem", "secret": "192006250b4c09247ec02edce69f6a2d",
     /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
     /// let options = Options::new().base_uri("https://fraud.mch.weixin.qq.com/");
@@ -446,7 +455,8 @@ impl Options {
 ///
 /// ```
 /// use wechatpay::{Builder, IntoOptions, Options};
-/// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+/// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+/// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
 /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
 /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
 ///

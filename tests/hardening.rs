@@ -523,3 +523,22 @@ fn secrets_given_where_a_name_belongs_are_never_shown() {
     assert_hidden(&certificates.url(json!({"headers": {pem.clone(): []}})).unwrap_err());
     assert_hidden(&certificates.url(json!({"query": {pem.clone(): {}}})).unwrap_err());
 }
+
+/// Finding 9: a merchant serial of the wrong length (`5F1C`) was accepted, and failed later as a remote 401.
+#[test]
+fn a_merchant_serial_of_the_wrong_length_is_refused_up_front() {
+    let with_serial = |serial: &str| {
+        let mut config = common::php_config_for("http://127.0.0.1:1/");
+        config["serial"] = json!(serial);
+        Config::from_value(&config)
+    };
+    let full = "5F1C72E2A8931B72A2E13AF8DEE92471EB397115";
+    for wrong in ["5F1C", &full[..39], &format!("{full}0"), &format!("{}X", &full[..39])] {
+        let err = with_serial(wrong).unwrap_err();
+        assert!(matches!(err, Error::Config { ref field, .. } if field == "serial"), "{wrong}: {err:?}");
+        assert!(err.to_string().contains("40 hex digits"), "{err}");
+    }
+    assert_eq!(with_serial(&full.to_ascii_lowercase()).unwrap().serial(), full, "sent in upper case");
+    let typed = common::config_for_fixtures("http://127.0.0.1:1/").serial("5F1C").build();
+    assert!(matches!(typed, Err(Error::Config { ref field, .. }) if field == "serial"));
+}
