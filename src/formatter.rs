@@ -18,6 +18,9 @@ use crate::error::{Error, Result};
 /// ```
 pub const AUTHORIZATION_SCHEME: &str = "WECHATPAY2-SHA256-RSA2048";
 
+/// The largest nonce [`Formatter::nonce`] makes: far beyond any protocol's, small enough to allocate.
+const MAX_NONCE_SIZE: usize = 64 * 1024;
+
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /// Builds the protocol's strings.
@@ -45,11 +48,16 @@ impl Formatter {
     /// assert_eq!(nonce.len(), 32);
     /// assert!(nonce.bytes().all(|b| b.is_ascii_alphanumeric()));
     /// assert!(Formatter::nonce(0).is_err());
+    /// // Sizes beyond 65,536 are refused rather than allocated.
+    /// assert!(Formatter::nonce(usize::MAX).is_err());
     /// # Ok::<(), wechatpay::Error>(())
     /// ```
     pub fn nonce(size: usize) -> Result<String> {
-        if size == 0 {
-            return Err(Error::invalid("nonce size", "it must be at least 1 (WeChat Pay uses 32)"));
+        if size == 0 || size > MAX_NONCE_SIZE {
+            return Err(Error::invalid(
+                "nonce size",
+                format!("it must be from 1 to {MAX_NONCE_SIZE}, not {size} (WeChat Pay uses 32)"),
+            ));
         }
         let mut nonce = String::with_capacity(size);
         let mut random = [0u8; 64];

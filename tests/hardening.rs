@@ -542,3 +542,13 @@ fn a_merchant_serial_of_the_wrong_length_is_refused_up_front() {
     let typed = common::config_for_fixtures("http://127.0.0.1:1/").serial("5F1C").build();
     assert!(matches!(typed, Err(Error::Config { ref field, .. }) if field == "serial"));
 }
+
+/// Finding 10: `Formatter::nonce(usize::MAX)` panicked (capacity overflow).
+#[test]
+fn nonce_sizes_beyond_reason_are_errors() {
+    for size in [usize::MAX, usize::MAX / 2, 64 * 1024 + 1] {
+        let err = wechatpay::Formatter::nonce(size).unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
+    }
+    assert_eq!(wechatpay::Formatter::nonce(64 * 1024).unwrap().len(), 64 * 1024);
+}
