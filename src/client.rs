@@ -864,14 +864,66 @@ pub(crate) fn api_error(status: u16, request_id: Option<String>, body: Bytes) ->
         detail: Option<Box<serde_json::Value>>,
     }
     let (code, message, detail) = match serde_json::from_slice::<ErrorBody>(&body) {
-        Ok(parsed) => (parsed.code, parsed.message, parsed.detail),
-        Err(_) => {
-            let text = String::from_utf8_lossy(&body);
-            let snippet: String = text.chars().take(200).collect();
-            (String::new(), if snippet.is_empty() { "(empty body)".to_owned() } else { snippet }, None)
-        }
+        Ok(parsed) => (one_line(&parsed.code, 64), one_line(&parsed.message, 1000), parsed.detail),
+        Err(_) => (String::new(), summary(&body), None),
     };
     Error::Api { status, code, message, detail, request_id, body }
+}
+
+/// `text` on one line, as an error shows it: control characters (CR, LF...) become spaces, runs of spaces one,
+/// and it is cut after `max` characters.
+fn one_line(text: &str, max: usize) -> String {
+    let mut line = String::with_capacity(text.len().min(max));
+    for (count, word) in text.split(|c: char| c.is_whitespace() || c.is_control()).filter(|w| !w.is_empty()).enumerate()
+    {
+        if count > 0 {
+            line.push(' ');
+        }
+        line.push_str(word);
+        if line.chars().count() > max {
+            let end = line.char_indices().nth(max).map_or(line.len(), |(end, _)| end);
+            line.truncate(end);
+            line.push_str("...");
+            break;
+        }
+    }
+    line
+}
+
+/// A body that is not WeChat Pay's JSON (a proxy's HTML page, plain text), as one line of its text: an HTML page's
+/// `<title>`, else its text without markup.
+fn summary(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(16 * 1024)]);
+    let lower = text.to_ascii_lowercase();
+    let is_html = lower.trim_start().starts_with('<') && (lower.contains("<html") || lower.contains("<body"));
+    if !is_html {
+        let line = one_line(&text, 200);
+        return if line.is_empty() { "(empty body)".to_owned() } else { line };
+    }
+    let title = lower.find("<title>").and_then(|start| {
+        let start = start + "<title>".len();
+        lower[start..].find("</title>").map(|end| &text[start..start + end])
+    });
+    let shown = match title.map(|title| one_line(title, 200)).filter(|title| !title.is_empty()) {
+        Some(title) => title,
+        None => {
+            let mut plain = String::with_capacity(text.len());
+            let mut in_tag = false;
+            for c in text.chars() {
+                match c {
+                    '<' => in_tag = true,
+                    '>' if in_tag => {
+                        in_tag = false;
+                        plain.push(' ');
+                    }
+                    c if !in_tag => plain.push(c),
+                    _ => {}
+                }
+            }
+            one_line(&plain, 200)
+        }
+    };
+    format!("an HTML page, not WeChat Pay's JSON: {shown}")
 }
 
 #[cfg(test)]
@@ -904,6 +956,24 @@ mod tests {
         assert!(
             matches!(err, Error::Api { ref code, ref message, .. } if code.is_empty() && message.contains("Bad Gateway"))
         );
+    }
+
+    #[test]
+    fn error_messages_are_one_line_of_text() {
+        let nginx = b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad \
+                      Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+        let err = api_error(502, None, Bytes::from_static(nginx));
+        assert_eq!(err.to_string(), "WeChat Pay answered 502: an HTML page, not WeChat Pay's JSON: 502 Bad Gateway");
+        let untitled =
+            api_error(503, None, Bytes::from_static(b"<html><body><h1>Service\r\n Unavailable</h1></body></html>"));
+        assert!(untitled.to_string().ends_with("not WeChat Pay's JSON: Service Unavailable"), "{untitled}");
+        let json = br#"{"code":"SYSTEM_ERROR","message":"line one\r\nInjected: two"}"#;
+        let err = api_error(500, None, Bytes::from_static(json));
+        assert_eq!(err.to_string(), "WeChat Pay answered 500 SYSTEM_ERROR: line one Injected: two");
+        assert_eq!(api_error(500, None, Bytes::new()).to_string(), "WeChat Pay answered 500: (empty body)");
+        let long = "x".repeat(5000);
+        assert!(one_line(&long, 200).len() == 203);
+        assert_eq!(one_line("中文\u{0}\t文", 2), "中文...");
     }
 
     mod verify {

@@ -127,19 +127,20 @@ pub enum Error {
     },
 
     /// WeChat Pay answered with a 4xx or 5xx status and (usually) a JSON body `{"code","message","detail"}`.
-    #[error("WeChat Pay answered {status} {code}: {message}{}", request_id_suffix(.request_id))]
+    #[error("WeChat Pay answered {status}{}: {message}{}", code_suffix(.code), request_id_suffix(.request_id))]
     Api {
         /// The HTTP status.
         status: u16,
         /// The error code, e.g. `PARAM_ERROR`, `SIGN_ERROR`, `NOT_FOUND` (empty when the body had none).
         code: String,
-        /// The error message.
+        /// The error message, on one line (control characters become spaces); for a body that is not WeChat Pay's
+        /// JSON (a proxy's HTML page), a line of its text.
         message: String,
         /// The `detail` object, when present (boxed to keep `Error` small).
         detail: Option<Box<serde_json::Value>>,
         /// The `Request-ID` header: quote it to WeChat Pay support.
         request_id: Option<String>,
-        /// The raw body.
+        /// The raw body (its first 64 KiB at most).
         body: bytes::Bytes,
     },
 
@@ -446,6 +447,10 @@ pub(crate) fn shown_name(name: &str) -> std::borrow::Cow<'_, str> {
     } else {
         std::borrow::Cow::Owned(format!("<{} characters, not shown: not a name, maybe a key>", name.chars().count()))
     }
+}
+
+fn code_suffix(code: &str) -> String {
+    if code.is_empty() { String::new() } else { format!(" {code}") }
 }
 
 fn request_id_suffix(request_id: &Option<String>) -> String {

@@ -552,3 +552,19 @@ fn nonce_sizes_beyond_reason_are_errors() {
     }
     assert_eq!(wechatpay::Formatter::nonce(64 * 1024).unwrap().len(), 64 * 1024);
 }
+
+/// Finding 10: an HTML 502 put raw CR/LF and markup into the error's Display.
+#[test]
+fn a_proxy_error_page_becomes_one_line_of_text() {
+    let page = b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1>\
+        </center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+        .to_vec();
+    let headers = vec![("Content-Type".to_owned(), "text/html".to_owned())];
+    let server = common::scripted_server(vec![common::answer(502, headers, page)]);
+    let instance = fixture_client(&server.base, json!({}));
+    let err = instance.v3().certificates().get(()).unwrap_err();
+    let shown = err.to_string();
+    assert!(matches!(err, Error::Api { status: 502, .. }), "{err:?}");
+    assert!(!shown.contains(['\r', '\n', '<', '>']), "{shown:?}");
+    assert!(shown.contains("502 Bad Gateway"), "{shown}");
+}
