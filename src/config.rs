@@ -303,7 +303,8 @@ impl Config {
             }
             Some(Value::String(path)) => {
                 let path = path.strip_prefix("file://").unwrap_or(path);
-                let bundle = std::fs::read(path)
+                // A CA bundle is at most a few hundred KiB (the system's); never read something endless whole.
+                let bundle = crate::crypto::source::read_bounded(path, 16 * 1024 * 1024)
                     .map_err(|err| Error::config("verify", format!("cannot read the CA bundle {path}: {err}")))?;
                 builder = builder.root_certificate(bundle);
             }

@@ -568,3 +568,22 @@ fn a_proxy_error_page_becomes_one_line_of_text() {
     assert!(!shown.contains(['\r', '\n', '<', '>']), "{shown:?}");
     assert!(shown.contains("502 Bad Gateway"), "{shown}");
 }
+
+/// Sibling (config loading trusts a length it does not know): a `file://` key, certificate or CA bundle path to
+/// something endless was read whole, filling memory.
+#[cfg(unix)]
+#[test]
+fn key_and_bundle_files_are_read_within_a_bound() {
+    for load in [
+        wechatpay::crypto::PrivateKey::load("file:///dev/zero").map(drop),
+        wechatpay::crypto::PublicKey::load("file:///dev/zero").map(drop),
+        wechatpay::crypto::Certificate::load("file:///dev/zero").map(drop),
+    ] {
+        let err = load.unwrap_err();
+        assert!(err.to_string().contains("larger than"), "{err}");
+    }
+    let mut config = common::php_config_for("http://127.0.0.1:1/");
+    config["verify"] = json!("/dev/zero");
+    let err = Config::from_value(&config).unwrap_err();
+    assert!(err.to_string().contains("larger than"), "{err}");
+}
