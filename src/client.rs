@@ -107,6 +107,23 @@ impl Prepared {
     pub(crate) fn relative_path<'a>(&'a self, base_uri: &Url) -> &'a str {
         self.url.path().strip_prefix(base_uri.path()).unwrap_or(self.url.path())
     }
+
+    /// A copy to send again (a retry): the body's bytes are shared, a media upload is read again from its source.
+    pub(crate) fn duplicate(&self) -> Prepared {
+        Prepared {
+            method: self.method.clone(),
+            url: self.url.clone(),
+            headers: self.headers.clone(),
+            body: match &self.body {
+                None => None,
+                Some(RequestBody::Bytes(bytes)) => Some(RequestBody::Bytes(bytes.clone())),
+                Some(RequestBody::Media(media)) => Some(RequestBody::Media(media.clone())),
+            },
+            signed_body: self.signed_body.clone(),
+            timeout: self.timeout,
+            xml: self.xml.clone(),
+        }
+    }
 }
 
 /// A request signed and sent: the answer's head has arrived, its body has not been read.
@@ -379,7 +396,7 @@ impl Core {
 
     /// Runs a prepared request on the I/O runtime and returns its future.
     pub(crate) fn spawn(self: &Arc<Self>, prepared: Prepared) -> ResponseFuture {
-        self.spawn_task(Arc::clone(self).execute(prepared))
+        self.spawn_task(Arc::clone(self).run(prepared))
     }
 
     /// Runs `task` on the I/O runtime and returns its future.
@@ -396,7 +413,7 @@ impl Core {
 
     /// Runs a prepared request on the I/O runtime and waits for it on this thread.
     pub(crate) fn block(self: &Arc<Self>, prepared: Prepared) -> Result<Response> {
-        self.block_on(Arc::clone(self).execute(prepared))
+        self.block_on(Arc::clone(self).run(prepared))
     }
 
     /// Runs `task` on the I/O runtime and waits for it on this thread.
@@ -431,7 +448,7 @@ impl Core {
 
     /// Signs, sends, reads and verifies. An answer signed with an unknown serial triggers a certificate refresh
     /// (when enabled) and is verified once more.
-    async fn execute(self: Arc<Self>, mut prepared: Prepared) -> Result<Response> {
+    pub(crate) async fn execute(self: Arc<Self>, mut prepared: Prepared) -> Result<Response> {
         if let Some(exchange) = prepared.xml.take() {
             return self.execute_xml(prepared, exchange).await;
         }

@@ -62,7 +62,7 @@ const UNSIGNED: [&str; 26] = [
 const MCHID_FIELDS: [&str; 3] = ["mch_id", "mchid", "combine_mch_id"];
 
 /// What an APIv2 request needs once sent.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct XmlExchange {
     /// The path below the base URI, e.g. `pay/orderquery`.
     path: String,

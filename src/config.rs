@@ -12,6 +12,7 @@ use zeroize::Zeroizing;
 use crate::certificates::AutoRefresh;
 use crate::crypto::{Certificate, PrivateKey, PublicKey};
 use crate::error::{Error, Result, shown_name};
+use crate::retry::Retry;
 use crate::signer::{RsaSigner, Signer};
 use crate::verifier::{PlatformKeys, Verifier};
 
@@ -87,7 +88,7 @@ pub const DEFAULT_MAX_RESPONSE_SIZE: u64 = 4 * 1024 * 1024;
 const MERCHANT_SERIAL_LENGTH: usize = 40;
 
 /// The keys the PHP-shaped config may have (`apiv3Key` and `autoRefresh` are this SDK's own).
-const CONFIG_KEYS: [&str; 14] = [
+const CONFIG_KEYS: [&str; 15] = [
     "mchid",
     "serial",
     "privateKey",
@@ -102,6 +103,7 @@ const CONFIG_KEYS: [&str; 14] = [
     "verify",
     "maxResponseSize",
     "allowPlainHttp",
+    "retry",
 ];
 
 /// Everything a [`Builder`](crate::Builder) needs: who the merchant is, how to sign, whom to trust, where to go.
@@ -144,6 +146,9 @@ pub struct Config {
     pub(crate) max_clock_skew: Duration,
     pub(crate) max_response_size: u64,
     pub(crate) allow_plain_http: bool,
+    pub(crate) retry: Option<Retry>,
+    /// The origin of `retry.failover_to`, parsed.
+    pub(crate) retry_failover: Option<Url>,
 }
 
 impl Config {
@@ -312,6 +317,61 @@ impl Config {
         }
         builder.timeout = seconds("timeout")?;
         builder.connect_timeout = seconds("connect_timeout")?;
+        match object.get("retry") {
+            None | Some(Value::Null) | Some(Value::Bool(false)) => {}
+            Some(Value::Bool(true)) => builder = builder.retry(Retry::default()),
+            Some(Value::Object(settings)) => {
+                let mut retry = Retry::default();
+                for (key, value) in settings {
+                    let field = || format!("retry.{}", shown_name(key));
+                    let seconds = || {
+                        value
+                            .as_f64()
+                            .filter(|seconds| *seconds >= 0.0)
+                            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                    };
+                    match (key.as_str(), value) {
+                        ("attempts", value) => {
+                            retry.max_attempts = value
+                                .as_u64()
+                                .and_then(|attempts| u32::try_from(attempts).ok())
+                                .ok_or_else(|| Error::config(field(), "it must be a whole number, at least 1"))?;
+                        }
+                        ("initialBackoff", _) => {
+                            retry.initial_backoff =
+                                seconds().ok_or_else(|| Error::config(field(), "it must be seconds, 0 or more"))?;
+                        }
+                        ("maxBackoff", _) => {
+                            retry.max_backoff =
+                                seconds().ok_or_else(|| Error::config(field(), "it must be seconds, 0 or more"))?;
+                        }
+                        ("failover", Value::Bool(true)) => retry = retry.failover(),
+                        ("failover", Value::Bool(false) | Value::Null) => retry.failover_to = None,
+                        ("failover", Value::String(uri)) => retry = retry.failover_to(uri.as_str()),
+                        ("failover", _) => {
+                            return Err(Error::config(field(), "it must be true (the backup host), false, or a URI"));
+                        }
+                        ("retryWrites", Value::Bool(writes)) => retry.retry_writes = *writes,
+                        ("retryWrites", _) => return Err(Error::config(field(), "it must be true or false")),
+                        _ => {
+                            return Err(Error::config(
+                                field(),
+                                "not a retry setting; they are attempts, initialBackoff, maxBackoff, failover and \
+                                 retryWrites",
+                            ));
+                        }
+                    }
+                }
+                builder = builder.retry(retry);
+            }
+            Some(_) => {
+                return Err(Error::config(
+                    "retry",
+                    "it must be true, false, or an object {\"attempts\", \"initialBackoff\", \"maxBackoff\", \
+                     \"failover\", \"retryWrites\"}",
+                ));
+            }
+        }
         match object.get("allowPlainHttp") {
             None | Some(Value::Null) => {}
             Some(Value::Bool(allow)) => builder = builder.allow_plain_http(*allow),
@@ -508,6 +568,22 @@ impl Config {
         self.auto_refresh.as_ref()
     }
 
+    /// The retry policy, when configured (see [`ConfigBuilder::retry`]).
+    ///
+    /// ```
+    /// # use wechatpay::crypto::{Certificate, PrivateKey};
+    /// # let builder = wechatpay::Config::builder().mchid("1900000001")
+    /// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    /// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+    /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
+    /// let config = builder.retry(wechatpay::Retry::default().failover()).build()?;
+    /// assert_eq!(config.retry().map(|retry| retry.max_attempts), Some(3));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn retry(&self) -> Option<&Retry> {
+        self.retry.as_ref()
+    }
+
     /// The whole-request timeout (see [`ConfigBuilder::timeout`]).
     ///
     /// ```
@@ -571,6 +647,7 @@ impl fmt::Debug for Config {
             .field("connect_timeout", &self.connect_timeout)
             .field("max_response_size", &self.max_response_size)
             .field("allow_plain_http", &self.allow_plain_http)
+            .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
 }
@@ -655,6 +732,7 @@ pub struct ConfigBuilder {
     max_clock_skew: Option<Duration>,
     max_response_size: Option<u64>,
     allow_plain_http: bool,
+    retry: Option<Retry>,
 }
 
 impl ConfigBuilder {
@@ -1068,6 +1146,33 @@ impl ConfigBuilder {
         self
     }
 
+    /// Sends failed requests again as `retry` says (default: never; `retry` in the PHP-shaped config: `true` for
+    /// [`Retry::default`], or `{"attempts", "initialBackoff", "maxBackoff"` (seconds)`, "failover"` (`true` for
+    /// [`BACKUP_BASE_URI`], or a URI)`, "retryWrites"}`). By default only what was certainly not processed is
+    /// retried (a connection that could not be made, `429`), and any failed `GET`: see [`Retry`] for which calls
+    /// are safe to retry.
+    ///
+    /// ```
+    /// use wechatpay::{Retry, StatusCode};
+    /// use wechatpay_mock::Fault;
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let config = || wechatpay::Config::builder().mchid(&ids.mchid).serial(&ids.merchant.serial)
+    /// #     .private_key(wechatpay::crypto::PrivateKey::from_pem(&ids.merchant.private_key_pem).unwrap())
+    /// #     .platform_certificate(wechatpay::crypto::Certificate::from_pem(&ids.platform.certificate_pem).unwrap())
+    /// #     .base_uri(server.base_uri());
+    /// let patient = wechatpay::Builder::factory(config().retry(Retry::default()))?;
+    /// // Rate limited twice: the third attempt gets through.
+    /// server.faults().next_n(2, Fault::Status(429));
+    /// assert_eq!(patient.v3().certificates().get(())?.status(), StatusCode::OK);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn retry(mut self, retry: Retry) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+
     /// Allows `http://` base URIs (and APIv2 `base_uri` options) to hosts that are not loopback (default: refused;
     /// `allowPlainHttp` in the PHP-shaped config). Only for a TLS-terminating proxy on a network you trust: signed
     /// requests, answers and bills would otherwise cross it in clear text. Loopback (`127.0.0.1`, `[::1]`,
@@ -1245,6 +1350,16 @@ impl ConfigBuilder {
             Some(bytes) => bytes,
             None => DEFAULT_MAX_RESPONSE_SIZE,
         };
+        let retry_failover = match &self.retry {
+            Some(retry) if retry.max_attempts == 0 => {
+                return Err(Error::config("retry.attempts", "it must be at least 1 (1: send once, never retry)"));
+            }
+            Some(Retry { failover_to: Some(failover), .. }) => Some(
+                crate::retry::failover_origin(failover, self.allow_plain_http)
+                    .map_err(|reason| Error::config("retry.failover", reason))?,
+            ),
+            _ => None,
+        };
         let timeout = positive(self.timeout, DEFAULT_TIMEOUT, "timeout")?;
         let connect_timeout = positive(self.connect_timeout, DEFAULT_CONNECT_TIMEOUT, "connect_timeout")?;
         let io_threads = match self.io_threads {
@@ -1271,6 +1386,8 @@ impl ConfigBuilder {
             max_clock_skew: self.max_clock_skew.unwrap_or(Duration::from_secs(300)),
             max_response_size,
             allow_plain_http: self.allow_plain_http,
+            retry: self.retry,
+            retry_failover,
         })
     }
 }

@@ -38,6 +38,7 @@ mod notification;
 mod options;
 mod pay_signature;
 mod response;
+mod retry;
 mod runtime;
 mod sensitive;
 mod signer;
@@ -62,6 +63,7 @@ pub use crate::notification::{
 pub use crate::options::{IntoOptions, OPTION_KEYS, Options};
 pub use crate::pay_signature::{AppPayParams, JsapiPayParams};
 pub use crate::response::Response;
+pub use crate::retry::Retry;
 pub use crate::runtime::ResponseFuture;
 pub use crate::sensitive::Encryptor;
 pub use crate::signer::{RsaSigner, SignFuture, Signer};
