@@ -768,7 +768,15 @@ const FRAMING_HEADERS: [&str; 10] = [
 
 /// Adds the `headers` option to `headers`.
 pub(crate) fn add_headers(headers: &mut HeaderMap, given: &[(String, String)]) -> Result<()> {
-    for (name, value) in given {
+    for (i, (name, value)) in given.iter().enumerate() {
+        // The typed Options::header can repeat a name, which the PHP array cannot: which value counts (the
+        // `Wechatpay-Serial` whose key encrypts sensitive fields, say) would be ambiguous.
+        if given[..i].iter().any(|(earlier, _)| earlier.eq_ignore_ascii_case(name)) {
+            return Err(Error::options(format!(
+                "`headers.{}` is given twice: give each header once",
+                shown_name(name)
+            )));
+        }
         let header = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| Error::options(format!("`headers.{}` is not a valid header name", shown_name(name))))?;
         if header == AUTHORIZATION {

@@ -587,3 +587,16 @@ fn key_and_bundle_files_are_read_within_a_bound() {
     let err = Config::from_value(&config).unwrap_err();
     assert!(err.to_string().contains("larger than"), "{err}");
 }
+
+/// Sibling of finding 4: the typed `Options::header` could give a header twice; sensitive fields were encrypted
+/// with the first `Wechatpay-Serial`'s key while the last one was sent.
+#[test]
+fn a_header_given_twice_is_refused() {
+    let instance = fixture_client("http://127.0.0.1:1/", json!({}));
+    let options = wechatpay::Options::new()
+        .json(&json!({"user_name": "张三"}))
+        .header("Wechatpay-Serial", "PUB_KEY_ID_0114232134912410000000000000000")
+        .header("wechatpay-serial", "440024045C4A427599D09BB4E3DE0279F2E813FD");
+    let err = instance.v3().certificates().url(options).unwrap_err();
+    assert!(matches!(err, Error::Options { .. }) && err.to_string().contains("twice"), "{err:?}");
+}
