@@ -53,7 +53,7 @@ pub struct MediaUpload {
     sha256: String,
     meta: String,
     /// Why the meta given to `with_meta` cannot be sent, reported when the upload is made.
-    meta_error: Option<String>,
+    meta_error: Option<Box<str>>,
     file_content_type: String,
     file_field: String,
     fields: Vec<(String, String)>,
@@ -215,8 +215,8 @@ impl MediaUpload {
     pub fn with_meta(mut self, meta: &Value) -> Self {
         match crate::util::json::to_vec(meta).map(String::from_utf8) {
             Ok(Ok(meta)) => (self.meta, self.meta_error) = (meta, None),
-            Ok(Err(_)) => self.meta_error = Some("the meta is not UTF-8".to_owned()),
-            Err(reason) => self.meta_error = Some(format!("the meta does not serialise: {reason}")),
+            Ok(Err(_)) => self.meta_error = Some("the meta is not UTF-8".into()),
+            Err(reason) => self.meta_error = Some(format!("the meta does not serialise: {reason}").into()),
         }
         self
     }
