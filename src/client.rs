@@ -576,7 +576,15 @@ impl Core {
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
         if !status.is_success() {
-            let body = self.read_answer(&method, &url, timeout, status, &mut response).await?;
+            let read = self.read_answer(&method, &url, timeout, status, &mut response);
+            let body = match idle {
+                Some(idle) => tokio::time::timeout(idle, read).await.map_err(|_| Error::Timeout {
+                    method: method.to_string(),
+                    url: abbreviate(url.as_str()),
+                    after: Some(idle),
+                })??,
+                None => read.await?,
+            };
             let request_id = headers.get("Request-ID").and_then(|value| value.to_str().ok()).map(str::to_owned);
             return Err(api_error(status.as_u16(), request_id, body));
         }

@@ -291,7 +291,12 @@ fn streaming_downloads_are_bounded_by_pauses_not_by_their_length() {
         std::thread::sleep(std::time::Duration::from_secs(4));
         Ok(())
     });
-    let server = common::scripted_server(vec![slow_but_steady, stalling]);
+    let stalling_error: common::Script = Box::new(|_, stream| {
+        write!(stream, "HTTP/1.1 500 X\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{")?;
+        std::thread::sleep(std::time::Duration::from_secs(4));
+        Ok(())
+    });
+    let server = common::scripted_server(vec![slow_but_steady, stalling, stalling_error]);
     // 1 s: far above each 50 ms pause, below the 1.5 s the whole download takes.
     let instance = fixture_client(&server.base, json!({"timeout": 1}));
     let image = instance.v3().merchant_service().images()._media_id_();
@@ -299,6 +304,9 @@ fn streaming_downloads_are_bounded_by_pauses_not_by_their_length() {
     let downloaded = image.download(json!({"media_id": "slow.png"}), &mut body).expect("a steady download");
     assert_eq!(downloaded.bytes(), 120);
     let err = image.download(json!({"media_id": "stalled.png"}), &mut Vec::new()).unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    // An error answer whose body stalls is cut off the same way.
+    let err = image.download(json!({"media_id": "failed.png"}), &mut Vec::new()).unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
 }
 
