@@ -248,6 +248,16 @@ impl Core {
 }
 
 /// Why an answer is not accepted.
+/// [`check_answer`] for `wechatpay::__fuzz`.
+pub(crate) fn check_answer_for_fuzzing(path: &str, body: &[u8], secret: &str) -> Result<Option<&'static str>> {
+    check_answer(path, &Bytes::copy_from_slice(body), secret).map_err(|checked| match checked {
+        Checked::Failed(err) => err,
+        Checked::Unverified(failure) => {
+            Error::Verification { method: "POST".into(), path: path.to_owned(), failure, request_id: None }
+        }
+    })
+}
+
 enum Checked {
     Failed(Error),
     Unverified(VerificationFailure),
