@@ -170,9 +170,11 @@ impl Config {
     /// as [`ConfigBuilder::root_certificate`] trusts them, beside the system's roots (Guzzle would trust the bundle
     /// alone); `false` is refused.
     ///
-    /// Two keys are this SDK's own: `"apiv3Key"` (the APIv3 key, see [`ConfigBuilder::apiv3_key`]; PHP's `secret`
-    /// is the APIv2 key) and `"autoRefresh"` (see [`ConfigBuilder::auto_refresh`]): `true` for the defaults, or
-    /// `{"interval": seconds or null for none, "minGap": seconds}`.
+    /// Some keys are this SDK's own: `"apiv3Key"` (the APIv3 key, see [`ConfigBuilder::apiv3_key`]; PHP's `secret`
+    /// is the APIv2 key), `"autoRefresh"` (see [`ConfigBuilder::auto_refresh`]): `true` for the defaults, or
+    /// `{"interval": seconds or null for none, "minGap": seconds}`; `"maxResponseSize"` (bytes, see
+    /// [`ConfigBuilder::max_response_size`]), `"allowPlainHttp"` (see [`ConfigBuilder::allow_plain_http`]) and
+    /// `"retry"` (see [`ConfigBuilder::retry`]). Timeouts default to 30 s (`timeout`) and 10 s (`connect_timeout`).
     ///
     /// ```
     /// use serde_json::json;
