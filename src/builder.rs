@@ -95,7 +95,8 @@ impl Builder {
     /// }))?;
     /// assert_eq!(instance.v3().fund_app().template(), "v3/fund-app");
     ///
-    /// let err = Builder::factory(json!({"mchid": "1900000001", "serial": "5F1C"})).unwrap_err();
+    /// let no_key = json!({"mchid": "1900000001", "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115"});
+    /// let err = Builder::factory(no_key).unwrap_err();
     /// assert!(err.to_string().contains("privateKey"));
     /// # Ok::<(), wechatpay::Error>(())
     /// ```
@@ -124,7 +125,8 @@ impl Builder {
     /// The configuration this chain was made with.
     ///
     /// ```
-    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+    /// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
     /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
     /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
     /// assert_eq!(instance.v3().pay().config().mchid(), "1");
@@ -137,7 +139,8 @@ impl Builder {
     /// The path template of this node, e.g. `v3/pay/transactions/id/{transaction_id}` (empty at the root).
     ///
     /// ```
-    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+    /// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
     /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
     /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
     /// assert_eq!(instance.template(), "");
@@ -153,7 +156,8 @@ impl Builder {
     /// `_name_` becomes `{name}`. A leading `/` at the root is ignored.
     ///
     /// ```
-    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+    /// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
     /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
     /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
     /// let notifications = instance.chain("v3/merchantService/complaintNotifications");
@@ -172,7 +176,8 @@ impl Builder {
     /// capitals (APIv2's `secapi/mch/addInstitutionsub`), which [`chain`](Self::chain) would turn into `-x`.
     ///
     /// ```
-    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+    /// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
     /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
     /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
     /// assert_eq!(instance.verbatim("v2/secapi/mch/addInstitutionsub").template(), "v2/secapi/mch/addInstitutionsub");
@@ -260,7 +265,8 @@ impl Builder {
     /// appended. Useful to check a path before sending, and in tests.
     ///
     /// ```
-    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+    /// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
     /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
     /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
     /// let url = instance.v3().pay().transactions().out_trade_no()._out_trade_no_()
@@ -635,7 +641,11 @@ impl Builder {
 
     /// A streamed `GET` of this node, refused up front when its answer cannot be checked while it streams.
     fn download_job(&self, options: impl IntoOptions) -> Result<Job> {
-        let prepared = self.core.prepare(Method::GET, self.parsed()?, options.into_options()?)?;
+        let options = options.into_options()?;
+        let whole_timeout = options.timeout;
+        let mut prepared = self.core.prepare(Method::GET, self.parsed()?, options)?;
+        // Only a timeout given for this download bounds it whole (see ConfigBuilder::timeout).
+        prepared.timeout = whole_timeout;
         self.core.streamable(&prepared)?;
         let what = format!("the answer to GET /{}", prepared.relative_path(&self.core.config.base_uri));
         Ok(Job { prepared, verify_head: true, checks: Checks { what, sha1: None, gzip: false, decrypt: None } })
@@ -646,7 +656,8 @@ impl Builder {
 /// normalises it.
 ///
 /// ```
-/// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+/// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+/// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
 /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
 /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
 /// let node = &instance["v3/pay/transactions/outTradeNo/{out_trade_no}"];

@@ -15,7 +15,7 @@ use url::Url;
 
 use crate::certificates::Refresher;
 use crate::config::Config;
-use crate::error::{Error, Result, VerificationFailure};
+use crate::error::{Error, Result, VerificationFailure, abbreviate, shown_name};
 use crate::formatter::Formatter;
 use crate::media::MediaUpload;
 use crate::options::{Body, Json, OPTION_KEYS, Options};
@@ -107,6 +107,23 @@ impl Prepared {
     pub(crate) fn relative_path<'a>(&'a self, base_uri: &Url) -> &'a str {
         self.url.path().strip_prefix(base_uri.path()).unwrap_or(self.url.path())
     }
+
+    /// A copy to send again (a retry): the body's bytes are shared, a media upload is read again from its source.
+    pub(crate) fn duplicate(&self) -> Prepared {
+        Prepared {
+            method: self.method.clone(),
+            url: self.url.clone(),
+            headers: self.headers.clone(),
+            body: match &self.body {
+                None => None,
+                Some(RequestBody::Bytes(bytes)) => Some(RequestBody::Bytes(bytes.clone())),
+                Some(RequestBody::Media(media)) => Some(RequestBody::Media(media.clone())),
+            },
+            signed_body: self.signed_body.clone(),
+            timeout: self.timeout,
+            xml: self.xml.clone(),
+        }
+    }
 }
 
 /// A request signed and sent: the answer's head has arrived, its body has not been read.
@@ -127,6 +144,8 @@ pub(crate) struct Streaming {
     pub(crate) url: Url,
     pub(crate) headers: HeaderMap,
     pub(crate) timeout: Option<Duration>,
+    /// Without a whole-download timeout, the longest wait for the next piece of the body (the configured timeout).
+    pub(crate) idle: Option<Duration>,
     response: reqwest::Response,
 }
 
@@ -154,8 +173,61 @@ pub(crate) enum StreamCheck {
     Sha1 { expected: String, verified_by: String },
 }
 
-/// The most of an error answer's body the streaming path reads (error bodies are small JSON documents).
-const STREAMED_ERROR_BODY_LIMIT: usize = 64 * 1024;
+/// The most of an error answer's (4xx/5xx) body that is read and kept: WeChat Pay's are small JSON documents; a
+/// proxy's HTML page or a hostile answer is cut here.
+pub(crate) const ERROR_BODY_LIMIT: u64 = 64 * 1024;
+
+/// How much of an answer's body [`read_body`] reads.
+#[derive(Clone, Copy)]
+pub(crate) enum BodyLimit {
+    /// The whole body, refused (`None`) if it is longer than this.
+    Whole(u64),
+    /// At most this much of the body; the rest is left unread.
+    Prefix(u64),
+}
+
+/// Reads an answer's body within `limit`: a body announced longer than a `Whole` limit is refused before any of it
+/// is read, and so is one that turns out longer while it arrives. `Ok(None)` means refused.
+pub(crate) async fn read_body(
+    response: &mut reqwest::Response,
+    limit: BodyLimit,
+) -> std::result::Result<Option<Bytes>, reqwest::Error> {
+    let (max, whole) = match limit {
+        BodyLimit::Whole(max) => (max, true),
+        BodyLimit::Prefix(max) => (max, false),
+    };
+    let announced = response.content_length();
+    if whole && announced.is_some_and(|length| length > max) {
+        return Ok(None);
+    }
+    let capacity = usize::try_from(announced.unwrap_or(0).min(max)).unwrap_or(0);
+    // Most answers arrive as one chunk, which is kept as it is, without a copy.
+    let mut single: Option<Bytes> = None;
+    let mut joined = bytes::BytesMut::new();
+    let mut read = 0u64;
+    while let Some(chunk) = response.chunk().await? {
+        read += chunk.len() as u64;
+        let over = read > max;
+        if over && whole {
+            return Ok(None);
+        }
+        let chunk = if over { chunk.slice(..chunk.len() - usize::try_from(read - max).unwrap_or(0)) } else { chunk };
+        match single.take() {
+            None if joined.is_empty() => single = Some(chunk),
+            previous => {
+                if let Some(previous) = previous {
+                    joined.reserve(capacity.max(previous.len() + chunk.len()));
+                    joined.extend_from_slice(&previous);
+                }
+                joined.extend_from_slice(&chunk);
+            }
+        }
+        if over {
+            break;
+        }
+    }
+    Ok(Some(single.unwrap_or_else(|| joined.freeze())))
+}
 
 impl Core {
     pub(crate) fn new(config: Config) -> Result<Self> {
@@ -205,7 +277,8 @@ impl Core {
             encode_component(&mut target, value);
         }
         let url = Url::parse(&target)
-            .map_err(|err| Error::template(path_template, format!("{target} is not a URL: {err}")))?;
+            .map_err(|err| Error::template(path_template, format!("{} is not a URL: {err}", abbreviate(&target))))?;
+        check_url(&url, &self.config.base_uri, path_template)?;
 
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
@@ -231,6 +304,13 @@ impl Core {
             }
             (None, Some(Body::Raw(bytes))) => (Some(RequestBody::Bytes(bytes.clone())), bytes),
             (None, Some(Body::Media(media))) => {
+                if options.headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("Content-Type")) {
+                    return Err(Error::options(
+                        "`headers.Content-Type` of a media upload carries its multipart boundary, which the SDK sets: \
+                         do not set it",
+                    ));
+                }
+                media.check_meta()?;
                 let content_type = HeaderValue::from_str(&media.content_type())
                     .map_err(|_| Error::options("the multipart boundary is not a valid header value"))?;
                 headers.insert(CONTENT_TYPE, content_type);
@@ -241,7 +321,19 @@ impl Core {
             (None, None) => (None, Bytes::new()),
         };
         add_headers(&mut headers, &options.headers)?;
-        Ok(Prepared { method, url, headers, body, signed_body, timeout: options.timeout, xml: None })
+        let timeout = Some(self.request_timeout(options.timeout)?);
+        Ok(Prepared { method, url, headers, body, signed_body, timeout, xml: None })
+    }
+
+    /// A request's whole timeout: its own, else the configured one. Zero is refused.
+    pub(crate) fn request_timeout(&self, given: Option<Duration>) -> Result<Duration> {
+        match given {
+            Some(timeout) if timeout.is_zero() => Err(Error::options(
+                "`timeout` must be more than zero: a zero timeout fails the request before it is sent",
+            )),
+            Some(timeout) => Ok(timeout),
+            None => Ok(self.config.timeout),
+        }
     }
 
     /// The `json` body with its sensitive `fields` encrypted (protocol §6), serialised; adds `Wechatpay-Serial`
@@ -271,17 +363,23 @@ impl Core {
         let serial = HeaderValue::from_str(encryptor.serial())
             .map_err(|_| Error::config("certs", "a serial is not a valid header value"))?;
         headers.insert("Wechatpay-Serial", serial);
-        serde_json::to_vec(&body).map(Bytes::from).map_err(invalid)
+        crate::util::json::to_vec(&body)
+            .map(Bytes::from)
+            .map_err(|reason| Error::options(format!("the json body does not serialise: {reason}")))
     }
 
     /// A signed `GET` of a download URL from an answer (a bill's `download_url`): its path and query, exactly as
     /// given, on the configured base URI, so that a signed request never goes to a host the merchant did not
     /// configure.
     pub(crate) fn prepare_download(&self, download_url: &str, timeout: Option<Duration>) -> Result<Prepared> {
+        if timeout.is_some_and(|timeout| timeout.is_zero()) {
+            return Err(Error::invalid("timeout", "it must be more than zero"));
+        }
+        let shown = abbreviate(download_url);
         let given = Url::parse(download_url)
-            .map_err(|err| Error::invalid("download_url", format!("`{download_url}` is not an absolute URL: {err}")))?;
+            .map_err(|err| Error::invalid("download_url", format!("`{shown}` is not an absolute URL: {err}")))?;
         if !matches!(given.scheme(), "https" | "http") {
-            return Err(Error::invalid("download_url", format!("`{download_url}` is not an http(s) URL")));
+            return Err(Error::invalid("download_url", format!("`{shown}` is not an http(s) URL")));
         }
         let mut target = format!("{}{}", self.config.base_uri, given.path().trim_start_matches('/'));
         if let Some(query) = given.query() {
@@ -289,7 +387,8 @@ impl Core {
             target.push_str(query);
         }
         let url = Url::parse(&target)
-            .map_err(|err| Error::invalid("download_url", format!("{target} is not a URL: {err}")))?;
+            .map_err(|err| Error::invalid("download_url", format!("{} is not a URL: {err}", abbreviate(&target))))?;
+        check_url(&url, &self.config.base_uri, download_url)?;
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         Ok(Prepared { method: Method::GET, url, headers, body: None, signed_body: Bytes::new(), timeout, xml: None })
@@ -297,7 +396,7 @@ impl Core {
 
     /// Runs a prepared request on the I/O runtime and returns its future.
     pub(crate) fn spawn(self: &Arc<Self>, prepared: Prepared) -> ResponseFuture {
-        self.spawn_task(Arc::clone(self).execute(prepared))
+        self.spawn_task(Arc::clone(self).run(prepared))
     }
 
     /// Runs `task` on the I/O runtime and returns its future.
@@ -314,7 +413,7 @@ impl Core {
 
     /// Runs a prepared request on the I/O runtime and waits for it on this thread.
     pub(crate) fn block(self: &Arc<Self>, prepared: Prepared) -> Result<Response> {
-        self.block_on(Arc::clone(self).execute(prepared))
+        self.block_on(Arc::clone(self).run(prepared))
     }
 
     /// Runs `task` on the I/O runtime and waits for it on this thread.
@@ -349,7 +448,7 @@ impl Core {
 
     /// Signs, sends, reads and verifies. An answer signed with an unknown serial triggers a certificate refresh
     /// (when enabled) and is verified once more.
-    async fn execute(self: Arc<Self>, mut prepared: Prepared) -> Result<Response> {
+    pub(crate) async fn execute(self: Arc<Self>, mut prepared: Prepared) -> Result<Response> {
         if let Some(exchange) = prepared.xml.take() {
             return self.execute_xml(prepared, exchange).await;
         }
@@ -407,7 +506,7 @@ impl Core {
             match upload.as_ref().and_then(|upload| upload.failure()) {
                 Some(reason) => Error::Transport {
                     method: method.to_string(),
-                    url: url.as_str().to_owned(),
+                    url: abbreviate(url.as_str()),
                     reason,
                     source: Some(Box::new(err)),
                 },
@@ -422,32 +521,74 @@ impl Core {
         let Sent { method, url, target, timeout, mut response } = self.send(prepared).await?;
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
-        let transport = |err: reqwest::Error| self.transport_error(&method, &url, timeout, err);
-        let body = response.bytes().await.map_err(transport)?;
+        let body = self.read_answer(&method, &url, timeout, status, &mut response).await?;
         let request_id = headers.get("Request-ID").and_then(|value| value.to_str().ok()).map(str::to_owned);
         Ok(Exchange { method, url, target, status, headers, body, request_id })
+    }
+
+    /// Reads an answer's body whole within `max_response_size`, or, for a 4xx/5xx, its first [`ERROR_BODY_LIMIT`]
+    /// bytes.
+    pub(crate) async fn read_answer(
+        &self,
+        method: &Method,
+        url: &Url,
+        timeout: Option<Duration>,
+        status: StatusCode,
+        response: &mut reqwest::Response,
+    ) -> Result<Bytes> {
+        let limit = self.config.max_response_size;
+        let announced = response.content_length();
+        let read = if status.is_success() {
+            read_body(response, BodyLimit::Whole(limit)).await
+        } else {
+            read_body(response, BodyLimit::Prefix(limit.min(ERROR_BODY_LIMIT))).await
+        };
+        match read.map_err(|err| self.transport_error(method, url, timeout, err))? {
+            Some(body) => Ok(body),
+            None => Err(Error::ResponseTooLarge {
+                method: method.to_string(),
+                url: abbreviate(url.as_str()),
+                status: status.as_u16(),
+                limit,
+                announced,
+            }),
+        }
     }
 
     /// Signs and sends, and hands back a 2xx answer whose body is still to be read: the streaming path. A 4xx/5xx
     /// answer is [`Error::Api`], read up to a small bound.
     pub(crate) async fn open_stream(&self, prepared: Prepared) -> Result<Streaming> {
-        let Sent { method, url, timeout, mut response, .. } = self.send(prepared).await?;
+        // A download without a whole timeout of its own may take as long as it needs, but no single wait (for the
+        // head here, for each piece of the body in the reader) may take longer than the configured timeout.
+        let idle = prepared.timeout.is_none().then_some(self.config.timeout);
+        let sent = match idle {
+            Some(idle) => {
+                let (method, url) = (prepared.method.to_string(), abbreviate(prepared.url.as_str()));
+                tokio::time::timeout(idle, self.send(prepared)).await.map_err(|_| Error::Timeout {
+                    method,
+                    url,
+                    after: Some(idle),
+                })?
+            }
+            None => self.send(prepared).await,
+        };
+        let Sent { method, url, timeout, mut response, .. } = sent?;
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
         if !status.is_success() {
-            let mut body = Vec::new();
-            while body.len() < STREAMED_ERROR_BODY_LIMIT {
-                match response.chunk().await {
-                    Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-                    Ok(None) => break,
-                    Err(err) => return Err(self.transport_error(&method, &url, timeout, err)),
-                }
-            }
-            body.truncate(STREAMED_ERROR_BODY_LIMIT);
+            let read = self.read_answer(&method, &url, timeout, status, &mut response);
+            let body = match idle {
+                Some(idle) => tokio::time::timeout(idle, read).await.map_err(|_| Error::Timeout {
+                    method: method.to_string(),
+                    url: abbreviate(url.as_str()),
+                    after: Some(idle),
+                })??,
+                None => read.await?,
+            };
             let request_id = headers.get("Request-ID").and_then(|value| value.to_str().ok()).map(str::to_owned);
-            return Err(api_error(status.as_u16(), request_id, Bytes::from(body)));
+            return Err(api_error(status.as_u16(), request_id, body));
         }
-        Ok(Streaming { method, url, headers, timeout, response })
+        Ok(Streaming { method, url, headers, timeout, idle, response })
     }
 
     /// Whether the answer to `prepared` can be checked while it streams: WeChat Pay leaves it unsigned, or signs a
@@ -479,6 +620,9 @@ impl Core {
             request_id: streaming.request_id(),
         };
         let signed = SignatureHeaders::read(&streaming.headers, self.config.max_clock_skew).map_err(failed)?;
+        if streaming.headers.get_all("Wechatpay-Statement-Sha1").iter().count() > 1 {
+            return Err(failed(VerificationFailure::RepeatedHeader("Wechatpay-Statement-Sha1")));
+        }
         let expected = match streaming.headers.get("Wechatpay-Statement-Sha1").map(|value| value.to_str()) {
             Some(Ok(digest)) if !digest.trim().is_empty() => digest.trim().to_ascii_lowercase(),
             Some(Err(_)) => return Err(failed(VerificationFailure::InvalidHeader("Wechatpay-Statement-Sha1"))),
@@ -505,6 +649,9 @@ impl Core {
             return Ok(None);
         }
         let signed = SignatureHeaders::read(headers, self.config.max_clock_skew)?;
+        if is_statement(path) && headers.get_all("Wechatpay-Statement-Sha1").iter().count() > 1 {
+            return Err(VerificationFailure::RepeatedHeader("Wechatpay-Statement-Sha1"));
+        }
         let statement_digest = match headers.get("Wechatpay-Statement-Sha1").map(|value| value.to_str()) {
             Some(Ok(digest)) if is_statement(path) && !digest.trim().is_empty() => Some(digest.trim()),
             Some(Err(_)) if is_statement(path) => {
@@ -533,8 +680,12 @@ impl Core {
         timeout: Option<Duration>,
         err: reqwest::Error,
     ) -> Error {
-        let (method, shown) = (method.to_string(), url.as_str().to_owned());
+        let (method, shown) = (method.to_string(), abbreviate(url.as_str()));
         if let Some(reason) = tls_refusal(&err) {
+            return Error::Transport { method, url: shown, reason, source: Some(Box::new(err)) };
+        }
+        if err.is_builder() {
+            let reason = format!("the request could not be made, so it was not sent: {err}");
             return Error::Transport { method, url: shown, reason, source: Some(Box::new(err)) };
         }
         // Only a failure to connect proves the request was not sent; anything later may have reached WeChat Pay.
@@ -547,7 +698,7 @@ impl Core {
             return Error::Transport { method, url: shown, reason: reason.to_owned(), source: Some(Box::new(err)) };
         }
         if err.is_timeout() {
-            return Error::Timeout { method, url: shown, after: timeout.or(self.config.timeout) };
+            return Error::Timeout { method, url: shown, after: Some(timeout.unwrap_or(self.config.timeout)) };
         }
         let reason = if err.is_body() || err.is_decode() {
             "the connection ended before the whole answer arrived"
@@ -566,13 +717,9 @@ pub(crate) fn http_client(config: &Config) -> reqwest::ClientBuilder {
         // A signed request is valid for one path only: following a redirect would send it somewhere else.
         .redirect(reqwest::redirect::Policy::none())
         .tcp_nodelay(true)
-        .pool_idle_timeout(Duration::from_secs(50));
-    if let Some(timeout) = config.timeout {
-        http = http.timeout(timeout);
-    }
-    if let Some(timeout) = config.connect_timeout {
-        http = http.connect_timeout(timeout);
-    }
+        .pool_idle_timeout(Duration::from_secs(50))
+        // The whole-request timeout is set per request (see `Core::prepare`): streaming downloads have none.
+        .connect_timeout(config.connect_timeout);
     if is_loopback(&config.base_uri) {
         // A simulator on loopback must never be reached through a proxy from the environment.
         http = http.no_proxy();
@@ -581,16 +728,78 @@ pub(crate) fn http_client(config: &Config) -> reqwest::ClientBuilder {
     http.tls_certs_merge(roots)
 }
 
+/// The longest request target (path and query) sent: web servers refuse longer request lines (nginx's default
+/// limit is 8 KiB), and the HTTP layer cannot send one of 64 KiB at all.
+pub(crate) const MAX_TARGET_LENGTH: usize = 8 * 1024;
+
+/// Checks a request's URL before anything is sent: below `base` (same scheme, host and port; the base's path as a
+/// prefix: the template refuses what would climb, this is the last line of defence, on the URL as parsed), and
+/// with a request target of at most [`MAX_TARGET_LENGTH`] bytes.
+pub(crate) fn check_url(url: &Url, base: &Url, template: &str) -> Result<()> {
+    if url.origin() != base.origin() || !url.path().starts_with(base.path()) {
+        return Err(Error::template(
+            template,
+            format!(
+                "it leads to {}, outside the base URI {base}: a signed request goes nowhere else",
+                abbreviate(url.path())
+            ),
+        ));
+    }
+    let target = url.path().len() + url.query().map_or(0, |query| query.len() + 1);
+    if target > MAX_TARGET_LENGTH {
+        return Err(Error::template(
+            template,
+            format!(
+                "the request's path and query would be {target} bytes long, more than the {MAX_TARGET_LENGTH} that \
+                 web servers accept, so it was not sent: check the variables and the query"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Headers that decide how a message is framed or how the connection is used, which the HTTP layer sets from the
+/// body it sends: a caller's value would send a truncated body that was signed whole (a short `Content-Length`),
+/// hang (a long one), or smuggle a second request.
+const FRAMING_HEADERS: [&str; 10] = [
+    "content-length",
+    "transfer-encoding",
+    "host",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+    "expect",
+];
+
 /// Adds the `headers` option to `headers`.
 pub(crate) fn add_headers(headers: &mut HeaderMap, given: &[(String, String)]) -> Result<()> {
-    for (name, value) in given {
+    for (i, (name, value)) in given.iter().enumerate() {
+        // The typed Options::header can repeat a name, which the PHP array cannot: which value counts (the
+        // `Wechatpay-Serial` whose key encrypts sensitive fields, say) would be ambiguous.
+        if given[..i].iter().any(|(earlier, _)| earlier.eq_ignore_ascii_case(name)) {
+            return Err(Error::options(format!(
+                "`headers.{}` is given twice: give each header once",
+                shown_name(name)
+            )));
+        }
         let header = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| Error::options(format!("`headers.{name}` is not a valid header name")))?;
+            .map_err(|_| Error::options(format!("`headers.{}` is not a valid header name", shown_name(name))))?;
         if header == AUTHORIZATION {
             return Err(Error::options("`headers.Authorization` is made by the SDK: do not set it"));
         }
-        let value = HeaderValue::from_str(value)
-            .map_err(|_| Error::options(format!("`headers.{name}` has a value that is not a valid header value")))?;
+        if FRAMING_HEADERS.contains(&header.as_str()) {
+            return Err(Error::options(format!(
+                "`headers.{}` frames the message or manages the connection, which the HTTP layer does from the \
+                 body it sends: do not set it",
+                shown_name(name)
+            )));
+        }
+        let value = HeaderValue::from_str(value).map_err(|_| {
+            Error::options(format!("`headers.{}` has a value that is not a valid header value", shown_name(name)))
+        })?;
         headers.insert(header, value);
     }
     Ok(())
@@ -603,14 +812,18 @@ fn check_variables(template: &UriTemplate, options: &Options) -> Result<()> {
     if let Some(key) = given.into_iter().find(|key| !is_variable(key)) {
         let variables: Vec<&str> = template.variables().collect();
         return Err(Error::options(format!(
-            "`{key}` is neither an option ({}) nor a variable of {} ({})",
+            "`{}` is neither an option ({}) nor a variable of {} ({})",
+            shown_name(key),
             OPTION_KEYS.join(", "),
-            template.as_str(),
+            abbreviate(template.as_str()),
             if variables.is_empty() { "it has none".to_owned() } else { variables.join(", ") }
         )));
     }
     if let Some((key, kind)) = options.unusable.first() {
-        return Err(Error::options(format!("the path variable `{key}` must be a string or a number, not {kind}")));
+        return Err(Error::options(format!(
+            "the path variable `{}` must be a string or a number, not {kind}",
+            shown_name(key)
+        )));
     }
     Ok(())
 }
@@ -684,14 +897,66 @@ pub(crate) fn api_error(status: u16, request_id: Option<String>, body: Bytes) ->
         detail: Option<Box<serde_json::Value>>,
     }
     let (code, message, detail) = match serde_json::from_slice::<ErrorBody>(&body) {
-        Ok(parsed) => (parsed.code, parsed.message, parsed.detail),
-        Err(_) => {
-            let text = String::from_utf8_lossy(&body);
-            let snippet: String = text.chars().take(200).collect();
-            (String::new(), if snippet.is_empty() { "(empty body)".to_owned() } else { snippet }, None)
-        }
+        Ok(parsed) => (one_line(&parsed.code, 64), one_line(&parsed.message, 1000), parsed.detail),
+        Err(_) => (String::new(), summary(&body), None),
     };
     Error::Api { status, code, message, detail, request_id, body }
+}
+
+/// `text` on one line, as an error shows it: control characters (CR, LF...) become spaces, runs of spaces one,
+/// and it is cut after `max` characters.
+fn one_line(text: &str, max: usize) -> String {
+    let mut line = String::with_capacity(text.len().min(max));
+    for (count, word) in text.split(|c: char| c.is_whitespace() || c.is_control()).filter(|w| !w.is_empty()).enumerate()
+    {
+        if count > 0 {
+            line.push(' ');
+        }
+        line.push_str(word);
+        if line.chars().count() > max {
+            let end = line.char_indices().nth(max).map_or(line.len(), |(end, _)| end);
+            line.truncate(end);
+            line.push_str("...");
+            break;
+        }
+    }
+    line
+}
+
+/// A body that is not WeChat Pay's JSON (a proxy's HTML page, plain text), as one line of its text: an HTML page's
+/// `<title>`, else its text without markup.
+fn summary(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(16 * 1024)]);
+    let lower = text.to_ascii_lowercase();
+    let is_html = lower.trim_start().starts_with('<') && (lower.contains("<html") || lower.contains("<body"));
+    if !is_html {
+        let line = one_line(&text, 200);
+        return if line.is_empty() { "(empty body)".to_owned() } else { line };
+    }
+    let title = lower.find("<title>").and_then(|start| {
+        let start = start + "<title>".len();
+        lower[start..].find("</title>").map(|end| &text[start..start + end])
+    });
+    let shown = match title.map(|title| one_line(title, 200)).filter(|title| !title.is_empty()) {
+        Some(title) => title,
+        None => {
+            let mut plain = String::with_capacity(text.len());
+            let mut in_tag = false;
+            for c in text.chars() {
+                match c {
+                    '<' => in_tag = true,
+                    '>' if in_tag => {
+                        in_tag = false;
+                        plain.push(' ');
+                    }
+                    c if !in_tag => plain.push(c),
+                    _ => {}
+                }
+            }
+            one_line(&plain, 200)
+        }
+    };
+    format!("an HTML page, not WeChat Pay's JSON: {shown}")
 }
 
 #[cfg(test)]
@@ -724,6 +989,24 @@ mod tests {
         assert!(
             matches!(err, Error::Api { ref code, ref message, .. } if code.is_empty() && message.contains("Bad Gateway"))
         );
+    }
+
+    #[test]
+    fn error_messages_are_one_line_of_text() {
+        let nginx = b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad \
+                      Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+        let err = api_error(502, None, Bytes::from_static(nginx));
+        assert_eq!(err.to_string(), "WeChat Pay answered 502: an HTML page, not WeChat Pay's JSON: 502 Bad Gateway");
+        let untitled =
+            api_error(503, None, Bytes::from_static(b"<html><body><h1>Service\r\n Unavailable</h1></body></html>"));
+        assert!(untitled.to_string().ends_with("not WeChat Pay's JSON: Service Unavailable"), "{untitled}");
+        let json = br#"{"code":"SYSTEM_ERROR","message":"line one\r\nInjected: two"}"#;
+        let err = api_error(500, None, Bytes::from_static(json));
+        assert_eq!(err.to_string(), "WeChat Pay answered 500 SYSTEM_ERROR: line one Injected: two");
+        assert_eq!(api_error(500, None, Bytes::new()).to_string(), "WeChat Pay answered 500: (empty body)");
+        let long = "x".repeat(5000);
+        assert!(one_line(&long, 200).len() == 203);
+        assert_eq!(one_line("中文\u{0}\t文", 2), "中文...");
     }
 
     mod verify {
