@@ -25,11 +25,12 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use serde_json::{Value, json};
-use wechatpay::Builder;
 use wechatpay::crypto::{PrivateKey, PublicKey};
+use wechatpay::{Builder, Formatter};
 
 /// What each request sends: a PHP-shaped options array with a JSON body, as a port writes it.
 fn body() -> Value {
@@ -110,6 +111,13 @@ fn main() {
             backend.verify_ms,
             backend.total()
         );
+        let transport = transport_floor(&mock.config, &key, if benching { 500 } else { 20 });
+        println!(
+            "  floor, transport: {transport:.3} ms per loopback HTTP/1.1 round trip on a plain blocking socket \
+             (same request bytes, no RSA), {:.0}% of one backend sign",
+            transport / backend.sign_ms * 100.0
+        );
+        record("transport floor / one backend sign (%)".into(), transport / backend.sign_ms * 100.0);
         // Converts a ratio to the backend into one to OpenSSL, both floors measured back to back.
         let backend_per_openssl = openssl.as_ref().map(|openssl| backend.total() / openssl.total());
         if let Some(ratio) = backend_per_openssl {
@@ -157,6 +165,8 @@ fn main() {
     if profiling {
         return;
     }
+    println!();
+    in_flow_report(&mock.config, &caller, &cases, requests);
     println!();
     println!("one-time costs of a fresh process (CPU ms, each in a new child process; median of 3)");
     cold_start_report(&mock.config);
@@ -297,6 +307,70 @@ fn parse_openssl_speed(text: &str) -> Option<Floor> {
     Some(Floor { sign_ms: 1e3 / column("sign/s")?, verify_ms: 1e3 / column("verify/s")? })
 }
 
+/// The least CPU any client spends per request on loopback besides RSA: keep-alive HTTP/1.1 round trips to the
+/// simulator over a plain blocking `std::net` socket (one write, blocking reads), each request signed beforehand
+/// (outside the timing) so that the simulator verifies it and signs its answer, as for the SDK's requests, and the
+/// answer is read but not verified. CPU ms per round trip.
+fn transport_floor(config: &Value, key: &PrivateKey, n: usize) -> f64 {
+    use base64::Engine as _;
+    let addr = config["base_uri"].as_str().expect("base_uri").trim_start_matches("http://").trim_end_matches('/');
+    let (mchid, serial) = (config["mchid"].as_str().expect("mchid"), config["serial"].as_str().expect("serial"));
+    let path = "/v3/merchant-service/complaint-notifications";
+    let body = r#"{"url":"https://example.com/wechatpay/complaints"}"#;
+    let requests: Vec<String> = (0..n)
+        .map(|_| {
+            let (timestamp, nonce) = (Formatter::timestamp(), Formatter::nonce32().expect("nonce"));
+            let message = Formatter::request_bytes("POST", path, timestamp, &nonce, body.as_bytes());
+            let signature = base64::engine::general_purpose::STANDARD.encode(key.sign(&message).expect("sign"));
+            let authorization = Formatter::authorization(mchid, &nonce, &signature, timestamp, serial);
+            format!(
+                "POST {path} HTTP/1.1\r\naccept: application/json\r\ncontent-type: application/json\r\n\
+                 authorization: {authorization}\r\nuser-agent: wechatpay-sdk-rust (bench)\r\nhost: {addr}\r\n\
+                 content-length: {}\r\n\r\n{body}",
+                body.len()
+            )
+        })
+        .collect();
+    let connect = || {
+        let stream = std::net::TcpStream::connect(addr).expect("loopback connection");
+        stream.set_nodelay(true).expect("nodelay");
+        stream
+    };
+    let mut stream = connect();
+    let mut buffer = vec![0u8; 64 * 1024];
+    let start = cpu_ms();
+    for request in &requests {
+        let answered = stream.write_all(request.as_bytes()).is_ok() && read_response(&mut stream, &mut buffer);
+        assert!(answered && buffer.starts_with(b"HTTP/1.1 200"), "the simulator answers a signed request");
+    }
+    (cpu_ms() - start) / n as f64
+}
+
+/// Reads one HTTP/1.1 answer with a `Content-Length`; false when the connection ended.
+fn read_response(stream: &mut std::net::TcpStream, buffer: &mut [u8]) -> bool {
+    let mut filled = 0;
+    loop {
+        match stream.read(&mut buffer[filled..]) {
+            Ok(0) | Err(_) => return false,
+            Ok(read) => filled += read,
+        }
+        let Some(head_end) = buffer[..filled].windows(4).position(|window| window == b"\r\n\r\n") else { continue };
+        let head = String::from_utf8_lossy(&buffer[..head_end]).to_ascii_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length:"))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or(0);
+        while filled < head_end + 4 + length {
+            match stream.read(&mut buffer[filled..]) {
+                Ok(0) | Err(_) => return false,
+                Ok(read) => filled += read,
+            }
+        }
+        return true;
+    }
+}
+
 /// The backend's own RSA: `n` signs of a request-sized message with the merchant key, `n` verifies.
 fn backend_floor(key: &PrivateKey, public: &PublicKey, n: usize) -> Floor {
     let message = b"POST\n/v3/merchant-service/complaint-notifications\n1700000000\n593BEC0C930BF1AFEB40B4A08C8FB242\n{\"url\":\"https://example.com/wechatpay/complaints\"}\n";
@@ -312,6 +386,101 @@ fn backend_floor(key: &PrivateKey, public: &PublicKey, n: usize) -> Floor {
         assert!(public.verify(std::hint::black_box(message), std::hint::black_box(&signature)));
     }
     Floor { sign_ms, verify_ms: (cpu_ms() - start) / verifies as f64 }
+}
+
+/// Where the time goes: the same cases with the RSA operations timed where they run (each sign and verify on its
+/// thread's CPU clock, through a Signer and a Verifier that wrap the default ones), so that "everything but RSA"
+/// is the request's CPU time minus the RSA work it actually did, not minus the floor measured in a hot loop (RSA in
+/// a request runs with colder caches and vector units than in a loop of thousands).
+fn in_flow_report(config: &Value, caller: &tokio::runtime::Runtime, cases: &[Case], requests: usize) {
+    let clock = Arc::new(RsaClock::default());
+    let key = PrivateKey::from_pem(config["privateKey"].as_str().expect("key")).expect("merchant key");
+    let keys = wechatpay::PlatformKeys::new();
+    for pem in config["certs"].as_object().expect("certs").values() {
+        keys.insert_certificate(&wechatpay::crypto::Certificate::from_pem(pem.as_str().expect("pem")).expect("pem"));
+    }
+    let timed = client_config(config)
+        .signer(TimedSigner { key, clock: Arc::clone(&clock) })
+        .verifier(TimedVerifier { keys, clock: Arc::clone(&clock) });
+    let instance = Builder::factory(timed).expect("timed client");
+    for _ in 0..20 {
+        endpoint(&instance).post(body()).expect("warm-up request");
+    }
+    println!("RSA timed inside the requests (thread CPU clock around each sign and verify)");
+    println!("| case | client CPU / request | sign in the flow | verify in the flow | everything else | / one sign |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    for case in cases {
+        clock.reset();
+        let (run, _) = case.run(&instance, caller, requests, |_| Floor { sign_ms: 0.0, verify_ms: 0.0 });
+        let per_request = run.cpu_ms / run.requests as f64;
+        let (sign_ms, verify_ms) = clock.averages();
+        let rest = per_request - sign_ms - verify_ms;
+        println!(
+            "| {} | {per_request:.3} ms | {sign_ms:.3} ms | {verify_ms:.3} ms | {rest:.3} ms | {:.0}% |",
+            case.name(),
+            rest / sign_ms * 100.0
+        );
+    }
+}
+
+#[derive(Default)]
+struct RsaClock {
+    sign_ns: AtomicU64,
+    signs: AtomicU64,
+    verify_ns: AtomicU64,
+    verifies: AtomicU64,
+}
+
+impl RsaClock {
+    fn reset(&self) {
+        for counter in [&self.sign_ns, &self.signs, &self.verify_ns, &self.verifies] {
+            counter.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Mean CPU ms of a sign and of a verify.
+    fn averages(&self) -> (f64, f64) {
+        let mean = |ns: &AtomicU64, n: &AtomicU64| {
+            ns.load(Ordering::Relaxed) as f64 / 1e6 / n.load(Ordering::Relaxed).max(1) as f64
+        };
+        (mean(&self.sign_ns, &self.signs), mean(&self.verify_ns, &self.verifies))
+    }
+}
+
+/// CPU time of the calling thread.
+fn thread_cpu_ns() -> u64 {
+    let time = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    time.tv_sec as u64 * 1_000_000_000 + time.tv_nsec as u64
+}
+
+struct TimedSigner {
+    key: PrivateKey,
+    clock: Arc<RsaClock>,
+}
+
+impl wechatpay::Signer for TimedSigner {
+    fn sign<'a>(&'a self, message: &'a [u8]) -> wechatpay::SignFuture<'a> {
+        let start = thread_cpu_ns();
+        let signature = self.key.sign(message);
+        self.clock.sign_ns.fetch_add(thread_cpu_ns() - start, Ordering::Relaxed);
+        self.clock.signs.fetch_add(1, Ordering::Relaxed);
+        Box::pin(std::future::ready(signature))
+    }
+}
+
+struct TimedVerifier {
+    keys: wechatpay::PlatformKeys,
+    clock: Arc<RsaClock>,
+}
+
+impl wechatpay::Verifier for TimedVerifier {
+    fn verify(&self, serial: &str, message: &[u8], signature: &str) -> Result<(), wechatpay::VerificationFailure> {
+        let start = thread_cpu_ns();
+        let verified = self.keys.verify(serial, message, signature);
+        self.clock.verify_ns.fetch_add(thread_cpu_ns() - start, Ordering::Relaxed);
+        self.clock.verifies.fetch_add(1, Ordering::Relaxed);
+        verified
+    }
 }
 
 /// The client's configuration for the simulator: its keys, and `WECHATPAY_BENCH_IO_THREADS` when set.

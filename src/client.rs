@@ -20,7 +20,7 @@ use crate::formatter::Formatter;
 use crate::media::MediaUpload;
 use crate::options::{Body, Json, OPTION_KEYS, Options};
 use crate::response::Response;
-use crate::runtime::{IoRuntime, ResponseFuture, on_io_thread};
+use crate::runtime::{DrivenRuntime, IoRuntime, ResponseFuture, driving, on_io_thread};
 use crate::template::{UriTemplate, encode_component};
 use crate::verifier::{SignatureHeaders, Verifier};
 
@@ -34,15 +34,25 @@ fn user_agent() -> String {
     )
 }
 
-/// One per `Builder::factory`: the configuration, the HTTP pools, the I/O runtime and the certificate refresher,
+/// One per `Builder::factory`: the configuration, the HTTP pools, the runtimes and the certificate refresher,
 /// shared by every node.
 pub(crate) struct Core {
     pub(crate) config: Config,
+    /// The pool of the I/O runtime (async verbs, background refreshes, APIv2).
     pub(crate) http: reqwest::Client,
     /// The pool that presents the merchant certificate (APIv2 `security` requests), made on first use.
     pub(crate) mutual_tls: OnceLock<reqwest::Client>,
     io: OnceLock<IoRuntime>,
+    /// The blocking verbs' runtime and pool, made on first use.
+    driven: OnceLock<Driven>,
     pub(crate) refresher: Refresher,
+}
+
+/// The runtime the blocking verbs drive from the calling thread, and its own pool: a connection's task runs on the
+/// runtime that opened it, so the two runtimes never share connections.
+struct Driven {
+    runtime: DrivenRuntime,
+    http: reqwest::Client,
 }
 
 /// An answer as it arrived, not yet verified.
@@ -162,7 +172,35 @@ impl Core {
         let http = http_client(&config)
             .build()
             .map_err(|err| Error::config("base_uri", format!("the HTTP client cannot be built: {err}")))?;
-        Ok(Core { config, http, mutual_tls: OnceLock::new(), io: OnceLock::new(), refresher: Refresher::default() })
+        Ok(Core {
+            config,
+            http,
+            mutual_tls: OnceLock::new(),
+            io: OnceLock::new(),
+            driven: OnceLock::new(),
+            refresher: Refresher::default(),
+        })
+    }
+
+    /// The blocking verbs' runtime and pool, made on first use (as [`io`](Self::io)).
+    fn driven(&self) -> Result<&Driven> {
+        if let Some(driven) = self.driven.get() {
+            return Ok(driven);
+        }
+        let runtime = DrivenRuntime::new()
+            .map_err(|err| Error::runtime(format!("the SDK's runtime for blocking calls could not start: {err}")))?;
+        let http = http_client(&self.config)
+            .build()
+            .map_err(|err| Error::config("base_uri", format!("the HTTP client cannot be built: {err}")))?;
+        Ok(self.driven.get_or_init(|| Driven { runtime, http }))
+    }
+
+    /// The pool of the runtime this code runs on: the blocking verbs' on theirs, the I/O runtime's anywhere else.
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        match (self.driven.get(), tokio::runtime::Handle::try_current()) {
+            (Some(driven), Ok(current)) if driven.runtime.is(&current) => &driven.http,
+            _ => &self.http,
+        }
     }
 
     /// The I/O runtime, started on first use. A failed start is not remembered: the next request tries again.
@@ -312,22 +350,35 @@ impl Core {
         }
     }
 
-    /// Runs a prepared request on the I/O runtime and waits for it on this thread.
+    /// Runs a prepared request and waits for it: on this thread (see [`crate::runtime`]), or for APIv2 on the I/O
+    /// runtime, whose pools `client_xml` uses.
     pub(crate) fn block(self: &Arc<Self>, prepared: Prepared) -> Result<Response> {
+        if prepared.xml.is_some() {
+            return self.block_on_io(Arc::clone(self).execute(prepared));
+        }
         self.block_on(Arc::clone(self).execute(prepared))
     }
 
-    /// Runs `task` on the I/O runtime and waits for it on this thread.
+    /// Runs `task` and waits for it: on this thread, driving the blocking verbs' runtime, wherever this thread may
+    /// leave its runtime context (no runtime, or a multi-threaded Tokio runtime, which `block_in_place` lets move
+    /// its other tasks elsewhere meanwhile); inside a current-thread Tokio runtime, on the I/O runtime.
     pub(crate) fn block_on<T: Send + 'static>(
         &self,
         task: impl Future<Output = Result<T>> + Send + 'static,
     ) -> Result<T> {
-        if on_io_thread() {
-            return Err(Error::runtime(
-                "a blocking verb was called on one of the SDK's own I/O threads (from a Signer or Verifier?), where it \
-                 would deadlock: use the _async verb there",
-            ));
+        check_not_reentrant()?;
+        match tokio::runtime::Handle::try_current().map(|handle| handle.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
+                tokio::task::block_in_place(|| self.driven()?.runtime.block_on(task))
+            }
+            Ok(_) => self.block_on_io(task),
+            Err(_) => self.driven()?.runtime.block_on(task),
         }
+    }
+
+    /// Runs `task` on the I/O runtime and waits for it on this thread.
+    fn block_on_io<T: Send + 'static>(&self, task: impl Future<Output = Result<T>> + Send + 'static) -> Result<T> {
+        check_not_reentrant()?;
         let (sender, receiver) = std::sync::mpsc::sync_channel(1);
         let io = self.io()?;
         // std's channel, not Tokio's: it may block inside any async runtime without Tokio's panic, and the work
@@ -388,7 +439,7 @@ impl Core {
                 .map_err(|_| Error::config("mchid", "it makes an invalid Authorization header"))?,
         );
 
-        let mut request = self.http.request(method.clone(), url.clone()).headers(headers);
+        let mut request = self.http().request(method.clone(), url.clone()).headers(headers);
         let mut upload = None;
         match body {
             Some(RequestBody::Bytes(bytes)) => request = request.body(bytes),
@@ -579,6 +630,18 @@ pub(crate) fn http_client(config: &Config) -> reqwest::ClientBuilder {
     }
     let roots = config.root_certificates.iter().filter_map(|der| reqwest::Certificate::from_der(der).ok());
     http.tls_certs_merge(roots)
+}
+
+/// Refuses a blocking verb where it cannot wait: on the SDK's I/O threads (it would deadlock), or inside another
+/// blocking verb on this thread (Tokio cannot block on a runtime it is driving).
+fn check_not_reentrant() -> Result<()> {
+    if on_io_thread() || driving() {
+        return Err(Error::runtime(
+            "a blocking verb was called from inside a request (from a Signer or Verifier?), on a thread that runs it \
+             and cannot wait for a second one: use the _async verb there",
+        ));
+    }
+    Ok(())
 }
 
 /// Adds the `headers` option to `headers`.
