@@ -75,8 +75,13 @@ pub type Accessor = fn(&Builder) -> &Builder;
 /// # Caching
 ///
 /// Accessors and `instance["..."]` return a reference to a child node cached in its parent, as PHP's ArrayAccess
-/// does: the same key gives the same node, and repeated use allocates nothing. [`chain`](Self::chain) returns a new
-/// node each time, so a path with a concrete id (better: use a placeholder) does not grow the cache.
+/// does: the same key gives the same node, and repeated use allocates nothing. The cache keeps one node per
+/// distinct key for as long as the indexed node lives (the root: as long as the `Builder`), since the references
+/// it hands out must stay valid; nothing else bounds it. So never index with ever-new literal ids
+/// (`instance[&format!(".../out-trade-no/{id}")]` costs a few hundred bytes per id, for good): put a placeholder in
+/// the key and the id in the options (`instance[".../out-trade-no/{out_trade_no}"]`, one node for every id), or use
+/// [`chain`](Self::chain), which returns a new node each time and caches nothing. A [`clone`](Clone::clone) starts
+/// with an empty cache of its own, freed with it. `tests/child_cache.rs` measures all three.
 ///
 /// # Threads
 ///
