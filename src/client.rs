@@ -38,8 +38,9 @@ fn user_agent() -> String {
 /// shared by every node.
 pub(crate) struct Core {
     pub(crate) config: Config,
-    /// The pool of the I/O runtime (async verbs, background refreshes, APIv2).
-    pub(crate) http: reqwest::Client,
+    /// The pool of the I/O runtime (async verbs, background refreshes, APIv2), made on first use: building a pool
+    /// loads the system's root certificates, a few milliseconds a program that only blocks need not spend.
+    http: OnceLock<reqwest::Client>,
     /// The pool that presents the merchant certificate (APIv2 `security` requests), made on first use.
     pub(crate) mutual_tls: OnceLock<reqwest::Client>,
     io: OnceLock<IoRuntime>,
@@ -169,12 +170,9 @@ const STREAMED_ERROR_BODY_LIMIT: usize = 64 * 1024;
 
 impl Core {
     pub(crate) fn new(config: Config) -> Result<Self> {
-        let http = http_client(&config)
-            .build()
-            .map_err(|err| Error::config("base_uri", format!("the HTTP client cannot be built: {err}")))?;
         Ok(Core {
             config,
-            http,
+            http: OnceLock::new(),
             mutual_tls: OnceLock::new(),
             io: OnceLock::new(),
             driven: OnceLock::new(),
@@ -189,17 +187,22 @@ impl Core {
         }
         let runtime = DrivenRuntime::new()
             .map_err(|err| Error::runtime(format!("the SDK's runtime for blocking calls could not start: {err}")))?;
-        let http = http_client(&self.config)
-            .build()
-            .map_err(|err| Error::config("base_uri", format!("the HTTP client cannot be built: {err}")))?;
+        let http = build_pool(&self.config)?;
+        // Two first blocking calls may race: the loser's runtime and pool are dropped here.
         Ok(self.driven.get_or_init(|| Driven { runtime, http }))
     }
 
     /// The pool of the runtime this code runs on: the blocking verbs' on theirs, the I/O runtime's anywhere else.
-    pub(crate) fn http(&self) -> &reqwest::Client {
+    pub(crate) fn http(&self) -> Result<&reqwest::Client> {
         match (self.driven.get(), tokio::runtime::Handle::try_current()) {
-            (Some(driven), Ok(current)) if driven.runtime.is(&current) => &driven.http,
-            _ => &self.http,
+            (Some(driven), Ok(current)) if driven.runtime.is(&current) => Ok(&driven.http),
+            _ => match self.http.get() {
+                Some(http) => Ok(http),
+                None => {
+                    let http = build_pool(&self.config)?;
+                    Ok(self.http.get_or_init(|| http))
+                }
+            },
         }
     }
 
@@ -235,15 +238,8 @@ impl Core {
         }
 
         let path = template.expand(|name| options.variable(name))?;
-        let mut target = format!("{}{}", self.config.base_uri, path.trim_start_matches('/'));
-        for (i, (name, value)) in options.query.iter().enumerate() {
-            target.push(if i == 0 && !target.contains('?') { '?' } else { '&' });
-            encode_component(&mut target, name);
-            target.push('=');
-            encode_component(&mut target, value);
-        }
-        let url = Url::parse(&target)
-            .map_err(|err| Error::template(path_template, format!("{target} is not a URL: {err}")))?;
+        let url = target_url(&self.config.base_uri, &path, &options.query)
+            .map_err(|(target, err)| Error::template(path_template, format!("{target} is not a URL: {err}")))?;
 
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
@@ -367,6 +363,8 @@ impl Core {
         task: impl Future<Output = Result<T>> + Send + 'static,
     ) -> Result<T> {
         check_not_reentrant()?;
+        // A request's future is several kilobytes: boxed once here, it is not copied again on its way down.
+        let task = Box::pin(task);
         match tokio::runtime::Handle::try_current().map(|handle| handle.runtime_flavor()) {
             Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
                 tokio::task::block_in_place(|| self.driven()?.runtime.block_on(task))
@@ -439,7 +437,7 @@ impl Core {
                 .map_err(|_| Error::config("mchid", "it makes an invalid Authorization header"))?,
         );
 
-        let mut request = self.http().request(method.clone(), url.clone()).headers(headers);
+        let mut request = self.http()?.request(method.clone(), url.clone()).headers(headers);
         let mut upload = None;
         match body {
             Some(RequestBody::Bytes(bytes)) => request = request.body(bytes),
@@ -610,7 +608,52 @@ impl Core {
     }
 }
 
-/// The settings both HTTP pools share: no redirects, timeouts, proxies, trusted roots.
+/// The URL of `path` (relative to `base`, already percent-encoded) with the `query` pairs, as `Url::parse` reads
+/// `base + path + "?" + query`. The usual path is joined to the parsed base instead, which skips parsing the
+/// scheme and host again (IDNA included) on every request; a path that `Url::parse` would read differently (a `?`
+/// or `#` of its own, a trailing space or control character that it trims) takes the whole parse.
+fn target_url(
+    base: &Url,
+    path: &str,
+    query: &[(String, String)],
+) -> std::result::Result<Url, (String, url::ParseError)> {
+    let path = path.trim_start_matches('/');
+    let mut encoded_query = String::new();
+    for (i, (name, value)) in query.iter().enumerate() {
+        if i > 0 {
+            encoded_query.push('&');
+        }
+        encode_component(&mut encoded_query, name);
+        encoded_query.push('=');
+        encode_component(&mut encoded_query, value);
+    }
+    if path.contains(['?', '#']) || path.ends_with(|c: char| c <= ' ') || base.query().is_some() {
+        let mut target = format!("{base}{path}");
+        if !encoded_query.is_empty() {
+            target.push(if target.contains('?') { '&' } else { '?' });
+            target.push_str(&encoded_query);
+        }
+        return Url::parse(&target).map_err(|err| (target, err));
+    }
+    let mut url = base.clone();
+    let mut full_path = String::with_capacity(base.path().len() + path.len());
+    full_path.push_str(base.path());
+    full_path.push_str(path);
+    url.set_path(&full_path);
+    if !encoded_query.is_empty() {
+        url.set_query(Some(&encoded_query));
+    }
+    Ok(url)
+}
+
+/// A keep-alive pool with the settings of [`http_client`].
+fn build_pool(config: &Config) -> Result<reqwest::Client> {
+    http_client(config)
+        .build()
+        .map_err(|err| Error::config("base_uri", format!("the HTTP client cannot be built: {err}")))
+}
+
+/// The settings every HTTP pool shares: no redirects, timeouts, proxies, trusted roots.
 pub(crate) fn http_client(config: &Config) -> reqwest::ClientBuilder {
     let mut http = reqwest::Client::builder()
         .user_agent(user_agent())
@@ -760,6 +803,46 @@ pub(crate) fn api_error(status: u16, request_id: Option<String>, body: Bytes) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The joined URL is the one `Url::parse` reads from the whole string, whatever the path holds.
+    #[test]
+    fn target_urls_are_what_parsing_the_whole_string_gives() {
+        let paths = [
+            "v3/certificates",
+            "/v3/pay/transactions/out-trade-no/T%201",
+            "v3/a/./b/../c",
+            "v3/a/%2e%2E/b",
+            "v3/a\\b",
+            "v3/%E5%BC%A0/{x}|^`\"<>",
+            "v3/张三/ x",
+            "v3/tab\there",
+            "v3/a?b=1",
+            "v3/a#frag",
+            "v3/trailing ",
+            "v3/trailing\u{1}",
+            "",
+            "//double//slashes/",
+        ];
+        let queries: [&[(&str, &str)]; 3] = [&[], &[("mchid", "1900000001")], &[("a b", "c&d"), ("张", "?#")]];
+        for base in ["https://api.mch.weixin.qq.com/", "http://127.0.0.1:8080/hk/", "https://例子.测试/v/"] {
+            let base = Url::parse(base).unwrap();
+            for path in paths {
+                for query in queries {
+                    let query: Vec<(String, String)> =
+                        query.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect();
+                    let mut whole = format!("{base}{}", path.trim_start_matches('/'));
+                    for (i, (name, value)) in query.iter().enumerate() {
+                        whole.push(if i == 0 && !whole.contains('?') { '?' } else { '&' });
+                        encode_component(&mut whole, name);
+                        whole.push('=');
+                        encode_component(&mut whole, value);
+                    }
+                    let joined = target_url(&base, path, &query).unwrap();
+                    assert_eq!(joined, Url::parse(&whole).unwrap(), "{base} + {path:?} + {query:?}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn skip_list_matches_only_the_unsigned_downloads() {
