@@ -19,8 +19,10 @@
 //!
 //! Knobs (environment): `WECHATPAY_BENCH_ROUNDS` (5), `WECHATPAY_BENCH_REQUESTS` (requests per case and round,
 //! 2,000), `WECHATPAY_BENCH_MEMORY_REQUESTS` (100,000; 0 skips), `WECHATPAY_BENCH_CASES` (a comma-separated subset
-//! of `blocking-1,blocking-8,async-1,async-16,async-64`), `WECHATPAY_BENCH_PROFILE=1` (only the cases: no floors,
-//! no one-time costs, no memory run; for `perf record` or `valgrind --tool=callgrind`).
+//! of `blocking-1,blocking-8,async-1,async-16,async-64`), `WECHATPAY_BENCH_SECTIONS` (a comma-separated subset of
+//! `ratios,in-flow,one-time,memory`), `WECHATPAY_BENCH_IO_THREADS` (`ConfigBuilder::io_threads`),
+//! `WECHATPAY_BENCH_PROFILE=1` (nothing but the requests of each case, no floor: for `perf record` or
+//! `valgrind --tool=callgrind`).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
@@ -29,7 +31,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use serde_json::{Value, json};
-use wechatpay::crypto::{PrivateKey, PublicKey};
+use wechatpay::crypto::{Backend, PrivateKey, PublicKey};
 use wechatpay::{Builder, Formatter};
 
 /// What each request sends: a PHP-shaped options array with a JSON body, as a port writes it.
@@ -55,45 +57,77 @@ fn main() {
     let rounds = knob("WECHATPAY_BENCH_ROUNDS", 5, 1).max(1);
     let requests = knob("WECHATPAY_BENCH_REQUESTS", 2_000, 64).max(64);
     let memory_requests = knob("WECHATPAY_BENCH_MEMORY_REQUESTS", 100_000, 256);
-    let selected = std::env::var("WECHATPAY_BENCH_CASES").ok();
-    let profiling = std::env::var("WECHATPAY_BENCH_PROFILE").is_ok_and(|value| value == "1");
+    let list =
+        |name: &str| std::env::var(name).ok().map(|list| list.split(',').map(|item| item.trim().to_owned()).collect());
+    let selected: Option<Vec<String>> = list("WECHATPAY_BENCH_CASES");
     let cases: Vec<Case> = Case::ALL
         .into_iter()
-        .filter(|case| selected.as_deref().is_none_or(|list| list.split(',').any(|name| name.trim() == case.name())))
+        .filter(|case| selected.as_ref().is_none_or(|names| names.contains(&case.name())))
         .collect();
+    let sections: Option<Vec<String>> = list("WECHATPAY_BENCH_SECTIONS");
+    let section = |name: &str| sections.as_ref().is_none_or(|names| names.iter().any(|given| given == name));
 
     let mock = MockProcess::start();
     let instance = Builder::factory(client_config(&mock.config)).expect("client");
-    let key = PrivateKey::from_pem(mock.config["privateKey"].as_str().expect("key")).expect("merchant key");
-    let public = key.public_key().expect("public key");
-
     println!("machine: {}", machine());
-    println!("client: default features, backend {:?}; wechatpay-mock in a child process", key.backend());
-    // Warm up: the I/O runtime, the pool (64 connections for the widest case), the mock's code paths.
+    println!("client: default features, RSA backend {:?}; wechatpay-mock in a child process", Backend::default());
+    // Warm up: the runtimes, the pools (64 connections for the widest case), the mock's code paths.
     for _ in 0..50 {
         endpoint(&instance).post(body()).expect("warm-up request");
     }
     let caller = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     in_flight(&caller, &instance, 64, 128);
 
+    if std::env::var("WECHATPAY_BENCH_PROFILE").is_ok_and(|value| value == "1") {
+        // Nothing but the requests, for `perf record` or `valgrind --tool=callgrind`.
+        for case in &cases {
+            let run = measure(requests, || case.send(&instance, &caller, requests));
+            println!("{}: {:.3} ms of client CPU per request", case.name(), run.cpu_ms / run.requests as f64);
+        }
+        return;
+    }
+    if section("ratios") {
+        ratios(&mock.config, &instance, &caller, &cases, rounds, requests, benching);
+    }
+    if section("in-flow") {
+        println!();
+        in_flow_report(&mock.config, &caller, &cases, requests);
+    }
+    if section("one-time") {
+        println!();
+        println!("one-time costs of a fresh process (CPU ms, each in a new child process; median of 3)");
+        cold_start_report(&mock.config);
+    }
+    if section("memory") && memory_requests > 0 {
+        for case in [Case::Async(16), Case::Blocking(8)] {
+            println!();
+            memory(&caller, &instance, case, memory_requests);
+        }
+    }
+    drop(instance);
+    mock.stop();
+}
+
+/// The rounds: the floors, then every case against its interleaved floor; then the medians over the rounds.
+fn ratios(
+    config: &Value,
+    instance: &Builder,
+    caller: &tokio::runtime::Runtime,
+    cases: &[Case],
+    rounds: usize,
+    requests: usize,
+    benching: bool,
+) {
+    let key = PrivateKey::from_pem(config["privateKey"].as_str().expect("key")).expect("merchant key");
+    let public = key.public_key().expect("public key");
     let mut table: Vec<(String, Vec<f64>)> = Vec::new();
     let mut record = |name: String, value: f64| match table.iter_mut().find(|(row, _)| *row == name) {
         Some((_, values)) => values.push(value),
         None => table.push((name, vec![value])),
     };
     for round in 1..=rounds {
-        let openssl = if profiling { None } else { openssl_floor() };
-        let backend = backend_floor(
-            &key,
-            &public,
-            if profiling {
-                1
-            } else if benching {
-                500
-            } else {
-                20
-            },
-        );
+        let openssl = openssl_floor();
+        let backend = backend_floor(&key, &public, if benching { 500 } else { 20 });
         println!();
         println!("round {round}/{rounds}");
         if let Some(openssl) = &openssl {
@@ -111,10 +145,10 @@ fn main() {
             backend.verify_ms,
             backend.total()
         );
-        let transport = transport_floor(&mock.config, &key, if benching { 500 } else { 20 });
+        let transport = transport_floor(config, &key, if benching { 500 } else { 20 });
         println!(
-            "  floor, transport: {transport:.3} ms per loopback HTTP/1.1 round trip on a plain blocking socket \
-             (same request bytes, no RSA), {:.0}% of one backend sign",
+            "  floor, transport: {transport:.3} ms per loopback HTTP/1.1 round trip on a plain blocking socket (the \
+             same request, signed beforehand; the answer not verified), {:.0}% of one backend sign",
             transport / backend.sign_ms * 100.0
         );
         record("transport floor / one backend sign (%)".into(), transport / backend.sign_ms * 100.0);
@@ -124,11 +158,12 @@ fn main() {
             record("floor: backend sign + verify / OpenSSL sign + verify".into(), ratio);
         }
         println!(
-            "  | case | requests | client CPU / request | backend floor (interleaved) | requests/s | / OpenSSL floor | / backend floor | non-RSA / one sign |"
+            "  | case | requests | client CPU / request | backend floor (interleaved) | requests/s | / OpenSSL floor | \
+             / backend floor | non-RSA / one sign |"
         );
         println!("  | --- | --- | --- | --- | --- | --- | --- | --- |");
-        for case in &cases {
-            let (run, floor) = case.run(&instance, &caller, requests, |pairs| backend_floor(&key, &public, pairs));
+        for case in cases {
+            let (run, floor) = case.run(instance, caller, requests, |pairs| backend_floor(&key, &public, pairs));
             let per_request = run.cpu_ms / run.requests as f64;
             let vs_backend = per_request / floor.total();
             let vs_openssl = backend_per_openssl.map(|ratio| vs_backend * ratio);
@@ -161,22 +196,6 @@ fn main() {
         let median = values[values.len() / 2];
         println!("| {name} | {median:.2} | {:.2} | {:.2} |", values[0], values[values.len() - 1]);
     }
-
-    if profiling {
-        return;
-    }
-    println!();
-    in_flow_report(&mock.config, &caller, &cases, requests);
-    println!();
-    println!("one-time costs of a fresh process (CPU ms, each in a new child process; median of 3)");
-    cold_start_report(&mock.config);
-
-    if memory_requests > 0 {
-        println!();
-        memory(&caller, &instance, memory_requests);
-    }
-    drop(instance);
-    mock.stop();
 }
 
 #[derive(Clone, Copy)]
@@ -216,27 +235,30 @@ impl Case {
             let measured = floor(pairs);
             sign_ms += measured.sign_ms;
             verify_ms += measured.verify_ms;
-            let run = match self {
-                Case::Blocking(threads) => measure(per_slice, || {
-                    std::thread::scope(|scope| {
-                        for _ in 0..threads {
-                            scope.spawn(|| {
-                                for _ in 0..per_slice / threads {
-                                    endpoint(instance).post(body()).expect("blocking request");
-                                }
-                            });
-                        }
-                    })
-                }),
-                Case::Async(in_flight) => {
-                    measure(per_slice, || self::in_flight(caller, instance, in_flight, per_slice))
-                }
-            };
+            let run = measure(per_slice, || self.send(instance, caller, per_slice));
             total.requests += run.requests;
             total.cpu_ms += run.cpu_ms;
             total.wall_s += run.wall_s;
         }
         (total, Floor { sign_ms: sign_ms / SLICES as f64, verify_ms: verify_ms / SLICES as f64 })
+    }
+}
+
+impl Case {
+    /// `total` requests of this case.
+    fn send(self, instance: &Builder, caller: &tokio::runtime::Runtime, total: usize) {
+        match self {
+            Case::Blocking(threads) => std::thread::scope(|scope| {
+                for _ in 0..threads {
+                    scope.spawn(|| {
+                        for _ in 0..total / threads {
+                            endpoint(instance).post(body()).expect("blocking request");
+                        }
+                    });
+                }
+            }),
+            Case::Async(width) => in_flight(caller, instance, width, total),
+        }
     }
 }
 
@@ -549,19 +571,42 @@ fn cold(stage: &str) {
     println!("{:.3} {:.3}", cpu_ms(), start.elapsed().as_secs_f64() * 1e3);
 }
 
-/// Resident memory over `total` requests (16 in flight): it must not grow with the count.
-fn memory(caller: &tokio::runtime::Runtime, instance: &Builder, total: usize) {
-    println!("resident memory over {total} requests (async, 16 in flight)");
+/// Resident memory over `total` requests of `case` (the same threads throughout): it must not grow with the count.
+fn memory(caller: &tokio::runtime::Runtime, instance: &Builder, case: Case, total: usize) {
+    const CHECKPOINTS: usize = 10;
+    println!("resident memory over {total} requests, {}", case.name());
     println!("| requests | VmRSS | VmHWM |");
     println!("| --- | --- | --- |");
-    let checkpoints = 10;
-    let step = (total / checkpoints / 16).max(1) * 16;
-    let mut done = 0;
-    println!("| 0 | {} KiB | {} KiB |", status_kib("VmRSS:"), status_kib("VmHWM:"));
-    while done < total {
-        in_flight(caller, instance, 16, step);
-        done += step;
-        println!("| {done} | {} KiB | {} KiB |", status_kib("VmRSS:"), status_kib("VmHWM:"));
+    let report = |done: usize| println!("| {done} | {} KiB | {} KiB |", status_kib("VmRSS:"), status_kib("VmHWM:"));
+    report(0);
+    match case {
+        Case::Async(width) => {
+            let step = (total / CHECKPOINTS / width).max(1) * width;
+            for checkpoint in 1..=CHECKPOINTS {
+                in_flight(caller, instance, width, step);
+                report(checkpoint * step);
+            }
+        }
+        Case::Blocking(threads) => {
+            let per_thread = (total / CHECKPOINTS / threads).max(1);
+            let checkpoint = std::sync::Barrier::new(threads + 1);
+            std::thread::scope(|scope| {
+                for _ in 0..threads {
+                    scope.spawn(|| {
+                        for _ in 0..CHECKPOINTS {
+                            for _ in 0..per_thread {
+                                endpoint(instance).post(body()).expect("blocking request");
+                            }
+                            checkpoint.wait();
+                        }
+                    });
+                }
+                for done in 1..=CHECKPOINTS {
+                    checkpoint.wait();
+                    report(done * per_thread * threads);
+                }
+            });
+        }
     }
 }
 
