@@ -82,7 +82,8 @@ fn main() {
         // Nothing but the requests, for `perf record` or `valgrind --tool=callgrind`.
         for case in &cases {
             let run = measure(requests, || case.send(&instance, &caller, requests));
-            println!("{}: {:.3} ms of client CPU per request", case.name(), run.cpu_ms / run.requests as f64);
+            let (per_request, per_second) = (run.cpu_ms / run.requests as f64, run.requests as f64 / run.wall_s);
+            println!("{}: {per_request:.3} ms of client CPU per request, {per_second:.0} requests/s", case.name());
         }
         return;
     }
