@@ -2,20 +2,20 @@
 //! measured in the same run: `openssl speed rsa2048` (when `openssl` is on PATH) and the SDK's own backend.
 //!
 //! `cargo bench -p wechatpay-sdk --bench request_cpu` (run without `--bench`, as `cargo test --benches` does, it
-//! makes a few requests of each case, to show it still works). Linux only: it reads `/proc`.
+//! makes a few requests of each case, to show it still works). Linux only: it reads `/proc`. BENCHMARKS.md has the
+//! method and the figures.
 //!
 //! The simulator runs in a child process (this binary with `--serve-mock`), so only the client's CPU is counted:
 //! user + system time of every thread of this process (`CLOCK_PROCESS_CPUTIME_ID`, the figure getrusage
-//! `RUSAGE_SELF` gives), over a batch of signed `POST`s whose answers are verified. Each round measures, one after
-//! the other on the same machine:
-//! - the floor: OpenSSL's RSA-2048 sign + verify (`openssl speed`, its own CPU time), and the backend's sign +
-//!   verify through [`PrivateKey::sign`] and [`PublicKey::verify`];
-//! - blocking verbs from 1 and 8 threads, async verbs with 1, 16 and 64 requests in flight on a caller's Tokio
-//!   runtime (2 workers): client CPU per request, requests per second (wall), and the ratios.
-//!
-//! After the rounds: the one-time cost of a fresh process (factory, first signature, first request; each in a child
-//! process of its own), and the resident memory over many requests (`WECHATPAY_BENCH_MEMORY_REQUESTS`, default
-//! 100,000), which must stay flat.
+//! `RUSAGE_SELF` gives), over signed `POST`s whose answers are verified. The sections:
+//! - `ratios`, in rounds: the floors (OpenSSL's RSA-2048 sign + verify from `openssl speed`, its own CPU time; the
+//!   backend's sign + verify through [`PrivateKey::sign`] and [`PublicKey::verify`]; a loopback round trip on a plain
+//!   socket), then blocking verbs from 1 and 8 threads and async verbs with 1, 16 and 64 requests in flight on a
+//!   caller's Tokio runtime (2 workers), each in slices interleaved with the backend's floor: client CPU per request,
+//!   requests per second (wall), the ratios; medians over the rounds.
+//! - `in-flow`: the same cases with every sign and verify timed on its thread's CPU clock, and what remains.
+//! - `one-time`: factory, first signature, first request, each in a fresh child process (`--cold STAGE`).
+//! - `memory`: resident memory over many requests (async, 16 in flight; blocking, 8 threads), which must stay flat.
 //!
 //! Knobs (environment): `WECHATPAY_BENCH_ROUNDS` (5), `WECHATPAY_BENCH_REQUESTS` (requests per case and round,
 //! 2,000), `WECHATPAY_BENCH_MEMORY_REQUESTS` (100,000; 0 skips), `WECHATPAY_BENCH_CASES` (a comma-separated subset
@@ -215,6 +215,13 @@ impl Case {
         }
     }
 
+    /// Threads, or requests in flight.
+    fn width(self) -> usize {
+        match self {
+            Case::Blocking(width) | Case::Async(width) => width,
+        }
+    }
+
     /// `requests` requests in slices, each after a batch of the backend's sign + verify, so that the floor is
     /// measured under the same conditions as the requests (a shared machine drifts): the requests, and the floor.
     fn run(
@@ -225,10 +232,7 @@ impl Case {
         floor: impl Fn(usize) -> Floor,
     ) -> (Run, Floor) {
         const SLICES: usize = 8;
-        let width = match self {
-            Case::Blocking(width) | Case::Async(width) => width,
-        };
-        let per_slice = (requests / SLICES / width).max(1) * width;
+        let per_slice = (requests / SLICES / self.width()).max(1) * self.width();
         let mut total = Run { requests: 0, cpu_ms: 0.0, wall_s: 0.0 };
         let (mut sign_ms, mut verify_ms) = (0.0, 0.0);
         for _ in 0..SLICES {
@@ -243,9 +247,7 @@ impl Case {
         }
         (total, Floor { sign_ms: sign_ms / SLICES as f64, verify_ms: verify_ms / SLICES as f64 })
     }
-}
 
-impl Case {
     /// `total` requests of this case.
     fn send(self, instance: &Builder, caller: &tokio::runtime::Runtime, total: usize) {
         match self {

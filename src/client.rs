@@ -347,7 +347,7 @@ impl Core {
     }
 
     /// Runs a prepared request and waits for it: on this thread (see [`crate::runtime`]), or for APIv2 on the I/O
-    /// runtime, whose pools `client_xml` uses.
+    /// runtime, where its mutual-TLS pool belongs (a pool's connections run on the runtime that opened them).
     pub(crate) fn block(self: &Arc<Self>, prepared: Prepared) -> Result<Response> {
         if prepared.xml.is_some() {
             return self.block_on_io(Arc::clone(self).execute(prepared));
