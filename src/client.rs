@@ -20,7 +20,7 @@ use crate::formatter::Formatter;
 use crate::media::MediaUpload;
 use crate::options::{Body, Json, OPTION_KEYS, Options};
 use crate::response::Response;
-use crate::runtime::{IoRuntime, ResponseFuture, on_io_thread};
+use crate::runtime::{DrivenRuntime, IoRuntime, ResponseFuture, driving, on_io_thread};
 use crate::template::{UriTemplate, encode_component};
 use crate::verifier::{SignatureHeaders, Verifier};
 
@@ -34,15 +34,26 @@ fn user_agent() -> String {
     )
 }
 
-/// One per `Builder::factory`: the configuration, the HTTP pools, the I/O runtime and the certificate refresher,
+/// One per `Builder::factory`: the configuration, the HTTP pools, the runtimes and the certificate refresher,
 /// shared by every node.
 pub(crate) struct Core {
     pub(crate) config: Config,
-    pub(crate) http: reqwest::Client,
+    /// The pool of the I/O runtime (async verbs, background refreshes, APIv2), made on first use: building a pool
+    /// loads the system's root certificates, a few milliseconds a program that only blocks need not spend.
+    http: OnceLock<reqwest::Client>,
     /// The pool that presents the merchant certificate (APIv2 `security` requests), made on first use.
     pub(crate) mutual_tls: OnceLock<reqwest::Client>,
     io: OnceLock<IoRuntime>,
+    /// The blocking verbs' runtime and pool, made on first use.
+    driven: OnceLock<Driven>,
     pub(crate) refresher: Refresher,
+}
+
+/// The runtime the blocking verbs drive from the calling thread, and its own pool: a connection's task runs on the
+/// runtime that opened it, so the two runtimes never share connections.
+struct Driven {
+    runtime: DrivenRuntime,
+    http: reqwest::Client,
 }
 
 /// An answer as it arrived, not yet verified.
@@ -231,10 +242,40 @@ pub(crate) async fn read_body(
 
 impl Core {
     pub(crate) fn new(config: Config) -> Result<Self> {
-        let http = http_client(&config)
-            .build()
-            .map_err(|err| Error::config("base_uri", format!("the HTTP client cannot be built: {err}")))?;
-        Ok(Core { config, http, mutual_tls: OnceLock::new(), io: OnceLock::new(), refresher: Refresher::default() })
+        Ok(Core {
+            config,
+            http: OnceLock::new(),
+            mutual_tls: OnceLock::new(),
+            io: OnceLock::new(),
+            driven: OnceLock::new(),
+            refresher: Refresher::default(),
+        })
+    }
+
+    /// The blocking verbs' runtime and pool, made on first use (as [`io`](Self::io)).
+    fn driven(&self) -> Result<&Driven> {
+        if let Some(driven) = self.driven.get() {
+            return Ok(driven);
+        }
+        let runtime = DrivenRuntime::new()
+            .map_err(|err| Error::runtime(format!("the SDK's runtime for blocking calls could not start: {err}")))?;
+        let http = build_pool(&self.config)?;
+        // Two first blocking calls may race: the loser's runtime and pool are dropped here.
+        Ok(self.driven.get_or_init(|| Driven { runtime, http }))
+    }
+
+    /// The pool of the runtime this code runs on: the blocking verbs' on theirs, the I/O runtime's anywhere else.
+    pub(crate) fn http(&self) -> Result<&reqwest::Client> {
+        match (self.driven.get(), tokio::runtime::Handle::try_current()) {
+            (Some(driven), Ok(current)) if driven.runtime.is(&current) => Ok(&driven.http),
+            _ => match self.http.get() {
+                Some(http) => Ok(http),
+                None => {
+                    let http = build_pool(&self.config)?;
+                    Ok(self.http.get_or_init(|| http))
+                }
+            },
+        }
     }
 
     /// The I/O runtime, started on first use. A failed start is not remembered: the next request tries again.
@@ -269,15 +310,9 @@ impl Core {
         }
 
         let path = template.expand(|name| options.variable(name))?;
-        let mut target = format!("{}{}", self.config.base_uri, path.trim_start_matches('/'));
-        for (i, (name, value)) in options.query.iter().enumerate() {
-            target.push(if i == 0 && !target.contains('?') { '?' } else { '&' });
-            encode_component(&mut target, name);
-            target.push('=');
-            encode_component(&mut target, value);
-        }
-        let url = Url::parse(&target)
-            .map_err(|err| Error::template(path_template, format!("{} is not a URL: {err}", abbreviate(&target))))?;
+        let url = target_url(&self.config.base_uri, &path, &options.query).map_err(|(target, err)| {
+            Error::template(path_template, format!("{} is not a URL: {err}", abbreviate(&target)))
+        })?;
         check_url(&url, &self.config.base_uri, path_template)?;
 
         let mut headers = HeaderMap::new();
@@ -411,22 +446,37 @@ impl Core {
         }
     }
 
-    /// Runs a prepared request on the I/O runtime and waits for it on this thread.
+    /// Runs a prepared request and waits for it: on this thread (see [`crate::runtime`]), or for APIv2 on the I/O
+    /// runtime, where its mutual-TLS pool belongs (a pool's connections run on the runtime that opened them).
     pub(crate) fn block(self: &Arc<Self>, prepared: Prepared) -> Result<Response> {
+        if prepared.xml.is_some() {
+            return self.block_on_io(Arc::clone(self).run(prepared));
+        }
         self.block_on(Arc::clone(self).run(prepared))
     }
 
-    /// Runs `task` on the I/O runtime and waits for it on this thread.
+    /// Runs `task` and waits for it: on this thread, driving the blocking verbs' runtime, wherever this thread may
+    /// leave its runtime context (no runtime, or a multi-threaded Tokio runtime, which `block_in_place` lets move
+    /// its other tasks elsewhere meanwhile); inside a current-thread Tokio runtime, on the I/O runtime.
     pub(crate) fn block_on<T: Send + 'static>(
         &self,
         task: impl Future<Output = Result<T>> + Send + 'static,
     ) -> Result<T> {
-        if on_io_thread() {
-            return Err(Error::runtime(
-                "a blocking verb was called on one of the SDK's own I/O threads (from a Signer or Verifier?), where it \
-                 would deadlock: use the _async verb there",
-            ));
+        check_not_reentrant()?;
+        // A request's future is several kilobytes: boxed once here, it is not copied again on its way down.
+        let task = Box::pin(task);
+        match tokio::runtime::Handle::try_current().map(|handle| handle.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
+                tokio::task::block_in_place(|| self.driven()?.runtime.block_on(task))
+            }
+            Ok(_) => self.block_on_io(task),
+            Err(_) => self.driven()?.runtime.block_on(task),
         }
+    }
+
+    /// Runs `task` on the I/O runtime and waits for it on this thread.
+    fn block_on_io<T: Send + 'static>(&self, task: impl Future<Output = Result<T>> + Send + 'static) -> Result<T> {
+        check_not_reentrant()?;
         let (sender, receiver) = std::sync::mpsc::sync_channel(1);
         let io = self.io()?;
         // std's channel, not Tokio's: it may block inside any async runtime without Tokio's panic, and the work
@@ -487,7 +537,7 @@ impl Core {
                 .map_err(|_| Error::config("mchid", "it makes an invalid Authorization header"))?,
         );
 
-        let mut request = self.http.request(method.clone(), url.clone()).headers(headers);
+        let mut request = self.http()?.request(method.clone(), url.clone()).headers(headers);
         let mut upload = None;
         match body {
             Some(RequestBody::Bytes(bytes)) => request = request.body(bytes),
@@ -710,7 +760,52 @@ impl Core {
     }
 }
 
-/// The settings both HTTP pools share: no redirects, timeouts, proxies, trusted roots.
+/// The URL of `path` (relative to `base`, already percent-encoded) with the `query` pairs, as `Url::parse` reads
+/// `base + path + "?" + query`. The usual path is joined to the parsed base instead, which skips parsing the
+/// scheme and host again (IDNA included) on every request; a path that `Url::parse` would read differently (a `?`
+/// or `#` of its own, a trailing space or control character that it trims) takes the whole parse.
+fn target_url(
+    base: &Url,
+    path: &str,
+    query: &[(String, String)],
+) -> std::result::Result<Url, (String, url::ParseError)> {
+    let path = path.trim_start_matches('/');
+    let mut encoded_query = String::new();
+    for (i, (name, value)) in query.iter().enumerate() {
+        if i > 0 {
+            encoded_query.push('&');
+        }
+        encode_component(&mut encoded_query, name);
+        encoded_query.push('=');
+        encode_component(&mut encoded_query, value);
+    }
+    if path.contains(['?', '#']) || path.ends_with(|c: char| c <= ' ') || base.query().is_some() {
+        let mut target = format!("{base}{path}");
+        if !encoded_query.is_empty() {
+            target.push(if target.contains('?') { '&' } else { '?' });
+            target.push_str(&encoded_query);
+        }
+        return Url::parse(&target).map_err(|err| (target, err));
+    }
+    let mut url = base.clone();
+    let mut full_path = String::with_capacity(base.path().len() + path.len());
+    full_path.push_str(base.path());
+    full_path.push_str(path);
+    url.set_path(&full_path);
+    if !encoded_query.is_empty() {
+        url.set_query(Some(&encoded_query));
+    }
+    Ok(url)
+}
+
+/// A keep-alive pool with the settings of [`http_client`].
+fn build_pool(config: &Config) -> Result<reqwest::Client> {
+    http_client(config)
+        .build()
+        .map_err(|err| Error::config("base_uri", format!("the HTTP client cannot be built: {err}")))
+}
+
+/// The settings every HTTP pool shares: no redirects, timeouts, proxies, trusted roots.
 pub(crate) fn http_client(config: &Config) -> reqwest::ClientBuilder {
     let mut http = reqwest::Client::builder()
         .user_agent(user_agent())
@@ -753,6 +848,18 @@ pub(crate) fn check_url(url: &Url, base: &Url, template: &str) -> Result<()> {
                 "the request's path and query would be {target} bytes long, more than the {MAX_TARGET_LENGTH} that \
                  web servers accept, so it was not sent: check the variables and the query"
             ),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a blocking verb where it cannot wait: on the SDK's I/O threads (it would deadlock), or inside another
+/// blocking verb on this thread (Tokio cannot block on a runtime it is driving).
+fn check_not_reentrant() -> Result<()> {
+    if on_io_thread() || driving() {
+        return Err(Error::runtime(
+            "a blocking verb was called from inside a request (from a Signer or Verifier?), on a thread that runs it \
+             and cannot wait for a second one: use the _async verb there",
         ));
     }
     Ok(())
@@ -962,6 +1069,46 @@ fn summary(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The joined URL is the one `Url::parse` reads from the whole string, whatever the path holds.
+    #[test]
+    fn target_urls_are_what_parsing_the_whole_string_gives() {
+        let paths = [
+            "v3/certificates",
+            "/v3/pay/transactions/out-trade-no/T%201",
+            "v3/a/./b/../c",
+            "v3/a/%2e%2E/b",
+            "v3/a\\b",
+            "v3/%E5%BC%A0/{x}|^`\"<>",
+            "v3/张三/ x",
+            "v3/tab\there",
+            "v3/a?b=1",
+            "v3/a#frag",
+            "v3/trailing ",
+            "v3/trailing\u{1}",
+            "",
+            "//double//slashes/",
+        ];
+        let queries: [&[(&str, &str)]; 3] = [&[], &[("mchid", "1900000001")], &[("a b", "c&d"), ("张", "?#")]];
+        for base in ["https://api.mch.weixin.qq.com/", "http://127.0.0.1:8080/hk/", "https://例子.测试/v/"] {
+            let base = Url::parse(base).unwrap();
+            for path in paths {
+                for query in queries {
+                    let query: Vec<(String, String)> =
+                        query.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect();
+                    let mut whole = format!("{base}{}", path.trim_start_matches('/'));
+                    for (i, (name, value)) in query.iter().enumerate() {
+                        whole.push(if i == 0 && !whole.contains('?') { '?' } else { '&' });
+                        encode_component(&mut whole, name);
+                        whole.push('=');
+                        encode_component(&mut whole, value);
+                    }
+                    let joined = target_url(&base, path, &query).unwrap();
+                    assert_eq!(joined, Url::parse(&whole).unwrap(), "{base} + {path:?} + {query:?}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn skip_list_matches_only_the_unsigned_downloads() {

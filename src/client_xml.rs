@@ -214,7 +214,7 @@ impl Core {
     /// Sends an APIv2 request and checks its answer.
     pub(crate) async fn execute_xml(self: Arc<Self>, prepared: Prepared, exchange: XmlExchange) -> Result<Response> {
         let Prepared { method, url, headers, body, timeout, .. } = prepared;
-        let http = if exchange.security { self.mutual_tls()? } else { &self.http };
+        let http = if exchange.security { self.mutual_tls()? } else { self.http()? };
         let mut request = http.request(method.clone(), url.clone()).headers(headers);
         match body {
             Some(RequestBody::Bytes(bytes)) => request = request.body(bytes),

@@ -1105,8 +1105,8 @@ impl ConfigBuilder {
         self
     }
 
-    /// How many threads the SDK's I/O runtime uses (default: the number of CPUs, at most 4). Signing and
-    /// verification run there, so more threads verify more answers at once.
+    /// How many threads the SDK's I/O runtime uses (default: the number of CPUs, at most 4). The async verbs sign
+    /// and verify there, so more threads verify more answers at once; the blocking verbs do it on the calling thread.
     ///
     /// ```
     /// # use wechatpay::crypto::{Certificate, PrivateKey};
