@@ -106,9 +106,23 @@ pub fn run(requests: usize, settle_all_threads: bool) -> Report {
         move |err: wechatpay::Error| errors.lock().unwrap().push(err.to_string())
     };
 
+    // The peak is sampled after every 100th request, by whichever caller made it: blocking threads and async tasks
+    // run at different speeds, so neither kind alone is sure to see the connections open.
+    let peak = Arc::new(std::sync::Mutex::new((0usize, 0usize, 0usize)));
+    let sample = {
+        let peak = Arc::clone(&peak);
+        move |n: usize| {
+            if n % 100 == 50 {
+                let mut peak = peak.lock().unwrap();
+                *peak = (peak.0.max(open_fds()), peak.1.max(threads()), peak.2.max(sdk_threads()));
+            }
+        }
+    };
+
     let blocking: Vec<_> = (0..THREADS)
         .map(|_| {
-            let (instance, take, record) = (Arc::clone(&instance), take.clone(), record.clone());
+            let (instance, take, record, sample) =
+                (Arc::clone(&instance), take.clone(), record.clone(), sample.clone());
             std::thread::spawn(move || {
                 while let Some(n) = take() {
                     let outcome = if n % 4 == 0 {
@@ -119,16 +133,16 @@ pub fn run(requests: usize, settle_all_threads: bool) -> Report {
                     if let Err(err) = outcome {
                         record(err);
                     }
+                    sample(n);
                 }
             })
         })
         .collect();
-    let peak = Arc::new(std::sync::Mutex::new((0usize, 0usize, 0usize)));
     runtime.block_on(async {
         let tasks: Vec<_> = (0..TASKS)
             .map(|_| {
-                let (instance, take, record, peak) =
-                    (Arc::clone(&instance), take.clone(), record.clone(), Arc::clone(&peak));
+                let (instance, take, record, sample) =
+                    (Arc::clone(&instance), take.clone(), record.clone(), sample.clone());
                 tokio::spawn(async move {
                     while let Some(n) = take() {
                         let outcome = if n % 4 == 0 {
@@ -145,10 +159,7 @@ pub fn run(requests: usize, settle_all_threads: bool) -> Report {
                         if let Err(err) = outcome {
                             record(err);
                         }
-                        if n % 500 == 0 {
-                            let mut peak = peak.lock().unwrap();
-                            *peak = (peak.0.max(open_fds()), peak.1.max(threads()), peak.2.max(sdk_threads()));
-                        }
+                        sample(n);
                     }
                 })
             })
