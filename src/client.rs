@@ -183,12 +183,16 @@ impl Core {
         if crate::client_xml::is_apiv2(path_template) {
             return self.prepare_xml(method, template, options);
         }
-        for (name, given) in [
-            ("xml", options.xml.is_some()),
-            ("security", options.security),
-            ("nonceless", options.nonceless),
-            ("base_uri", options.base_uri.is_some()),
-        ] {
+        if options.base_uri.is_some() {
+            return Err(Error::options(format!(
+                "a per-request `base_uri` is for the few APIv2 endpoints WeChat Pay serves on other hosts, and \
+                 {path_template} is an APIv3 path: every APIv3 endpoint is on the configured base_uri; for the backup \
+                 or overseas host make a second Builder with BACKUP_BASE_URI or HK_BASE_URI (same keys)"
+            )));
+        }
+        for (name, given) in
+            [("xml", options.xml.is_some()), ("security", options.security), ("nonceless", options.nonceless)]
+        {
             if given {
                 return Err(Error::options(format!(
                     "`{name}` is an APIv2 option, and {path_template} is an APIv3 path"

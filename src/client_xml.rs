@@ -324,6 +324,13 @@ fn parse_base_uri(base: &str) -> Result<Url> {
         let path = format!("{}/", url.path());
         url.set_path(&path);
     }
+    if let Some(version) = crate::config::version_in_path(&url) {
+        return Err(Error::options(format!(
+            "`base_uri` {base:?} holds the version segment `{version}`: APIv2 paths carry no version on the wire \
+             (the chain's `v2/` only selects the XML client), so give the host alone, e.g. \
+             \"https://fraud.mch.weixin.qq.com/\""
+        )));
+    }
     Ok(url)
 }
 

@@ -850,8 +850,11 @@ impl ConfigBuilder {
         self
     }
 
-    /// Where requests go (default [`DEFAULT_BASE_URI`]); a path prefix such as `https://api.mch.weixin.qq.com/hk/`
-    /// is kept.
+    /// Where requests go (default [`DEFAULT_BASE_URI`]). A path prefix without a version segment is kept (a
+    /// gateway's `https://gateway.example/wechatpay/`, or `https://api.mch.weixin.qq.com/hk/` for the `hk/v3/...`
+    /// paths, which `instance.hk().v3()` also reaches from the default host). A base that holds `v2` or `v3`
+    /// (`https://api.mch.weixin.qq.com/v3/`) is a config error when built: every chain adds its version itself, so
+    /// it would send `.../v3/v3/...`.
     ///
     /// ```
     /// # use wechatpay::crypto::{Certificate, PrivateKey};
@@ -861,6 +864,13 @@ impl ConfigBuilder {
     /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
     /// let instance = wechatpay::Builder::factory(builder.base_uri("https://api.mch.weixin.qq.com/hk"))?;
     /// assert_eq!(instance.v3().certificates().url(())?, "https://api.mch.weixin.qq.com/hk/v3/certificates");
+    ///
+    /// # let builder = || wechatpay::Config::builder().mchid("1900000001")
+    /// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    /// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem").unwrap())
+    /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem").unwrap());
+    /// let err = builder().base_uri("https://api.mch.weixin.qq.com/v3/").build().unwrap_err();
+    /// assert!(err.to_string().contains("version segment `v3`"), "{err}");
     /// # Ok::<(), wechatpay::Error>(())
     /// ```
     pub fn base_uri(mut self, base_uri: impl Into<String>) -> Self {
@@ -1052,6 +1062,17 @@ impl ConfigBuilder {
             let path = format!("{}/", base_uri.path());
             base_uri.set_path(&path);
         }
+        if let Some(version) = version_in_path(&base_uri) {
+            return Err(Error::config(
+                "base_uri",
+                format!(
+                    "{shown} holds the version segment `{version}`, which every chain adds itself \
+                     (`instance.v3()...`, `chain(\"v3/...\")`): give the host alone, e.g. {DEFAULT_BASE_URI} (or \
+                     {HK_BASE_URI} for the overseas host); a path prefix without a version, such as a gateway's \
+                     `/wechatpay/` or `/hk/`, is kept"
+                ),
+            ));
+        }
         if let Some((certificate, key)) = &self.merchant_tls {
             if key.public_key()? != *certificate.public_key() {
                 return Err(Error::config(
@@ -1088,6 +1109,18 @@ impl ConfigBuilder {
             max_clock_skew: self.max_clock_skew.unwrap_or(Duration::from_secs(300)),
         })
     }
+}
+
+/// The version segment (`v2`, `v3`) a base URI's path holds, if any. Every chain starts with its protocol's
+/// version (`v3/...`, `v2/...`, `hk/v3/...`), so a base that already holds one (`.../v3/`) would send `.../v3/v3/...`
+/// and meet a 404 only once a request is made. A prefix without a version is kept: a gateway that forwards
+/// `https://gateway.example/wechatpay/v3/...`, or `.../hk/` for the Hong Kong paths.
+pub(crate) fn version_in_path(base_uri: &Url) -> Option<&str> {
+    base_uri
+        .path_segments()
+        .into_iter()
+        .flatten()
+        .find(|segment| segment.eq_ignore_ascii_case("v2") || segment.eq_ignore_ascii_case("v3"))
 }
 
 /// The DER of each certificate in `given`: PEM (one or a bundle) or DER, each checked to be X.509.
