@@ -63,9 +63,9 @@ impl Exchange {
         self.url.path().strip_prefix(base.path()).unwrap_or(self.url.path())
     }
 
-    /// The answer as [`Error::Api`] (for a 4xx/5xx status).
+    /// The answer as the error its status makes: [`Error::Redirect`] for a 3xx, else [`Error::Api`].
     pub(crate) fn into_api_error(self) -> Error {
-        api_error(self.status.as_u16(), self.request_id, self.body)
+        status_error(&self.method, &self.url, self.status, &self.headers, self.body)
     }
 
     pub(crate) fn verification_error(&self, failure: VerificationFailure) -> Error {
@@ -448,8 +448,7 @@ impl Core {
                 }
             }
             body.truncate(STREAMED_ERROR_BODY_LIMIT);
-            let request_id = headers.get("Request-ID").and_then(|value| value.to_str().ok()).map(str::to_owned);
-            return Err(api_error(status.as_u16(), request_id, Bytes::from(body)));
+            return Err(status_error(&method, &url, status, &headers, Bytes::from(body)));
         }
         Ok(Streaming { method, url, headers, timeout, response })
     }
@@ -675,6 +674,21 @@ pub(crate) fn is_loopback(url: &Url) -> bool {
         Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
         None => false,
     }
+}
+
+/// The error a non-2xx answer makes: [`Error::Redirect`] (with its `Location`) for a 3xx, else [`Error::Api`].
+pub(crate) fn status_error(method: &Method, url: &Url, status: StatusCode, headers: &HeaderMap, body: Bytes) -> Error {
+    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok()).map(str::to_owned);
+    if status.is_redirection() {
+        return Error::Redirect {
+            method: method.to_string(),
+            url: url.as_str().to_owned(),
+            status: status.as_u16(),
+            location: header("Location"),
+            request_id: header("Request-ID"),
+        };
+    }
+    api_error(status.as_u16(), header("Request-ID"), body)
 }
 
 /// A 4xx/5xx answer as [`Error::Api`], reading WeChat Pay's `{"code","message","detail"}` when the body has it.

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use url::Url;
 use zeroize::Zeroizing;
 
-use crate::client::{Core, Prepared, RequestBody, add_headers, api_error, http_client};
+use crate::client::{Core, Prepared, RequestBody, add_headers, http_client, status_error};
 use crate::crypto::{Hash, pem_encode};
 use crate::error::{ApiV2Failure, Error, Result, VerificationFailure};
 use crate::formatter::Formatter;
@@ -226,7 +226,7 @@ impl Core {
         let body = response.bytes().await.map_err(transport)?;
         let request_id = headers.get("Request-ID").and_then(|value| value.to_str().ok()).map(str::to_owned);
         if !status.is_success() {
-            return Err(api_error(status.as_u16(), request_id, body));
+            return Err(status_error(&method, &url, status, &headers, body));
         }
         let secret = self.config.secret.as_ref().map(|secret| secret.0.as_str()).unwrap_or_default();
         let verified_by = check_answer(&exchange.path, &body, secret).map_err(|err| match err {
