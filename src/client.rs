@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::error::{Error, Result, VerificationFailure};
 use crate::formatter::Formatter;
 use crate::media::MediaUpload;
-use crate::options::{Body, Json, OPTION_KEYS, Options};
+use crate::options::{Body, Handling, Json, OPTION_KEYS, Options};
 use crate::response::Response;
 use crate::runtime::{IoRuntime, ResponseFuture, on_io_thread};
 use crate::template::{UriTemplate, encode_component};
@@ -89,6 +89,8 @@ pub(crate) struct Prepared {
     pub(crate) timeout: Option<Duration>,
     /// Set for APIv2 (XML) requests, which are signed when prepared and answered in XML.
     pub(crate) xml: Option<crate::client_xml::XmlExchange>,
+    /// Guzzle's `debug`, `http_errors` and `sink`.
+    pub(crate) handling: Handling,
 }
 
 /// What a request sends.
@@ -116,6 +118,8 @@ struct Sent {
     /// The path and query as signed.
     target: String,
     timeout: Option<Duration>,
+    /// Log the answer (Guzzle's `debug`).
+    debug: bool,
     response: reqwest::Response,
 }
 
@@ -211,6 +215,7 @@ impl Core {
         let url = Url::parse(&target)
             .map_err(|err| Error::template(path_template, format!("{target} is not a URL: {err}")))?;
 
+        let handling = Handling { redact: options.encrypt.clone(), ..options.handling };
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         let (body, signed_body) = match (options.json, options.body) {
@@ -245,7 +250,7 @@ impl Core {
             (None, None) => (None, Bytes::new()),
         };
         add_headers(&mut headers, &options.headers)?;
-        Ok(Prepared { method, url, headers, body, signed_body, timeout: options.timeout, xml: None })
+        Ok(Prepared { method, url, headers, body, signed_body, timeout: options.timeout, xml: None, handling })
     }
 
     /// The `json` body with its sensitive `fields` encrypted (protocol §6), serialised; adds `Wechatpay-Serial`
@@ -296,12 +301,21 @@ impl Core {
             .map_err(|err| Error::invalid("download_url", format!("{target} is not a URL: {err}")))?;
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        Ok(Prepared { method: Method::GET, url, headers, body: None, signed_body: Bytes::new(), timeout, xml: None })
+        Ok(Prepared {
+            method: Method::GET,
+            url,
+            headers,
+            body: None,
+            signed_body: Bytes::new(),
+            timeout,
+            xml: None,
+            handling: Handling::default(),
+        })
     }
 
     /// Runs a prepared request on the I/O runtime and returns its future.
     pub(crate) fn spawn(self: &Arc<Self>, prepared: Prepared) -> ResponseFuture {
-        self.spawn_task(Arc::clone(self).execute(prepared))
+        self.spawn_task(Arc::clone(self).deliver(prepared))
     }
 
     /// Runs `task` on the I/O runtime and returns its future.
@@ -318,7 +332,7 @@ impl Core {
 
     /// Runs a prepared request on the I/O runtime and waits for it on this thread.
     pub(crate) fn block(self: &Arc<Self>, prepared: Prepared) -> Result<Response> {
-        self.block_on(Arc::clone(self).execute(prepared))
+        self.block_on(Arc::clone(self).deliver(prepared))
     }
 
     /// Runs `task` on the I/O runtime and waits for it on this thread.
@@ -351,15 +365,33 @@ impl Core {
         }
     }
 
+    /// [`execute`](Self::execute), then Guzzle's `sink`: the verified body written to a file as well, through a
+    /// temporary file renamed once complete.
+    async fn deliver(self: Arc<Self>, mut prepared: Prepared) -> Result<Response> {
+        let sink = prepared.handling.sink.take();
+        let response = self.execute(prepared).await?;
+        if let Some(path) = sink {
+            let body = response.bytes().clone();
+            tokio::task::spawn_blocking(move || crate::download::write_file(&path, &body))
+                .await
+                .map_err(|_| Error::runtime("writing the sink file was cancelled: the SDK's I/O runtime shut down"))??;
+        }
+        Ok(response)
+    }
+
     /// Signs, sends, reads and verifies. An answer signed with an unknown serial triggers a certificate refresh
     /// (when enabled) and is verified once more.
     async fn execute(self: Arc<Self>, mut prepared: Prepared) -> Result<Response> {
         if let Some(exchange) = prepared.xml.take() {
             return self.execute_xml(prepared, exchange).await;
         }
+        let http_errors = prepared.handling.http_errors;
         let exchange = self.exchange(prepared).await?;
         if !exchange.status.is_success() {
-            return Err(exchange.into_api_error());
+            if http_errors || exchange.status.is_redirection() {
+                return Err(exchange.into_api_error());
+            }
+            return self.error_as_response(exchange);
         }
         let path = exchange.relative_path(&self.config.base_uri);
         let verifier = &*self.config.verifier;
@@ -373,9 +405,23 @@ impl Core {
         Ok(Response::new(exchange.status, exchange.headers, exchange.body, verified_by).with_url(exchange.url))
     }
 
+    /// A 4xx/5xx answer as a [`Response`] (Guzzle's `http_errors => false`): verified when it carries WeChat Pay's
+    /// signature (a bad one is still an error), passed on unverified when it carries none (a proxy's page).
+    fn error_as_response(&self, exchange: Exchange) -> Result<Response> {
+        let verified_by = if exchange.headers.contains_key("Wechatpay-Signature") {
+            let path = exchange.relative_path(&self.config.base_uri);
+            let verifier = &*self.config.verifier;
+            self.verify(&exchange.method, path, &exchange.headers, &exchange.body, verifier)
+                .map_err(|failure| exchange.verification_error(failure))?
+        } else {
+            None
+        };
+        Ok(Response::new(exchange.status, exchange.headers, exchange.body, verified_by).with_url(exchange.url))
+    }
+
     /// Signs and sends; returns once the answer's head has arrived.
     async fn send(&self, prepared: Prepared) -> Result<Sent> {
-        let Prepared { method, url, mut headers, body, signed_body, timeout, xml: _ } = prepared;
+        let Prepared { method, url, mut headers, body, signed_body, timeout, xml: _, handling } = prepared;
         let target = match url.query() {
             Some(query) => format!("{}?{query}", url.path()),
             None => url.path().to_owned(),
@@ -392,6 +438,16 @@ impl Core {
                 .map_err(|_| Error::config("mchid", "it makes an invalid Authorization header"))?,
         );
 
+        if handling.debug {
+            let shown = match &body {
+                None => crate::debug::SentBody::None,
+                Some(RequestBody::Bytes(bytes)) => crate::debug::SentBody::Bytes { bytes, redact: &handling.redact },
+                Some(RequestBody::Media(media)) => {
+                    crate::debug::SentBody::Media { meta: &signed_body, length: media.content_length() }
+                }
+            };
+            crate::debug::request(&method, &url, &headers, shown);
+        }
         let mut request = self.http.request(method.clone(), url.clone()).headers(headers);
         let mut upload = None;
         match body {
@@ -418,16 +474,19 @@ impl Core {
                 None => self.transport_error(&method, &url, timeout, err),
             }
         })?;
-        Ok(Sent { method, url, target, timeout, response })
+        Ok(Sent { method, url, target, timeout, debug: handling.debug, response })
     }
 
     /// Signs, sends and reads the whole answer, without judging it.
     pub(crate) async fn exchange(&self, prepared: Prepared) -> Result<Exchange> {
-        let Sent { method, url, target, timeout, mut response } = self.send(prepared).await?;
+        let Sent { method, url, target, timeout, debug, mut response } = self.send(prepared).await?;
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
         let transport = |err: reqwest::Error| self.transport_error(&method, &url, timeout, err);
         let body = response.bytes().await.map_err(transport)?;
+        if debug {
+            crate::debug::answer(&method, &url, status, &headers, &body);
+        }
         let request_id = headers.get("Request-ID").and_then(|value| value.to_str().ok()).map(str::to_owned);
         Ok(Exchange { method, url, target, status, headers, body, request_id })
     }
@@ -604,6 +663,17 @@ fn check_variables(template: &UriTemplate, options: &Options) -> Result<()> {
     let is_variable = |key: &str| template.variables().any(|name| name == key);
     let given = options.vars.iter().map(|(key, _)| key).chain(options.unusable.iter().map(|(key, _)| key));
     if let Some(key) = given.into_iter().find(|key| !is_variable(key)) {
+        if let Some(instead) = crate::options::guzzle_instead(key) {
+            return Err(Error::options(format!(
+                "`{key}` is a Guzzle request option this SDK does not take: {instead}"
+            )));
+        }
+        if matches!(key.as_str(), "need_vefify" | "need_verify") {
+            return Err(Error::options(format!(
+                "`{key}` (from the PHP SDK's README) is read by no SDK, PHP's included: this SDK knows which APIv2 \
+                 endpoints WeChat Pay answers without `sign` and verifies every other answer; remove it"
+            )));
+        }
         let variables: Vec<&str> = template.variables().collect();
         return Err(Error::options(format!(
             "`{key}` is neither an option ({}) nor a variable of {} ({})",

@@ -159,6 +159,7 @@ impl Core {
             signed_body: Bytes::new(),
             timeout: options.timeout,
             xml: Some(XmlExchange { path, security: options.security }),
+            handling: options.handling,
         })
     }
 
@@ -205,8 +206,15 @@ impl Core {
 
     /// Sends an APIv2 request and checks its answer.
     pub(crate) async fn execute_xml(self: Arc<Self>, prepared: Prepared, exchange: XmlExchange) -> Result<Response> {
-        let Prepared { method, url, headers, body, timeout, .. } = prepared;
+        let Prepared { method, url, headers, body, timeout, handling, .. } = prepared;
         let http = if exchange.security { self.mutual_tls()? } else { &self.http };
+        if handling.debug {
+            let shown = match &body {
+                Some(RequestBody::Bytes(bytes)) => crate::debug::SentBody::Xml(bytes),
+                _ => crate::debug::SentBody::None,
+            };
+            crate::debug::request(&method, &url, &headers, shown);
+        }
         let mut request = http.request(method.clone(), url.clone()).headers(headers);
         match body {
             Some(RequestBody::Bytes(bytes)) => request = request.body(bytes),
@@ -225,8 +233,15 @@ impl Core {
         let headers = std::mem::take(response.headers_mut());
         let body = response.bytes().await.map_err(transport)?;
         let request_id = headers.get("Request-ID").and_then(|value| value.to_str().ok()).map(str::to_owned);
+        if handling.debug {
+            crate::debug::answer(&method, &url, status, &headers, &body);
+        }
         if !status.is_success() {
-            return Err(status_error(&method, &url, status, &headers, body));
+            if handling.http_errors || status.is_redirection() {
+                return Err(status_error(&method, &url, status, &headers, body));
+            }
+            // APIv2 signs its XML, never an HTTP error: the answer is passed on as it came.
+            return Ok(Response::new(status, headers, body, None).with_url(url));
         }
         let secret = self.config.secret.as_ref().map(|secret| secret.0.as_str()).unwrap_or_default();
         let verified_by = check_answer(&exchange.path, &body, secret).map_err(|err| match err {
@@ -235,7 +250,7 @@ impl Core {
                 Error::Verification { method: method.to_string(), path: url.path().to_owned(), failure, request_id }
             }
         })?;
-        Ok(Response::new(status, headers, body, verified_by.map(str::to_owned)))
+        Ok(Response::new(status, headers, body, verified_by.map(str::to_owned)).with_url(url))
     }
 }
 

@@ -309,6 +309,15 @@ pub(crate) fn to_file_async(core: Arc<Core>, jobs: Vec<Job>, path: PathBuf) -> R
     }
 }
 
+/// Writes `bytes` to a file at `path` through a temporary file beside it, renamed once complete (Guzzle's `sink`).
+pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let temp = temporary_beside(path)?;
+    temp.as_file()
+        .write_all(bytes)
+        .map_err(|err| Error::Io { what: format!("writing {}", temp.path().display()), source: err })?;
+    keep(temp, path)
+}
+
 /// A hidden temporary file in `path`'s directory (so that the final rename stays on one file system).
 fn temporary_beside(path: &Path) -> Result<tempfile::NamedTempFile> {
     let name = path

@@ -30,6 +30,7 @@ mod client;
 mod client_xml;
 mod config;
 pub mod crypto;
+mod debug;
 mod download;
 mod error;
 mod formatter;

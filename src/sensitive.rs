@@ -253,7 +253,7 @@ fn no_keys() -> Error {
 }
 
 /// Replaces the string at dotted `path` in `value` (every element of arrays on the way) with `f` of it.
-fn transform(value: &mut Value, path: &str, f: &mut dyn FnMut(&str) -> Result<String>) -> Result<()> {
+pub(crate) fn transform(value: &mut Value, path: &str, f: &mut dyn FnMut(&str) -> Result<String>) -> Result<()> {
     let segments: Vec<&str> = path.split('.').collect();
     if segments.iter().any(|segment| segment.is_empty()) {
         return Err(Error::invalid(
