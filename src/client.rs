@@ -238,8 +238,28 @@ impl Core {
             (_, _) if !options.encrypt.is_empty() => {
                 return Err(Error::options("`encrypt_fields` encrypts fields of the `json` body, and there is none"));
             }
-            (None, Some(Body::Raw(bytes))) => (Some(RequestBody::Bytes(bytes.clone())), bytes),
+            (None, Some(Body::Raw(bytes))) => {
+                if given_content_type(&options.headers)
+                    .is_some_and(|given| given.trim_start().to_ascii_lowercase().starts_with("multipart/"))
+                {
+                    return Err(Error::options(
+                        "a multipart `body` given as bytes would be signed whole, and WeChat Pay checks the signature \
+                         over its `meta` part only (401 SIGN_ERROR): build it with MediaUpload (PHP's MediaUtil) and \
+                         pass that as body(media) or Options::media",
+                    ));
+                }
+                (Some(RequestBody::Bytes(bytes.clone())), bytes)
+            }
             (None, Some(Body::Media(media))) => {
+                if let Some(given) = given_content_type(&options.headers) {
+                    if given != media.content_type() {
+                        return Err(Error::options(format!(
+                            "the `Content-Type` header {given:?} is not the upload's own: a MediaUpload sets \
+                             `multipart/form-data` with the boundary its form uses; drop the header or give \
+                             media.content_type()"
+                        )));
+                    }
+                }
                 let content_type = HeaderValue::from_str(&media.content_type())
                     .map_err(|_| Error::options("the multipart boundary is not a valid header value"))?;
                 headers.insert(CONTENT_TYPE, content_type);
@@ -641,6 +661,11 @@ pub(crate) fn http_client(config: &Config) -> reqwest::ClientBuilder {
     }
     let roots = config.root_certificates.iter().filter_map(|der| reqwest::Certificate::from_der(der).ok());
     http.tls_certs_merge(roots)
+}
+
+/// The `Content-Type` the `headers` option gives, if it gives one.
+fn given_content_type(given: &[(String, String)]) -> Option<&str> {
+    given.iter().rev().find(|(name, _)| name.eq_ignore_ascii_case("Content-Type")).map(|(_, value)| value.as_str())
 }
 
 /// Adds the `headers` option to `headers`.

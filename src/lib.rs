@@ -60,7 +60,7 @@ pub use crate::media::MediaUpload;
 pub use crate::notification::{
     Notification, NotificationAnswer, NotificationError, NotificationHeaders, NotificationParser, ReplayGuard,
 };
-pub use crate::options::{IntoOptions, OPTION_KEYS, Options};
+pub use crate::options::{Body, IntoOptions, OPTION_KEYS, Options};
 pub use crate::paths::Accessor;
 pub use crate::pay_signature::{AppPayParams, JsapiPayParams};
 pub use crate::response::Response;

@@ -117,13 +117,58 @@ impl Json {
     }
 }
 
-/// A request body other than JSON.
+/// What [`Options::body`] takes (PHP's `body` option): raw bytes, or a [`MediaUpload`] as PHP's `MediaUtil` stream.
+///
+/// ```
+/// use wechatpay::{Body, MediaUpload};
+///
+/// assert!(matches!(Body::from("{}"), Body::Raw(_)));
+/// assert!(matches!(Body::from(MediaUpload::new("logo.png", b"\x89PNG".to_vec())), Body::Media(_)));
+/// ```
 #[derive(Clone)]
-pub(crate) enum Body {
-    /// Raw bytes, sent and signed as they are.
+#[non_exhaustive]
+pub enum Body {
+    /// Raw bytes, sent and signed as they are. A multipart form given this way is refused: it would be signed
+    /// whole, and WeChat Pay checks the signature over its `meta` part only.
     Raw(Bytes),
     /// A multipart upload: the whole form is sent, only its `meta` JSON is signed.
     Media(MediaUpload),
+}
+
+impl From<MediaUpload> for Body {
+    fn from(media: MediaUpload) -> Self {
+        Body::Media(media)
+    }
+}
+
+impl From<Bytes> for Body {
+    fn from(bytes: Bytes) -> Self {
+        Body::Raw(bytes)
+    }
+}
+
+impl From<Vec<u8>> for Body {
+    fn from(bytes: Vec<u8>) -> Self {
+        Body::Raw(bytes.into())
+    }
+}
+
+impl From<String> for Body {
+    fn from(text: String) -> Self {
+        Body::Raw(text.into())
+    }
+}
+
+impl From<&'static str> for Body {
+    fn from(text: &'static str) -> Self {
+        Body::Raw(Bytes::from_static(text.as_bytes()))
+    }
+}
+
+impl From<&'static [u8]> for Body {
+    fn from(bytes: &'static [u8]) -> Self {
+        Body::Raw(Bytes::from_static(bytes))
+    }
 }
 
 impl std::fmt::Debug for Body {
@@ -242,7 +287,12 @@ impl Options {
         self
     }
 
-    /// A raw body (PHP's `body` option), sent and signed as is. Set a `Content-Type` header to go with it.
+    /// A raw body (PHP's `body` option), sent and signed as is; set a `Content-Type` header to go with it. Or a
+    /// [`MediaUpload`], as PHP's `'body' => $media->getStream()`: the form is sent and its `meta` part signed, as
+    /// [`media`](Self::media) does, and a `Content-Type` header given with it must be the upload's own
+    /// ([`MediaUpload::content_type`], as PHP's `$media->getContentType()`), whose boundary the form uses. A raw
+    /// `multipart/...` body is refused: WeChat Pay checks the signature over `meta` only, so build it with
+    /// `MediaUpload`.
     ///
     /// ```
     /// use wechatpay::Options;
@@ -257,10 +307,17 @@ impl Options {
     /// let options = Options::new().body(body).header("Content-Type", "application/json");
     /// assert_eq!(instance.v3().merchant_service().complaint_notifications().post(options)?.status(), 200);
     /// assert_eq!(server.last_request().unwrap().body, body.as_bytes());
+    ///
+    /// // PHP's MediaUtil, literally: 'body' => $media->getStream(), 'Content-Type' => $media->getContentType().
+    /// let media = wechatpay::MediaUpload::new("logo.png", b"\x89PNG\r\n\x1a\n".to_vec());
+    /// let content_type = media.content_type();
+    /// let upload = Options::new().body(media).header("Content-Type", content_type);
+    /// let answer = instance.v3().merchant().media().upload().post(upload)?;
+    /// assert!(answer.json::<serde_json::Value>()?["media_id"].is_string());
     /// # Ok::<(), wechatpay::Error>(())
     /// ```
-    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
-        self.body = Some(Body::Raw(body.into()));
+    pub fn body(mut self, body: impl Into<Body>) -> Self {
+        self.body = Some(body.into());
         self
     }
 
