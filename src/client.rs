@@ -338,16 +338,15 @@ impl Core {
         self.spawn_task(Arc::clone(self).deliver(prepared))
     }
 
-    /// Runs `task` on the I/O runtime and returns its future.
+    /// A future that runs `task` on the I/O runtime once it is first polled (nothing happens before).
     pub(crate) fn spawn_task<T: Send + 'static>(
-        &self,
+        self: &Arc<Self>,
         task: impl Future<Output = Result<T>> + Send + 'static,
     ) -> ResponseFuture<T> {
-        match self.io().map(|io| io.spawn(task)) {
-            Ok(Some(handle)) => ResponseFuture::running(handle),
-            Ok(None) => ResponseFuture::failed(Error::runtime("the SDK's I/O runtime has shut down")),
-            Err(err) => ResponseFuture::failed(err),
-        }
+        let core = Arc::clone(self);
+        ResponseFuture::lazy(move || {
+            core.io()?.spawn(task).ok_or_else(|| Error::runtime("the SDK's I/O runtime has shut down"))
+        })
     }
 
     /// Runs a prepared request on the I/O runtime and waits for it on this thread.
