@@ -391,9 +391,9 @@ impl Core {
         let response = self.execute(prepared).await?;
         if let Some(path) = sink {
             let body = response.bytes().clone();
-            tokio::task::spawn_blocking(move || crate::download::write_file(&path, &body))
-                .await
-                .map_err(|_| Error::runtime("writing the sink file was cancelled: the SDK's I/O runtime shut down"))??;
+            tokio::task::spawn_blocking(move || crate::download::write_file(&path, &body)).await.map_err(|_| {
+                Error::runtime("writing the sink file was cancelled: the SDK's I/O runtime shut down")
+            })??;
         }
         Ok(response)
     }

@@ -15,11 +15,17 @@ const REDACTED: &str = "(redacted)";
 pub(crate) enum SentBody<'a> {
     None,
     /// JSON or text: shown with these dotted fields (the sensitive ones) redacted.
-    Bytes { bytes: &'a [u8], redact: &'a [String] },
+    Bytes {
+        bytes: &'a [u8],
+        redact: &'a [String],
+    },
     /// An APIv2 XML payload: shown with its `sign` redacted.
     Xml(&'a [u8]),
     /// A multipart upload: its signed `meta` and its size.
-    Media { meta: &'a [u8], length: u64 },
+    Media {
+        meta: &'a [u8],
+        length: u64,
+    },
 }
 
 /// Logs a request about to be sent.

@@ -35,6 +35,7 @@ mod download;
 mod error;
 mod formatter;
 mod media;
+pub mod models;
 mod notification;
 mod options;
 pub mod paths;

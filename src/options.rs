@@ -695,19 +695,27 @@ impl IntoOptions for () {
 /// variables.
 pub(crate) fn guzzle_instead(key: &str) -> Option<&'static str> {
     Some(match key {
-        "auth" => "WeChat Pay authenticates each request by its signature, which the SDK makes from the config (mchid, \
-                   serial, privateKey) or a ConfigBuilder::signer",
-        "cert" | "ssl_key" => "the merchant certificate is configured once (config `merchant` {cert, key}, \
-                               ConfigBuilder::merchant_tls) and presented with `security: true` (APIv2)",
+        "auth" => {
+            "WeChat Pay authenticates each request by its signature, which the SDK makes from the config (mchid, \
+                   serial, privateKey) or a ConfigBuilder::signer"
+        }
+        "cert" | "ssl_key" => {
+            "the merchant certificate is configured once (config `merchant` {cert, key}, \
+                               ConfigBuilder::merchant_tls) and presented with `security: true` (APIv2)"
+        }
         "verify" => "trust a CA once, in the config (`verify`: a CA bundle; ConfigBuilder::root_certificate)",
-        "connect_timeout" => "set it in the config (`connect_timeout`, ConfigBuilder::connect_timeout); per request, \
-                              `timeout` bounds the whole exchange",
+        "connect_timeout" => {
+            "set it in the config (`connect_timeout`, ConfigBuilder::connect_timeout); per request, \
+                              `timeout` bounds the whole exchange"
+        }
         "read_timeout" => "`timeout` bounds the whole exchange, per request or in the config",
         "proxy" => "the SDK uses the system's proxy variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), never for loopback",
         "cookies" => "WeChat Pay's API uses no cookies",
         "form_params" => "APIv3 takes a JSON body (`json`), APIv2 an XML payload (`xml`)",
-        "multipart" => "build an upload with MediaUpload and pass it as `Options::media` or `Options::body`: only its \
-                        `meta` part is signed, as WeChat Pay checks it",
+        "multipart" => {
+            "build an upload with MediaUpload and pass it as `Options::media` or `Options::body`: only its \
+                        `meta` part is signed, as WeChat Pay checks it"
+        }
         "stream" => "bill files, images and statements stream with Bill and Builder::download / download_to_file",
         "decode_content" => "answers are passed on as sent; gzip bills are decompressed by Bill",
         "delay" => "wait before calling (std::thread::sleep, or tokio::time::sleep in async code)",
@@ -715,8 +723,10 @@ pub(crate) fn guzzle_instead(key: &str) -> Option<&'static str> {
         "force_ip_resolve" => "names resolve as the system resolves them; give an IP address in base_uri to choose",
         "version" => "requests use HTTP/1.1",
         "synchronous" => "the blocking verbs (get, post, ...) are synchronous; the _async verbs return futures",
-        "on_headers" | "on_stats" | "progress" => "log the exchange with `debug: true` (through tracing), and read \
-                                                   Response::status and headers once it is answered",
+        "on_headers" | "on_stats" | "progress" => {
+            "log the exchange with `debug: true` (through tracing), and read \
+                                                   Response::status and headers once it is answered"
+        }
         "handler" => "replace signing or verification with ConfigBuilder::signer / ConfigBuilder::verifier",
         "idn_conversion" => "give base_uri in ASCII (punycode)",
         _ => return None,
