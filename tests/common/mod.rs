@@ -90,9 +90,12 @@ pub fn canned_server(answers: Vec<(u16, Vec<u8>)>) -> String {
     canned_server_with_headers(answers.into_iter().map(|(status, body)| (status, text_xml(), body)).collect())
 }
 
+/// A canned answer: status, headers, body.
+pub type CannedAnswer = (u16, Vec<(String, String)>, Vec<u8>);
+
 /// As [`canned_server`], with the headers of each answer given (`Content-Length` and `Connection: close` are
 /// added): for redirects, proxies' pages.
-pub fn canned_server_with_headers(answers: Vec<(u16, Vec<(String, String)>, Vec<u8>)>) -> String {
+pub fn canned_server_with_headers(answers: Vec<CannedAnswer>) -> String {
     use std::io::{Read as _, Write as _};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let base = format!("http://{}/", listener.local_addr().expect("address"));
