@@ -178,7 +178,7 @@ fn the_literal_mediautil_port_uploads_and_a_hand_made_multipart_body_is_refused(
     let media = MediaUpload::new("logo.png", b"\x89PNG".to_vec());
     let reason = options_error(upload.post(Options::new().body(media).header("content-type", "multipart/form-data")));
     assert!(reason.contains("media.content_type()"), "{reason}");
-    let form = format!("--B\r\nContent-Disposition: form-data; name=\"meta\"\r\n\r\n{{}}\r\n--B--\r\n");
+    let form = "--B\r\nContent-Disposition: form-data; name=\"meta\"\r\n\r\n{}\r\n--B--\r\n".to_owned();
     let raw = Options::new().body(form.clone()).header("Content-Type", "multipart/form-data; boundary=B");
     let reason = options_error(upload.post(raw));
     assert!(reason.contains("MediaUpload") && reason.contains("meta"), "{reason}");
