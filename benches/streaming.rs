@@ -134,6 +134,9 @@ fn serve_mock() {
         "privateKey": ids.merchant.private_key_pem,
         "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem},
         "base_uri": server.base_uri(),
+        // The apply of a 1 GiB bill (hashed by the mock first) and the 256 MiB upload are single requests that
+        // may take longer than the default 30 s on a slow machine.
+        "timeout": 600,
     });
     println!("{config}");
     let _ = std::io::stdout().flush();

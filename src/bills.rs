@@ -164,8 +164,10 @@ impl Bill {
         self
     }
 
-    /// A timeout for each file's whole download, instead of the configured one (which, when set, also covers a
-    /// download: large bills may need more).
+    /// A timeout for each file's whole download. Without one, a download takes as long as it needs, but no single
+    /// wait (for the answer, or for the next piece of it) may take longer than the configured timeout
+    /// ([`ConfigBuilder::timeout`](crate::ConfigBuilder::timeout), 30 s by default). Zero is refused when the
+    /// download starts.
     ///
     /// ```
     /// let bill = wechatpay::Bill::from_json(&serde_json::json!({"download_url": "https://x/v3/y?token=1"}))?

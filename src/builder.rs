@@ -55,18 +55,27 @@ use crate::template::UriTemplate;
 /// # Caching
 ///
 /// Accessors and `instance["..."]` return a reference to a child node cached in its parent, as PHP's ArrayAccess
-/// does: the same accessor or key gives the same node, and repeated use allocates nothing. (Accessors and indexing
-/// keep separate caches.) [`chain`](Self::chain) returns a new node each time, so a path with a concrete id (better:
-/// use a placeholder) does not grow the cache.
+/// does: the same accessor or key gives the same node, and repeated use allocates nothing (accessors and indexing
+/// keep separate caches). The cache keeps one node per
+/// distinct key for as long as the indexed node lives (the root: as long as the `Builder`), since the references
+/// it hands out must stay valid; nothing else bounds it. So never index with ever-new literal ids
+/// (`instance[&format!(".../out-trade-no/{id}")]` costs a few hundred bytes per id, for good): put a placeholder in
+/// the key and the id in the options (`instance[".../out-trade-no/{out_trade_no}"]`, one node for every id), or use
+/// [`chain`](Self::chain), which returns a new node each time and caches nothing. A [`clone`](Clone::clone) starts
+/// with an empty cache of its own, freed with it. `tests/child_cache.rs` measures all three.
 ///
 /// # Threads
 ///
-/// [`factory`](Self::factory) makes one connection pool and, on the first request, one small Tokio runtime (see
-/// [`ConfigBuilder::io_threads`](crate::ConfigBuilder::io_threads)) that every node of the chain shares: make the
-/// `Builder` once and keep it (it is `Send + Sync`; clone it or put it in an `Arc`), rather than one per request.
-/// The blocking verbs wait for that runtime; called on a thread of a multi-threaded Tokio runtime, they let it move
-/// its other tasks elsewhere meanwhile, but a current-thread runtime is held for the duration of the call, so a
-/// custom [`Signer`](crate::Signer) must not need that runtime to make progress: use the `_async` verbs there.
+/// [`factory`](Self::factory) makes the connection pools and, on first use, the SDK's own runtimes that every node
+/// of the chain shares: make the `Builder` once and keep it (it is `Send + Sync`; clone it or put it in an `Arc`),
+/// rather than one per request. The async verbs run on a small multi-threaded Tokio runtime (see
+/// [`ConfigBuilder::io_threads`](crate::ConfigBuilder::io_threads)). The blocking verbs run on the calling thread,
+/// which signs, sends, waits for the answer and verifies it itself, with a pool of their own (no hand-over to
+/// another thread and back per request); called on a thread of a multi-threaded Tokio runtime, they let it move its
+/// other tasks elsewhere meanwhile. Inside a current-thread runtime, whose thread is held for the duration of the
+/// call, they wait for the I/O runtime instead, so a custom [`Signer`](crate::Signer) must not need that runtime to
+/// make progress: use the `_async` verbs there. A blocking verb called from inside a request (from a `Signer` or
+/// `Verifier`) is an [`Error::Runtime`], never a deadlock.
 pub struct Builder {
     core: Arc<Core>,
     template: String,
@@ -95,7 +104,8 @@ impl Builder {
     /// }))?;
     /// assert_eq!(instance.v3().fund_app().template(), "v3/fund-app");
     ///
-    /// let err = Builder::factory(json!({"mchid": "1900000001", "serial": "5F1C"})).unwrap_err();
+    /// let no_key = json!({"mchid": "1900000001", "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115"});
+    /// let err = Builder::factory(no_key).unwrap_err();
     /// assert!(err.to_string().contains("privateKey"));
     /// # Ok::<(), wechatpay::Error>(())
     /// ```
@@ -124,7 +134,8 @@ impl Builder {
     /// The configuration this chain was made with.
     ///
     /// ```
-    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+    /// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
     /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
     /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
     /// assert_eq!(instance.v3().pay().config().mchid(), "1");
@@ -137,7 +148,8 @@ impl Builder {
     /// The path template of this node, e.g. `v3/pay/transactions/id/{transaction_id}` (empty at the root).
     ///
     /// ```
-    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+    /// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
     /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
     /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
     /// assert_eq!(instance.template(), "");
@@ -153,7 +165,8 @@ impl Builder {
     /// `_name_` becomes `{name}`. A leading `/` at the root is ignored.
     ///
     /// ```
-    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+    /// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
     /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
     /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
     /// let notifications = instance.chain("v3/merchantService/complaintNotifications");
@@ -172,7 +185,8 @@ impl Builder {
     /// capitals (APIv2's `secapi/mch/addInstitutionsub`), which [`chain`](Self::chain) would turn into `-x`.
     ///
     /// ```
-    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+    /// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
     /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
     /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
     /// assert_eq!(instance.verbatim("v2/secapi/mch/addInstitutionsub").template(), "v2/secapi/mch/addInstitutionsub");
@@ -260,7 +274,8 @@ impl Builder {
     /// appended. Useful to check a path before sending, and in tests.
     ///
     /// ```
-    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+    /// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
     /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
     /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
     /// let url = instance.v3().pay().transactions().out_trade_no()._out_trade_no_()
@@ -635,7 +650,11 @@ impl Builder {
 
     /// A streamed `GET` of this node, refused up front when its answer cannot be checked while it streams.
     fn download_job(&self, options: impl IntoOptions) -> Result<Job> {
-        let prepared = self.core.prepare(Method::GET, self.parsed()?, options.into_options()?)?;
+        let options = options.into_options()?;
+        let whole_timeout = options.timeout;
+        let mut prepared = self.core.prepare(Method::GET, self.parsed()?, options)?;
+        // Only a timeout given for this download bounds it whole (see ConfigBuilder::timeout).
+        prepared.timeout = whole_timeout;
         self.core.streamable(&prepared)?;
         let what = format!("the answer to GET /{}", prepared.relative_path(&self.core.config.base_uri));
         Ok(Job { prepared, verify_head: true, checks: Checks { what, sha1: None, gzip: false, decrypt: None } })
@@ -646,7 +665,8 @@ impl Builder {
 /// normalises it.
 ///
 /// ```
-/// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+/// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+/// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
 /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
 /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
 /// let node = &instance["v3/pay/transactions/outTradeNo/{out_trade_no}"];

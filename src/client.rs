@@ -15,12 +15,12 @@ use url::Url;
 
 use crate::certificates::Refresher;
 use crate::config::Config;
-use crate::error::{Error, Result, VerificationFailure};
+use crate::error::{Error, Result, VerificationFailure, abbreviate, shown_name};
 use crate::formatter::Formatter;
 use crate::media::MediaUpload;
 use crate::options::{Body, Handling, Json, OPTION_KEYS, Options};
 use crate::response::Response;
-use crate::runtime::{IoRuntime, ResponseFuture, on_io_thread};
+use crate::runtime::{DrivenRuntime, IoRuntime, ResponseFuture, driving, on_io_thread};
 use crate::template::{UriTemplate, encode_component};
 use crate::verifier::{SignatureHeaders, Verifier};
 
@@ -34,15 +34,26 @@ fn user_agent() -> String {
     )
 }
 
-/// One per `Builder::factory`: the configuration, the HTTP pools, the I/O runtime and the certificate refresher,
+/// One per `Builder::factory`: the configuration, the HTTP pools, the runtimes and the certificate refresher,
 /// shared by every node.
 pub(crate) struct Core {
     pub(crate) config: Config,
-    pub(crate) http: reqwest::Client,
+    /// The pool of the I/O runtime (async verbs, background refreshes, APIv2), made on first use: building a pool
+    /// loads the system's root certificates, a few milliseconds a program that only blocks need not spend.
+    http: OnceLock<reqwest::Client>,
     /// The pool that presents the merchant certificate (APIv2 `security` requests), made on first use.
     pub(crate) mutual_tls: OnceLock<reqwest::Client>,
     io: OnceLock<IoRuntime>,
+    /// The blocking verbs' runtime and pool, made on first use.
+    driven: OnceLock<Driven>,
     pub(crate) refresher: Refresher,
+}
+
+/// The runtime the blocking verbs drive from the calling thread, and its own pool: a connection's task runs on the
+/// runtime that opened it, so the two runtimes never share connections.
+struct Driven {
+    runtime: DrivenRuntime,
+    http: reqwest::Client,
 }
 
 /// An answer as it arrived, not yet verified.
@@ -109,6 +120,24 @@ impl Prepared {
     pub(crate) fn relative_path<'a>(&'a self, base_uri: &Url) -> &'a str {
         self.url.path().strip_prefix(base_uri.path()).unwrap_or(self.url.path())
     }
+
+    /// A copy to send again (a retry): the body's bytes are shared, a media upload is read again from its source.
+    pub(crate) fn duplicate(&self) -> Prepared {
+        Prepared {
+            method: self.method.clone(),
+            url: self.url.clone(),
+            headers: self.headers.clone(),
+            body: match &self.body {
+                None => None,
+                Some(RequestBody::Bytes(bytes)) => Some(RequestBody::Bytes(bytes.clone())),
+                Some(RequestBody::Media(media)) => Some(RequestBody::Media(media.clone())),
+            },
+            signed_body: self.signed_body.clone(),
+            timeout: self.timeout,
+            xml: self.xml.clone(),
+            handling: self.handling.clone(),
+        }
+    }
 }
 
 /// A request signed and sent: the answer's head has arrived, its body has not been read.
@@ -131,6 +160,8 @@ pub(crate) struct Streaming {
     pub(crate) url: Url,
     pub(crate) headers: HeaderMap,
     pub(crate) timeout: Option<Duration>,
+    /// Without a whole-download timeout, the longest wait for the next piece of the body (the configured timeout).
+    pub(crate) idle: Option<Duration>,
     response: reqwest::Response,
 }
 
@@ -158,15 +189,98 @@ pub(crate) enum StreamCheck {
     Sha1 { expected: String, verified_by: String },
 }
 
-/// The most of an error answer's body the streaming path reads (error bodies are small JSON documents).
-const STREAMED_ERROR_BODY_LIMIT: usize = 64 * 1024;
+/// The most of an error answer's (4xx/5xx) body that is read and kept: WeChat Pay's are small JSON documents; a
+/// proxy's HTML page or a hostile answer is cut here.
+pub(crate) const ERROR_BODY_LIMIT: u64 = 64 * 1024;
+
+/// How much of an answer's body [`read_body`] reads.
+#[derive(Clone, Copy)]
+pub(crate) enum BodyLimit {
+    /// The whole body, refused (`None`) if it is longer than this.
+    Whole(u64),
+    /// At most this much of the body; the rest is left unread.
+    Prefix(u64),
+}
+
+/// Reads an answer's body within `limit`: a body announced longer than a `Whole` limit is refused before any of it
+/// is read, and so is one that turns out longer while it arrives. `Ok(None)` means refused.
+pub(crate) async fn read_body(
+    response: &mut reqwest::Response,
+    limit: BodyLimit,
+) -> std::result::Result<Option<Bytes>, reqwest::Error> {
+    let (max, whole) = match limit {
+        BodyLimit::Whole(max) => (max, true),
+        BodyLimit::Prefix(max) => (max, false),
+    };
+    let announced = response.content_length();
+    if whole && announced.is_some_and(|length| length > max) {
+        return Ok(None);
+    }
+    let capacity = usize::try_from(announced.unwrap_or(0).min(max)).unwrap_or(0);
+    // Most answers arrive as one chunk, which is kept as it is, without a copy.
+    let mut single: Option<Bytes> = None;
+    let mut joined = bytes::BytesMut::new();
+    let mut read = 0u64;
+    while let Some(chunk) = response.chunk().await? {
+        read += chunk.len() as u64;
+        let over = read > max;
+        if over && whole {
+            return Ok(None);
+        }
+        let chunk = if over { chunk.slice(..chunk.len() - usize::try_from(read - max).unwrap_or(0)) } else { chunk };
+        match single.take() {
+            None if joined.is_empty() => single = Some(chunk),
+            previous => {
+                if let Some(previous) = previous {
+                    joined.reserve(capacity.max(previous.len() + chunk.len()));
+                    joined.extend_from_slice(&previous);
+                }
+                joined.extend_from_slice(&chunk);
+            }
+        }
+        if over {
+            break;
+        }
+    }
+    Ok(Some(single.unwrap_or_else(|| joined.freeze())))
+}
 
 impl Core {
     pub(crate) fn new(config: Config) -> Result<Self> {
-        let http = http_client(&config)
-            .build()
-            .map_err(|err| Error::config("base_uri", format!("the HTTP client cannot be built: {err}")))?;
-        Ok(Core { config, http, mutual_tls: OnceLock::new(), io: OnceLock::new(), refresher: Refresher::default() })
+        Ok(Core {
+            config,
+            http: OnceLock::new(),
+            mutual_tls: OnceLock::new(),
+            io: OnceLock::new(),
+            driven: OnceLock::new(),
+            refresher: Refresher::default(),
+        })
+    }
+
+    /// The blocking verbs' runtime and pool, made on first use (as [`io`](Self::io)).
+    fn driven(&self) -> Result<&Driven> {
+        if let Some(driven) = self.driven.get() {
+            return Ok(driven);
+        }
+        let runtime = DrivenRuntime::new()
+            .map_err(|err| Error::runtime(format!("the SDK's runtime for blocking calls could not start: {err}")))?;
+        let http = build_pool(&self.config)?;
+        // Two first blocking calls may race: the loser's runtime and pool are dropped here.
+        Ok(self.driven.get_or_init(|| Driven { runtime, http }))
+    }
+
+    /// The pool of the runtime this code runs on: the blocking verbs' on theirs, the I/O runtime's anywhere else.
+    pub(crate) fn http(&self) -> Result<&reqwest::Client> {
+        match (self.driven.get(), tokio::runtime::Handle::try_current()) {
+            (Some(driven), Ok(current)) if driven.runtime.is(&current) => Ok(&driven.http),
+            _ => match self.http.get() {
+                Some(http) => Ok(http),
+                None => {
+                    let http = build_pool(&self.config)?;
+                    Ok(self.http.get_or_init(|| http))
+                }
+            },
+        }
     }
 
     /// The I/O runtime, started on first use. A failed start is not remembered: the next request tries again.
@@ -205,15 +319,10 @@ impl Core {
         }
 
         let path = template.expand(|name| options.variable(name))?;
-        let mut target = format!("{}{}", self.config.base_uri, path.trim_start_matches('/'));
-        for (i, (name, value)) in options.query.iter().enumerate() {
-            target.push(if i == 0 && !target.contains('?') { '?' } else { '&' });
-            encode_component(&mut target, name);
-            target.push('=');
-            encode_component(&mut target, value);
-        }
-        let url = Url::parse(&target)
-            .map_err(|err| Error::template(path_template, format!("{target} is not a URL: {err}")))?;
+        let url = target_url(&self.config.base_uri, &path, &options.query).map_err(|(target, err)| {
+            Error::template(path_template, format!("{} is not a URL: {err}", abbreviate(&target)))
+        })?;
+        check_url(&url, &self.config.base_uri, path_template)?;
 
         let handling = Handling { redact: options.encrypt.clone(), ..options.handling };
         let mut headers = HeaderMap::new();
@@ -260,6 +369,7 @@ impl Core {
                         )));
                     }
                 }
+                media.check_meta()?;
                 let content_type = HeaderValue::from_str(&media.content_type())
                     .map_err(|_| Error::options("the multipart boundary is not a valid header value"))?;
                 headers.insert(CONTENT_TYPE, content_type);
@@ -270,7 +380,19 @@ impl Core {
             (None, None) => (None, Bytes::new()),
         };
         add_headers(&mut headers, &options.headers)?;
-        Ok(Prepared { method, url, headers, body, signed_body, timeout: options.timeout, xml: None, handling })
+        let timeout = Some(self.request_timeout(options.timeout)?);
+        Ok(Prepared { method, url, headers, body, signed_body, timeout, xml: None, handling })
+    }
+
+    /// A request's whole timeout: its own, else the configured one. Zero is refused.
+    pub(crate) fn request_timeout(&self, given: Option<Duration>) -> Result<Duration> {
+        match given {
+            Some(timeout) if timeout.is_zero() => Err(Error::options(
+                "`timeout` must be more than zero: a zero timeout fails the request before it is sent",
+            )),
+            Some(timeout) => Ok(timeout),
+            None => Ok(self.config.timeout),
+        }
     }
 
     /// The `json` body with its sensitive `fields` encrypted (protocol §6), serialised; adds `Wechatpay-Serial`
@@ -300,17 +422,23 @@ impl Core {
         let serial = HeaderValue::from_str(encryptor.serial())
             .map_err(|_| Error::config("certs", "a serial is not a valid header value"))?;
         headers.insert("Wechatpay-Serial", serial);
-        serde_json::to_vec(&body).map(Bytes::from).map_err(invalid)
+        crate::util::json::to_vec(&body)
+            .map(Bytes::from)
+            .map_err(|reason| Error::options(format!("the json body does not serialise: {reason}")))
     }
 
     /// A signed `GET` of a download URL from an answer (a bill's `download_url`): its path and query, exactly as
     /// given, on the configured base URI, so that a signed request never goes to a host the merchant did not
     /// configure.
     pub(crate) fn prepare_download(&self, download_url: &str, timeout: Option<Duration>) -> Result<Prepared> {
+        if timeout.is_some_and(|timeout| timeout.is_zero()) {
+            return Err(Error::invalid("timeout", "it must be more than zero"));
+        }
+        let shown = abbreviate(download_url);
         let given = Url::parse(download_url)
-            .map_err(|err| Error::invalid("download_url", format!("`{download_url}` is not an absolute URL: {err}")))?;
+            .map_err(|err| Error::invalid("download_url", format!("`{shown}` is not an absolute URL: {err}")))?;
         if !matches!(given.scheme(), "https" | "http") {
-            return Err(Error::invalid("download_url", format!("`{download_url}` is not an http(s) URL")));
+            return Err(Error::invalid("download_url", format!("`{shown}` is not an http(s) URL")));
         }
         let mut target = format!("{}{}", self.config.base_uri, given.path().trim_start_matches('/'));
         if let Some(query) = given.query() {
@@ -318,7 +446,8 @@ impl Core {
             target.push_str(query);
         }
         let url = Url::parse(&target)
-            .map_err(|err| Error::invalid("download_url", format!("{target} is not a URL: {err}")))?;
+            .map_err(|err| Error::invalid("download_url", format!("{} is not a URL: {err}", abbreviate(&target))))?;
+        check_url(&url, &self.config.base_uri, download_url)?;
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         Ok(Prepared {
@@ -349,22 +478,37 @@ impl Core {
         })
     }
 
-    /// Runs a prepared request on the I/O runtime and waits for it on this thread.
+    /// Runs a prepared request and waits for it: on this thread (see [`crate::runtime`]), or for APIv2 on the I/O
+    /// runtime, where its mutual-TLS pool belongs (a pool's connections run on the runtime that opened them).
     pub(crate) fn block(self: &Arc<Self>, prepared: Prepared) -> Result<Response> {
+        if prepared.xml.is_some() {
+            return self.block_on_io(Arc::clone(self).deliver(prepared));
+        }
         self.block_on(Arc::clone(self).deliver(prepared))
     }
 
-    /// Runs `task` on the I/O runtime and waits for it on this thread.
+    /// Runs `task` and waits for it: on this thread, driving the blocking verbs' runtime, wherever this thread may
+    /// leave its runtime context (no runtime, or a multi-threaded Tokio runtime, which `block_in_place` lets move
+    /// its other tasks elsewhere meanwhile); inside a current-thread Tokio runtime, on the I/O runtime.
     pub(crate) fn block_on<T: Send + 'static>(
         &self,
         task: impl Future<Output = Result<T>> + Send + 'static,
     ) -> Result<T> {
-        if on_io_thread() {
-            return Err(Error::runtime(
-                "a blocking verb was called on one of the SDK's own I/O threads (from a Signer or Verifier?), where it \
-                 would deadlock: use the _async verb there",
-            ));
+        check_not_reentrant()?;
+        // A request's future is several kilobytes: boxed once here, it is not copied again on its way down.
+        let task = Box::pin(task);
+        match tokio::runtime::Handle::try_current().map(|handle| handle.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
+                tokio::task::block_in_place(|| self.driven()?.runtime.block_on(task))
+            }
+            Ok(_) => self.block_on_io(task),
+            Err(_) => self.driven()?.runtime.block_on(task),
         }
+    }
+
+    /// Runs `task` on the I/O runtime and waits for it on this thread.
+    fn block_on_io<T: Send + 'static>(&self, task: impl Future<Output = Result<T>> + Send + 'static) -> Result<T> {
+        check_not_reentrant()?;
         let (sender, receiver) = std::sync::mpsc::sync_channel(1);
         let io = self.io()?;
         // std's channel, not Tokio's: it may block inside any async runtime without Tokio's panic, and the work
@@ -384,11 +528,11 @@ impl Core {
         }
     }
 
-    /// [`execute`](Self::execute), then Guzzle's `sink`: the verified body written to a file as well, through a
-    /// temporary file renamed once complete.
+    /// [`run`](Self::run) (with its retries), then Guzzle's `sink`: the verified body written to a file as well,
+    /// through a temporary file renamed once complete.
     async fn deliver(self: Arc<Self>, mut prepared: Prepared) -> Result<Response> {
         let sink = prepared.handling.sink.take();
-        let response = self.execute(prepared).await?;
+        let response = self.run(prepared).await?;
         if let Some(path) = sink {
             let body = response.bytes().clone();
             tokio::task::spawn_blocking(move || crate::download::write_file(&path, &body)).await.map_err(|_| {
@@ -400,7 +544,7 @@ impl Core {
 
     /// Signs, sends, reads and verifies. An answer signed with an unknown serial triggers a certificate refresh
     /// (when enabled) and is verified once more.
-    async fn execute(self: Arc<Self>, mut prepared: Prepared) -> Result<Response> {
+    pub(crate) async fn execute(self: Arc<Self>, mut prepared: Prepared) -> Result<Response> {
         if let Some(exchange) = prepared.xml.take() {
             return self.execute_xml(prepared, exchange).await;
         }
@@ -467,7 +611,7 @@ impl Core {
             };
             crate::debug::request(&method, &url, &headers, shown);
         }
-        let mut request = self.http.request(method.clone(), url.clone()).headers(headers);
+        let mut request = self.http()?.request(method.clone(), url.clone()).headers(headers);
         let mut upload = None;
         match body {
             Some(RequestBody::Bytes(bytes)) => request = request.body(bytes),
@@ -486,7 +630,7 @@ impl Core {
             match upload.as_ref().and_then(|upload| upload.failure()) {
                 Some(reason) => Error::Transport {
                     method: method.to_string(),
-                    url: url.as_str().to_owned(),
+                    url: abbreviate(url.as_str()),
                     reason,
                     source: Some(Box::new(err)),
                 },
@@ -501,8 +645,7 @@ impl Core {
         let Sent { method, url, target, timeout, debug, mut response } = self.send(prepared).await?;
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
-        let transport = |err: reqwest::Error| self.transport_error(&method, &url, timeout, err);
-        let body = response.bytes().await.map_err(transport)?;
+        let body = self.read_answer(&method, &url, timeout, status, &mut response).await?;
         if debug {
             crate::debug::answer(&method, &url, status, &headers, &body);
         }
@@ -510,25 +653,68 @@ impl Core {
         Ok(Exchange { method, url, target, status, headers, body, request_id })
     }
 
+    /// Reads an answer's body whole within `max_response_size`, or, for a 4xx/5xx, its first [`ERROR_BODY_LIMIT`]
+    /// bytes.
+    pub(crate) async fn read_answer(
+        &self,
+        method: &Method,
+        url: &Url,
+        timeout: Option<Duration>,
+        status: StatusCode,
+        response: &mut reqwest::Response,
+    ) -> Result<Bytes> {
+        let limit = self.config.max_response_size;
+        let announced = response.content_length();
+        let read = if status.is_success() {
+            read_body(response, BodyLimit::Whole(limit)).await
+        } else {
+            read_body(response, BodyLimit::Prefix(limit.min(ERROR_BODY_LIMIT))).await
+        };
+        match read.map_err(|err| self.transport_error(method, url, timeout, err))? {
+            Some(body) => Ok(body),
+            None => Err(Error::ResponseTooLarge {
+                method: method.to_string(),
+                url: abbreviate(url.as_str()),
+                status: status.as_u16(),
+                limit,
+                announced,
+            }),
+        }
+    }
+
     /// Signs and sends, and hands back a 2xx answer whose body is still to be read: the streaming path. A 4xx/5xx
     /// answer is [`Error::Api`], read up to a small bound.
     pub(crate) async fn open_stream(&self, prepared: Prepared) -> Result<Streaming> {
-        let Sent { method, url, timeout, mut response, .. } = self.send(prepared).await?;
+        // A download without a whole timeout of its own may take as long as it needs, but no single wait (for the
+        // head here, for each piece of the body in the reader) may take longer than the configured timeout.
+        let idle = prepared.timeout.is_none().then_some(self.config.timeout);
+        let sent = match idle {
+            Some(idle) => {
+                let (method, url) = (prepared.method.to_string(), abbreviate(prepared.url.as_str()));
+                tokio::time::timeout(idle, self.send(prepared)).await.map_err(|_| Error::Timeout {
+                    method,
+                    url,
+                    after: Some(idle),
+                })?
+            }
+            None => self.send(prepared).await,
+        };
+        let Sent { method, url, timeout, mut response, .. } = sent?;
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
         if !status.is_success() {
-            let mut body = Vec::new();
-            while body.len() < STREAMED_ERROR_BODY_LIMIT {
-                match response.chunk().await {
-                    Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-                    Ok(None) => break,
-                    Err(err) => return Err(self.transport_error(&method, &url, timeout, err)),
-                }
-            }
-            body.truncate(STREAMED_ERROR_BODY_LIMIT);
-            return Err(status_error(&method, &url, status, &headers, Bytes::from(body)));
+            let read = self.read_answer(&method, &url, timeout, status, &mut response);
+            let body = match idle {
+                Some(idle) => tokio::time::timeout(idle, read).await.map_err(|_| Error::Timeout {
+                    method: method.to_string(),
+                    url: abbreviate(url.as_str()),
+                    after: Some(idle),
+                })??,
+                None => read.await?,
+            };
+            return Err(status_error(&method, &url, status, &headers, body));
         }
-        Ok(Streaming { method, url, headers, timeout, response })
+        Ok(Streaming { method, url, headers, timeout, idle, response })
     }
 
     /// Whether the answer to `prepared` can be checked while it streams: WeChat Pay leaves it unsigned, or signs a
@@ -560,6 +746,9 @@ impl Core {
             request_id: streaming.request_id(),
         };
         let signed = SignatureHeaders::read(&streaming.headers, self.config.max_clock_skew).map_err(failed)?;
+        if streaming.headers.get_all("Wechatpay-Statement-Sha1").iter().count() > 1 {
+            return Err(failed(VerificationFailure::RepeatedHeader("Wechatpay-Statement-Sha1")));
+        }
         let expected = match streaming.headers.get("Wechatpay-Statement-Sha1").map(|value| value.to_str()) {
             Some(Ok(digest)) if !digest.trim().is_empty() => digest.trim().to_ascii_lowercase(),
             Some(Err(_)) => return Err(failed(VerificationFailure::InvalidHeader("Wechatpay-Statement-Sha1"))),
@@ -586,6 +775,9 @@ impl Core {
             return Ok(None);
         }
         let signed = SignatureHeaders::read(headers, self.config.max_clock_skew)?;
+        if is_statement(path) && headers.get_all("Wechatpay-Statement-Sha1").iter().count() > 1 {
+            return Err(VerificationFailure::RepeatedHeader("Wechatpay-Statement-Sha1"));
+        }
         let statement_digest = match headers.get("Wechatpay-Statement-Sha1").map(|value| value.to_str()) {
             Some(Ok(digest)) if is_statement(path) && !digest.trim().is_empty() => Some(digest.trim()),
             Some(Err(_)) if is_statement(path) => {
@@ -614,8 +806,12 @@ impl Core {
         timeout: Option<Duration>,
         err: reqwest::Error,
     ) -> Error {
-        let (method, shown) = (method.to_string(), url.as_str().to_owned());
+        let (method, shown) = (method.to_string(), abbreviate(url.as_str()));
         if let Some(reason) = tls_refusal(&err) {
+            return Error::Transport { method, url: shown, reason, source: Some(Box::new(err)) };
+        }
+        if err.is_builder() {
+            let reason = format!("the request could not be made, so it was not sent: {err}");
             return Error::Transport { method, url: shown, reason, source: Some(Box::new(err)) };
         }
         // Only a failure to connect proves the request was not sent; anything later may have reached WeChat Pay.
@@ -628,7 +824,7 @@ impl Core {
             return Error::Transport { method, url: shown, reason: reason.to_owned(), source: Some(Box::new(err)) };
         }
         if err.is_timeout() {
-            return Error::Timeout { method, url: shown, after: timeout.or(self.config.timeout) };
+            return Error::Timeout { method, url: shown, after: Some(timeout.unwrap_or(self.config.timeout)) };
         }
         let reason = if err.is_body() || err.is_decode() {
             "the connection ended before the whole answer arrived"
@@ -640,20 +836,61 @@ impl Core {
     }
 }
 
-/// The settings both HTTP pools share: no redirects, timeouts, proxies, trusted roots.
+/// The URL of `path` (relative to `base`, already percent-encoded) with the `query` pairs, as `Url::parse` reads
+/// `base + path + "?" + query`. The usual path is joined to the parsed base instead, which skips parsing the
+/// scheme and host again (IDNA included) on every request; a path that `Url::parse` would read differently (a `?`
+/// or `#` of its own, a trailing space or control character that it trims) takes the whole parse.
+fn target_url(
+    base: &Url,
+    path: &str,
+    query: &[(String, String)],
+) -> std::result::Result<Url, (String, url::ParseError)> {
+    let path = path.trim_start_matches('/');
+    let mut encoded_query = String::new();
+    for (i, (name, value)) in query.iter().enumerate() {
+        if i > 0 {
+            encoded_query.push('&');
+        }
+        encode_component(&mut encoded_query, name);
+        encoded_query.push('=');
+        encode_component(&mut encoded_query, value);
+    }
+    if path.contains(['?', '#']) || path.ends_with(|c: char| c <= ' ') || base.query().is_some() {
+        let mut target = format!("{base}{path}");
+        if !encoded_query.is_empty() {
+            target.push(if target.contains('?') { '&' } else { '?' });
+            target.push_str(&encoded_query);
+        }
+        return Url::parse(&target).map_err(|err| (target, err));
+    }
+    let mut url = base.clone();
+    let mut full_path = String::with_capacity(base.path().len() + path.len());
+    full_path.push_str(base.path());
+    full_path.push_str(path);
+    url.set_path(&full_path);
+    if !encoded_query.is_empty() {
+        url.set_query(Some(&encoded_query));
+    }
+    Ok(url)
+}
+
+/// A keep-alive pool with the settings of [`http_client`].
+fn build_pool(config: &Config) -> Result<reqwest::Client> {
+    http_client(config)
+        .build()
+        .map_err(|err| Error::config("base_uri", format!("the HTTP client cannot be built: {err}")))
+}
+
+/// The settings every HTTP pool shares: no redirects, timeouts, proxies, trusted roots.
 pub(crate) fn http_client(config: &Config) -> reqwest::ClientBuilder {
     let mut http = reqwest::Client::builder()
         .user_agent(user_agent())
         // A signed request is valid for one path only: following a redirect would send it somewhere else.
         .redirect(reqwest::redirect::Policy::none())
         .tcp_nodelay(true)
-        .pool_idle_timeout(Duration::from_secs(50));
-    if let Some(timeout) = config.timeout {
-        http = http.timeout(timeout);
-    }
-    if let Some(timeout) = config.connect_timeout {
-        http = http.connect_timeout(timeout);
-    }
+        .pool_idle_timeout(Duration::from_secs(50))
+        // The whole-request timeout is set per request (see `Core::prepare`): streaming downloads have none.
+        .connect_timeout(config.connect_timeout);
     if is_loopback(&config.base_uri) {
         // A simulator on loopback must never be reached through a proxy from the environment.
         http = http.no_proxy();
@@ -667,16 +904,90 @@ fn given_content_type(given: &[(String, String)]) -> Option<&str> {
     given.iter().rev().find(|(name, _)| name.eq_ignore_ascii_case("Content-Type")).map(|(_, value)| value.as_str())
 }
 
+/// The longest request target (path and query) sent: web servers refuse longer request lines (nginx's default
+/// limit is 8 KiB), and the HTTP layer cannot send one of 64 KiB at all.
+pub(crate) const MAX_TARGET_LENGTH: usize = 8 * 1024;
+
+/// Checks a request's URL before anything is sent: below `base` (same scheme, host and port; the base's path as a
+/// prefix: the template refuses what would climb, this is the last line of defence, on the URL as parsed), and
+/// with a request target of at most [`MAX_TARGET_LENGTH`] bytes.
+pub(crate) fn check_url(url: &Url, base: &Url, template: &str) -> Result<()> {
+    if url.origin() != base.origin() || !url.path().starts_with(base.path()) {
+        return Err(Error::template(
+            template,
+            format!(
+                "it leads to {}, outside the base URI {base}: a signed request goes nowhere else",
+                abbreviate(url.path())
+            ),
+        ));
+    }
+    let target = url.path().len() + url.query().map_or(0, |query| query.len() + 1);
+    if target > MAX_TARGET_LENGTH {
+        return Err(Error::template(
+            template,
+            format!(
+                "the request's path and query would be {target} bytes long, more than the {MAX_TARGET_LENGTH} that \
+                 web servers accept, so it was not sent: check the variables and the query"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a blocking verb where it cannot wait: on the SDK's I/O threads (it would deadlock), or inside another
+/// blocking verb on this thread (Tokio cannot block on a runtime it is driving).
+fn check_not_reentrant() -> Result<()> {
+    if on_io_thread() || driving() {
+        return Err(Error::runtime(
+            "a blocking verb was called from inside a request (from a Signer or Verifier?), on a thread that runs it \
+             and cannot wait for a second one: use the _async verb there",
+        ));
+    }
+    Ok(())
+}
+
+/// Headers that decide how a message is framed or how the connection is used, which the HTTP layer sets from the
+/// body it sends: a caller's value would send a truncated body that was signed whole (a short `Content-Length`),
+/// hang (a long one), or smuggle a second request.
+const FRAMING_HEADERS: [&str; 10] = [
+    "content-length",
+    "transfer-encoding",
+    "host",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+    "expect",
+];
+
 /// Adds the `headers` option to `headers`.
 pub(crate) fn add_headers(headers: &mut HeaderMap, given: &[(String, String)]) -> Result<()> {
-    for (name, value) in given {
+    for (i, (name, value)) in given.iter().enumerate() {
+        // The typed Options::header can repeat a name, which the PHP array cannot: which value counts (the
+        // `Wechatpay-Serial` whose key encrypts sensitive fields, say) would be ambiguous.
+        if given[..i].iter().any(|(earlier, _)| earlier.eq_ignore_ascii_case(name)) {
+            return Err(Error::options(format!(
+                "`headers.{}` is given twice: give each header once",
+                shown_name(name)
+            )));
+        }
         let header = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| Error::options(format!("`headers.{name}` is not a valid header name")))?;
+            .map_err(|_| Error::options(format!("`headers.{}` is not a valid header name", shown_name(name))))?;
         if header == AUTHORIZATION {
             return Err(Error::options("`headers.Authorization` is made by the SDK: do not set it"));
         }
-        let value = HeaderValue::from_str(value)
-            .map_err(|_| Error::options(format!("`headers.{name}` has a value that is not a valid header value")))?;
+        if FRAMING_HEADERS.contains(&header.as_str()) {
+            return Err(Error::options(format!(
+                "`headers.{}` frames the message or manages the connection, which the HTTP layer does from the \
+                 body it sends: do not set it",
+                shown_name(name)
+            )));
+        }
+        let value = HeaderValue::from_str(value).map_err(|_| {
+            Error::options(format!("`headers.{}` has a value that is not a valid header value", shown_name(name)))
+        })?;
         headers.insert(header, value);
     }
     Ok(())
@@ -700,14 +1011,18 @@ fn check_variables(template: &UriTemplate, options: &Options) -> Result<()> {
         }
         let variables: Vec<&str> = template.variables().collect();
         return Err(Error::options(format!(
-            "`{key}` is neither an option ({}) nor a variable of {} ({})",
+            "`{}` is neither an option ({}) nor a variable of {} ({})",
+            shown_name(key),
             OPTION_KEYS.join(", "),
-            template.as_str(),
+            abbreviate(template.as_str()),
             if variables.is_empty() { "it has none".to_owned() } else { variables.join(", ") }
         )));
     }
     if let Some((key, kind)) = options.unusable.first() {
-        return Err(Error::options(format!("the path variable `{key}` must be a string or a number, not {kind}")));
+        return Err(Error::options(format!(
+            "the path variable `{}` must be a string or a number, not {kind}",
+            shown_name(key)
+        )));
     }
     Ok(())
 }
@@ -776,9 +1091,9 @@ pub(crate) fn status_error(method: &Method, url: &Url, status: StatusCode, heade
     if status.is_redirection() {
         return Error::Redirect {
             method: method.to_string(),
-            url: url.as_str().to_owned(),
+            url: abbreviate(url.as_str()),
             status: status.as_u16(),
-            location: header("Location"),
+            location: header("Location").map(|location| abbreviate(&one_line(&location, 2000))),
             request_id: header("Request-ID"),
         };
     }
@@ -796,19 +1111,111 @@ pub(crate) fn api_error(status: u16, request_id: Option<String>, body: Bytes) ->
         detail: Option<Box<serde_json::Value>>,
     }
     let (code, message, detail) = match serde_json::from_slice::<ErrorBody>(&body) {
-        Ok(parsed) => (parsed.code, parsed.message, parsed.detail),
-        Err(_) => {
-            let text = String::from_utf8_lossy(&body);
-            let snippet: String = text.chars().take(200).collect();
-            (String::new(), if snippet.is_empty() { "(empty body)".to_owned() } else { snippet }, None)
-        }
+        Ok(parsed) => (one_line(&parsed.code, 64), one_line(&parsed.message, 1000), parsed.detail),
+        Err(_) => (String::new(), summary(&body), None),
     };
     Error::Api { status, code, message, detail, request_id, body }
+}
+
+/// `text` on one line, as an error shows it: control characters (CR, LF...) become spaces, runs of spaces one,
+/// and it is cut after `max` characters.
+fn one_line(text: &str, max: usize) -> String {
+    let mut line = String::with_capacity(text.len().min(max));
+    for (count, word) in text.split(|c: char| c.is_whitespace() || c.is_control()).filter(|w| !w.is_empty()).enumerate()
+    {
+        if count > 0 {
+            line.push(' ');
+        }
+        line.push_str(word);
+        if line.chars().count() > max {
+            let end = line.char_indices().nth(max).map_or(line.len(), |(end, _)| end);
+            line.truncate(end);
+            line.push_str("...");
+            break;
+        }
+    }
+    line
+}
+
+/// A body that is not WeChat Pay's JSON (a proxy's HTML page, plain text), as one line of its text: an HTML page's
+/// `<title>`, else its text without markup.
+fn summary(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(16 * 1024)]);
+    let lower = text.to_ascii_lowercase();
+    let is_html = lower.trim_start().starts_with('<') && (lower.contains("<html") || lower.contains("<body"));
+    if !is_html {
+        let line = one_line(&text, 200);
+        return if line.is_empty() { "(empty body)".to_owned() } else { line };
+    }
+    let title = lower.find("<title>").and_then(|start| {
+        let start = start + "<title>".len();
+        lower[start..].find("</title>").map(|end| &text[start..start + end])
+    });
+    let shown = match title.map(|title| one_line(title, 200)).filter(|title| !title.is_empty()) {
+        Some(title) => title,
+        None => {
+            let mut plain = String::with_capacity(text.len());
+            let mut in_tag = false;
+            for c in text.chars() {
+                match c {
+                    '<' => in_tag = true,
+                    '>' if in_tag => {
+                        in_tag = false;
+                        plain.push(' ');
+                    }
+                    c if !in_tag => plain.push(c),
+                    _ => {}
+                }
+            }
+            one_line(&plain, 200)
+        }
+    };
+    format!("an HTML page: {shown}")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The joined URL is the one `Url::parse` reads from the whole string, whatever the path holds.
+    #[test]
+    fn target_urls_are_what_parsing_the_whole_string_gives() {
+        let paths = [
+            "v3/certificates",
+            "/v3/pay/transactions/out-trade-no/T%201",
+            "v3/a/./b/../c",
+            "v3/a/%2e%2E/b",
+            "v3/a\\b",
+            "v3/%E5%BC%A0/{x}|^`\"<>",
+            "v3/张三/ x",
+            "v3/tab\there",
+            "v3/a?b=1",
+            "v3/a#frag",
+            "v3/trailing ",
+            "v3/trailing\u{1}",
+            "",
+            "//double//slashes/",
+        ];
+        let queries: [&[(&str, &str)]; 3] = [&[], &[("mchid", "1900000001")], &[("a b", "c&d"), ("张", "?#")]];
+        for base in ["https://api.mch.weixin.qq.com/", "http://127.0.0.1:8080/hk/", "https://例子.测试/v/"] {
+            let base = Url::parse(base).unwrap();
+            for path in paths {
+                for query in queries {
+                    let query: Vec<(String, String)> =
+                        query.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect();
+                    let mut whole = format!("{base}{}", path.trim_start_matches('/'));
+                    for (i, (name, value)) in query.iter().enumerate() {
+                        whole.push(if i == 0 && !whole.contains('?') { '?' } else { '&' });
+                        encode_component(&mut whole, name);
+                        whole.push('=');
+                        encode_component(&mut whole, value);
+                    }
+                    let joined = target_url(&base, path, &query).unwrap();
+                    assert_eq!(joined, Url::parse(&whole).unwrap(), "{base} + {path:?} + {query:?}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn skip_list_matches_only_the_unsigned_downloads() {
@@ -836,6 +1243,26 @@ mod tests {
         assert!(
             matches!(err, Error::Api { ref code, ref message, .. } if code.is_empty() && message.contains("Bad Gateway"))
         );
+    }
+
+    #[test]
+    fn error_messages_are_one_line_of_text() {
+        let nginx = b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad \
+                      Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+        let err = api_error(502, None, Bytes::from_static(nginx));
+        let not_ours = "did not come from WeChat Pay's API (its body is not WeChat Pay's {\"code\",\"message\"} JSON, \
+                        so a proxy, gateway or load balancer on the way answered)";
+        assert_eq!(err.to_string(), format!("the answer 502 {not_ours}: an HTML page: 502 Bad Gateway"));
+        let untitled =
+            api_error(503, None, Bytes::from_static(b"<html><body><h1>Service\r\n Unavailable</h1></body></html>"));
+        assert!(untitled.to_string().ends_with("an HTML page: Service Unavailable"), "{untitled}");
+        let json = br#"{"code":"SYSTEM_ERROR","message":"line one\r\nInjected: two"}"#;
+        let err = api_error(500, None, Bytes::from_static(json));
+        assert_eq!(err.to_string(), "WeChat Pay answered 500 SYSTEM_ERROR: line one Injected: two");
+        assert_eq!(api_error(500, None, Bytes::new()).to_string(), format!("the answer 500 {not_ours}: (empty body)"));
+        let long = "x".repeat(5000);
+        assert!(one_line(&long, 200).len() == 203);
+        assert_eq!(one_line("中文\u{0}\t文", 2), "中文...");
     }
 
     mod verify {

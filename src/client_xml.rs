@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use url::Url;
 use zeroize::Zeroizing;
 
-use crate::client::{Core, Prepared, RequestBody, add_headers, http_client, status_error};
+use crate::client::{Core, Prepared, RequestBody, add_headers, check_url, http_client, status_error};
 use crate::crypto::{Hash, pem_encode};
 use crate::error::{ApiV2Failure, Error, Result, VerificationFailure};
 use crate::formatter::Formatter;
@@ -22,6 +22,7 @@ use crate::options::Options;
 use crate::response::Response;
 use crate::template::{UriTemplate, encode_component};
 use crate::transformer::{Transformer, text_of};
+use crate::util::json;
 
 /// What PHP's `ClientXmlTrait` sends as `Accept`: XML answers, plain-text bills, gzip bills.
 const ACCEPTED: &str = "text/xml, text/plain, application/x-gzip";
@@ -61,7 +62,7 @@ const UNSIGNED: [&str; 26] = [
 const MCHID_FIELDS: [&str; 3] = ["mch_id", "mchid", "combine_mch_id"];
 
 /// What an APIv2 request needs once sent.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct XmlExchange {
     /// The path below the base URI, e.g. `pay/orderquery`.
     path: String,
@@ -107,6 +108,10 @@ impl Core {
         let path = expanded.get(3..).unwrap_or_default().to_owned();
 
         let mut data = options.xml.unwrap_or_default();
+        if data.values().any(|value| json::deeper_than(value, json::MAX_DEPTH)) {
+            json::dismantle(Value::Object(data));
+            return Err(Error::options(json::too_deep_reason("the xml payload")));
+        }
         self.check_mchid(&data)?;
         let sign_type = match data.get("sign_type") {
             None | Some(Value::Null) => Hash::ALGO_MD5,
@@ -124,7 +129,7 @@ impl Core {
         data.insert("sign".into(), Value::String(sign));
 
         let base = match &options.base_uri {
-            Some(base) => parse_base_uri(base)?,
+            Some(base) => parse_base_uri(base, self.config.allow_plain_http)?,
             None => self.config.base_uri.clone(),
         };
         let mut target = format!("{base}{}", path.trim_start_matches('/'));
@@ -148,8 +153,11 @@ impl Core {
             })?;
             Some(RequestBody::Bytes(Bytes::from(xml)))
         };
-        let url = Url::parse(&target)
-            .map_err(|err| Error::template(template.as_str(), format!("{target} is not a URL: {err}")))?;
+        let url = Url::parse(&target).map_err(|err| {
+            let shown = crate::error::abbreviate(&target);
+            Error::template(template.as_str(), format!("{shown} is not a URL: {err}"))
+        })?;
+        check_url(&url, &base, template.as_str())?;
         add_headers(&mut headers, &options.headers)?;
         Ok(Prepared {
             method,
@@ -157,7 +165,7 @@ impl Core {
             headers,
             body,
             signed_body: Bytes::new(),
-            timeout: options.timeout,
+            timeout: Some(self.request_timeout(options.timeout)?),
             xml: Some(XmlExchange { path, security: options.security }),
             handling: options.handling,
         })
@@ -207,7 +215,7 @@ impl Core {
     /// Sends an APIv2 request and checks its answer.
     pub(crate) async fn execute_xml(self: Arc<Self>, prepared: Prepared, exchange: XmlExchange) -> Result<Response> {
         let Prepared { method, url, headers, body, timeout, handling, .. } = prepared;
-        let http = if exchange.security { self.mutual_tls()? } else { &self.http };
+        let http = if exchange.security { self.mutual_tls()? } else { self.http()? };
         if handling.debug {
             let shown = match &body {
                 Some(RequestBody::Bytes(bytes)) => crate::debug::SentBody::Xml(bytes),
@@ -231,7 +239,7 @@ impl Core {
         let mut response = request.send().await.map_err(transport)?;
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
-        let body = response.bytes().await.map_err(transport)?;
+        let body = self.read_answer(&method, &url, timeout, status, &mut response).await?;
         let request_id = headers.get("Request-ID").and_then(|value| value.to_str().ok()).map(str::to_owned);
         if handling.debug {
             crate::debug::answer(&method, &url, status, &headers, &body);
@@ -255,6 +263,16 @@ impl Core {
 }
 
 /// Why an answer is not accepted.
+/// [`check_answer`] for `wechatpay::__fuzz`.
+pub(crate) fn check_answer_for_fuzzing(path: &str, body: &[u8], secret: &str) -> Result<Option<&'static str>> {
+    check_answer(path, &Bytes::copy_from_slice(body), secret).map_err(|checked| match checked {
+        Checked::Failed(err) => err,
+        Checked::Unverified(failure) => {
+            Error::Verification { method: "POST".into(), path: path.to_owned(), failure, request_id: None }
+        }
+    })
+}
+
 enum Checked {
     Failed(Error),
     Unverified(VerificationFailure),
@@ -278,6 +296,7 @@ fn check_answer(path: &str, body: &Bytes, secret: &str) -> std::result::Result<O
             reason: format!("{reason}; the answer starts with {:?}", snippet(body)),
         })
     })?;
+    check_unrepeated(&fields, "an APIv2 XML answer").map_err(Checked::Failed)?;
     let Some(return_code) = fields.get("return_code").and_then(Value::as_str) else {
         return Err(Checked::Failed(Error::Decode {
             what: "an APIv2 XML answer",
@@ -296,6 +315,23 @@ fn check_answer(path: &str, body: &Bytes, secret: &str) -> std::result::Result<O
 }
 
 /// The APIv2 sign of `fields` (the sorted `k=v&...` string without `sign` and empty values, then the key).
+/// The fields that decide what an APIv2 message means and whether it is authentic.
+const DECIDING_FIELDS: [&str; 6] = ["return_code", "result_code", "err_code", "sign", "sign_type", "req_info"];
+
+/// Refuses a message in which a deciding field appears more than once (read as an array): which one holds would be
+/// ambiguous, and a check reading one of them could pass while the other says otherwise.
+pub(crate) fn check_unrepeated(fields: &Map<String, Value>, what: &'static str) -> Result<()> {
+    match DECIDING_FIELDS.iter().find(|name| fields.get(**name).is_some_and(Value::is_array)) {
+        Some(name) => Err(Error::Decode {
+            what,
+            reason: format!(
+                "it has <{name}> more than once, which WeChat Pay never sends: which one holds is ambiguous"
+            ),
+        }),
+        None => Ok(()),
+    }
+}
+
 pub(crate) fn sign_fields(fields: &Map<String, Value>, sign_type: &str, secret: &str) -> String {
     let data = Formatter::query_string_like(Formatter::ksort(fields.iter()));
     // Only MD5 and HMAC-SHA256 reach here, and Hash::sign fails for nothing else.
@@ -327,11 +363,13 @@ pub(crate) fn verify_sign(
     }
 }
 
-fn parse_base_uri(base: &str) -> Result<Url> {
+fn parse_base_uri(base: &str, allow_plain_http: bool) -> Result<Url> {
     let mut url = Url::parse(base).map_err(|err| Error::options(format!("`base_uri` {base:?} is not a URL: {err}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err(Error::options(format!("`base_uri` {base:?} must be an http:// or https:// URL with a host")));
     }
+    crate::config::check_plain_http(&url, allow_plain_http)
+        .map_err(|reason| Error::options(format!("`base_uri`: {reason}")))?;
     if !url.username().is_empty() || url.password().is_some() || url.query().is_some() || url.fragment().is_some() {
         return Err(Error::options("`base_uri` must not carry credentials, a query or a fragment"));
     }

@@ -11,7 +11,8 @@ use zeroize::Zeroizing;
 
 use crate::certificates::AutoRefresh;
 use crate::crypto::{Certificate, PrivateKey, PublicKey};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, shown_name};
+use crate::retry::Retry;
 use crate::signer::{RsaSigner, Signer};
 use crate::verifier::{PlatformKeys, Verifier};
 
@@ -56,8 +57,38 @@ pub const BACKUP_BASE_URI: &str = "https://api2.mch.weixin.qq.com/";
 /// ```
 pub const HK_BASE_URI: &str = "https://apihk.mch.weixin.qq.com/";
 
+/// The default [`ConfigBuilder::timeout`] of a whole request: 30 s, as WeChat Pay's Go SDK.
+///
+/// ```
+/// assert_eq!(wechatpay::DEFAULT_TIMEOUT, std::time::Duration::from_secs(30));
+/// ```
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The default [`ConfigBuilder::connect_timeout`]: 10 s.
+///
+/// ```
+/// assert_eq!(wechatpay::DEFAULT_CONNECT_TIMEOUT, std::time::Duration::from_secs(10));
+/// ```
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The default [`ConfigBuilder::max_response_size`]: 4 MiB, far above any JSON or XML answer WeChat Pay sends.
+///
+/// ```
+/// # use wechatpay::crypto::{Certificate, PrivateKey};
+/// # let builder = wechatpay::Config::builder().mchid("1900000001")
+/// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+/// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+/// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
+/// assert_eq!(builder.build()?.max_response_size(), wechatpay::DEFAULT_MAX_RESPONSE_SIZE);
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
+pub const DEFAULT_MAX_RESPONSE_SIZE: u64 = 4 * 1024 * 1024;
+
+/// The length of a merchant API certificate serial in hex: WeChat Pay issues them with 20-byte serials.
+const MERCHANT_SERIAL_LENGTH: usize = 40;
+
 /// The keys the PHP-shaped config may have (`apiv3Key` and `autoRefresh` are this SDK's own).
-const CONFIG_KEYS: [&str; 12] = [
+const CONFIG_KEYS: [&str; 15] = [
     "mchid",
     "serial",
     "privateKey",
@@ -70,6 +101,9 @@ const CONFIG_KEYS: [&str; 12] = [
     "timeout",
     "connect_timeout",
     "verify",
+    "maxResponseSize",
+    "allowPlainHttp",
+    "retry",
 ];
 
 /// Everything a [`Builder`](crate::Builder) needs: who the merchant is, how to sign, whom to trust, where to go.
@@ -106,10 +140,15 @@ pub struct Config {
     /// DER of each extra TLS root.
     pub(crate) root_certificates: Vec<Vec<u8>>,
     pub(crate) base_uri: Url,
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) connect_timeout: Option<Duration>,
+    pub(crate) timeout: Duration,
+    pub(crate) connect_timeout: Duration,
     pub(crate) io_threads: usize,
     pub(crate) max_clock_skew: Duration,
+    pub(crate) max_response_size: u64,
+    pub(crate) allow_plain_http: bool,
+    pub(crate) retry: Option<Retry>,
+    /// The origin of `retry.failover_to`, parsed.
+    pub(crate) retry_failover: Option<Url>,
 }
 
 impl Config {
@@ -131,9 +170,11 @@ impl Config {
     /// as [`ConfigBuilder::root_certificate`] trusts them, beside the system's roots (Guzzle would trust the bundle
     /// alone); `false` is refused.
     ///
-    /// Two keys are this SDK's own: `"apiv3Key"` (the APIv3 key, see [`ConfigBuilder::apiv3_key`]; PHP's `secret`
-    /// is the APIv2 key) and `"autoRefresh"` (see [`ConfigBuilder::auto_refresh`]): `true` for the defaults, or
-    /// `{"interval": seconds or null for none, "minGap": seconds}`.
+    /// Some keys are this SDK's own: `"apiv3Key"` (the APIv3 key, see [`ConfigBuilder::apiv3_key`]; PHP's `secret`
+    /// is the APIv2 key), `"autoRefresh"` (see [`ConfigBuilder::auto_refresh`]): `true` for the defaults, or
+    /// `{"interval": seconds or null for none, "minGap": seconds}`; `"maxResponseSize"` (bytes, see
+    /// [`ConfigBuilder::max_response_size`]), `"allowPlainHttp"` (see [`ConfigBuilder::allow_plain_http`]) and
+    /// `"retry"` (see [`ConfigBuilder::retry`]). Timeouts default to 30 s (`timeout`) and 10 s (`connect_timeout`).
     ///
     /// ```
     /// use serde_json::json;
@@ -160,7 +201,7 @@ impl Config {
         };
         if let Some(unknown) = object.keys().find(|key| !CONFIG_KEYS.contains(&key.as_str())) {
             return Err(Error::config(
-                unknown.as_str(),
+                shown_name(unknown),
                 format!("not a config key; the keys are {}", CONFIG_KEYS.join(", ")),
             ));
         }
@@ -192,7 +233,7 @@ impl Config {
                 for (serial, thing) in certs {
                     let Value::String(thing) = thing else {
                         return Err(Error::config(
-                            format!("certs.{serial}"),
+                            format!("certs.{}", shown_name(serial)),
                             "it must be a string: a key or certificate",
                         ));
                     };
@@ -213,7 +254,7 @@ impl Config {
             Some(Value::Object(refresh)) => {
                 let mut policy = AutoRefresh::default();
                 for (key, value) in refresh {
-                    let field = || format!("autoRefresh.{key}");
+                    let field = || format!("autoRefresh.{}", shown_name(key));
                     match (key.as_str(), value) {
                         ("interval", Value::Null | Value::Bool(false)) => policy.interval = None,
                         ("interval", value) => {
@@ -269,7 +310,8 @@ impl Config {
             }
             Some(Value::String(path)) => {
                 let path = path.strip_prefix("file://").unwrap_or(path);
-                let bundle = std::fs::read(path)
+                // A CA bundle is at most a few hundred KiB (the system's); never read something endless whole.
+                let bundle = crate::crypto::source::read_bounded(path, 16 * 1024 * 1024)
                     .map_err(|err| Error::config("verify", format!("cannot read the CA bundle {path}: {err}")))?;
                 builder = builder.root_certificate(bundle);
             }
@@ -277,6 +319,76 @@ impl Config {
         }
         builder.timeout = seconds("timeout")?;
         builder.connect_timeout = seconds("connect_timeout")?;
+        match object.get("retry") {
+            None | Some(Value::Null) | Some(Value::Bool(false)) => {}
+            Some(Value::Bool(true)) => builder = builder.retry(Retry::default()),
+            Some(Value::Object(settings)) => {
+                let mut retry = Retry::default();
+                for (key, value) in settings {
+                    let field = || format!("retry.{}", shown_name(key));
+                    let seconds = || {
+                        value
+                            .as_f64()
+                            .filter(|seconds| *seconds >= 0.0)
+                            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                    };
+                    match (key.as_str(), value) {
+                        ("attempts", value) => {
+                            retry.max_attempts = value
+                                .as_u64()
+                                .and_then(|attempts| u32::try_from(attempts).ok())
+                                .ok_or_else(|| Error::config(field(), "it must be a whole number, at least 1"))?;
+                        }
+                        ("initialBackoff", _) => {
+                            retry.initial_backoff =
+                                seconds().ok_or_else(|| Error::config(field(), "it must be seconds, 0 or more"))?;
+                        }
+                        ("maxBackoff", _) => {
+                            retry.max_backoff =
+                                seconds().ok_or_else(|| Error::config(field(), "it must be seconds, 0 or more"))?;
+                        }
+                        ("failover", Value::Bool(true)) => retry = retry.failover(),
+                        ("failover", Value::Bool(false) | Value::Null) => retry.failover_to = None,
+                        ("failover", Value::String(uri)) => retry = retry.failover_to(uri.as_str()),
+                        ("failover", _) => {
+                            return Err(Error::config(field(), "it must be true (the backup host), false, or a URI"));
+                        }
+                        ("retryWrites", Value::Bool(writes)) => retry.retry_writes = *writes,
+                        ("retryWrites", _) => return Err(Error::config(field(), "it must be true or false")),
+                        _ => {
+                            return Err(Error::config(
+                                field(),
+                                "not a retry setting; they are attempts, initialBackoff, maxBackoff, failover and \
+                                 retryWrites",
+                            ));
+                        }
+                    }
+                }
+                builder = builder.retry(retry);
+            }
+            Some(_) => {
+                return Err(Error::config(
+                    "retry",
+                    "it must be true, false, or an object {\"attempts\", \"initialBackoff\", \"maxBackoff\", \
+                     \"failover\", \"retryWrites\"}",
+                ));
+            }
+        }
+        match object.get("allowPlainHttp") {
+            None | Some(Value::Null) => {}
+            Some(Value::Bool(allow)) => builder = builder.allow_plain_http(*allow),
+            Some(_) => return Err(Error::config("allowPlainHttp", "it must be true or false")),
+        }
+        match object.get("maxResponseSize") {
+            None | Some(Value::Null) => {}
+            Some(value) => {
+                let bytes = value
+                    .as_u64()
+                    .filter(|bytes| *bytes > 0)
+                    .ok_or_else(|| Error::config("maxResponseSize", "it must be a positive whole number of bytes"))?;
+                builder = builder.max_response_size(bytes);
+            }
+        }
         builder.build()
     }
 
@@ -457,6 +569,70 @@ impl Config {
     pub fn auto_refresh(&self) -> Option<&AutoRefresh> {
         self.auto_refresh.as_ref()
     }
+
+    /// The retry policy, when configured (see [`ConfigBuilder::retry`]).
+    ///
+    /// ```
+    /// # use wechatpay::crypto::{Certificate, PrivateKey};
+    /// # let builder = wechatpay::Config::builder().mchid("1900000001")
+    /// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    /// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+    /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
+    /// let config = builder.retry(wechatpay::Retry::default().failover()).build()?;
+    /// assert_eq!(config.retry().map(|retry| retry.max_attempts), Some(3));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn retry(&self) -> Option<&Retry> {
+        self.retry.as_ref()
+    }
+
+    /// The whole-request timeout (see [`ConfigBuilder::timeout`]).
+    ///
+    /// ```
+    /// # use wechatpay::crypto::{Certificate, PrivateKey};
+    /// # let builder = wechatpay::Config::builder().mchid("1900000001")
+    /// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    /// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+    /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
+    /// assert_eq!(builder.build()?.timeout(), wechatpay::DEFAULT_TIMEOUT);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The connection timeout (see [`ConfigBuilder::connect_timeout`]).
+    ///
+    /// ```
+    /// # use wechatpay::crypto::{Certificate, PrivateKey};
+    /// # let builder = wechatpay::Config::builder().mchid("1900000001")
+    /// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    /// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+    /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
+    /// assert_eq!(builder.build()?.connect_timeout(), wechatpay::DEFAULT_CONNECT_TIMEOUT);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    /// The largest answer body read whole, in bytes (see [`ConfigBuilder::max_response_size`]).
+    ///
+    /// ```
+    /// # use wechatpay::crypto::{Certificate, PrivateKey};
+    /// let config = wechatpay::Config::from_value(&serde_json::json!({
+    ///     "mchid": "1900000001",
+    ///     "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
+    ///     "privateKey": "file://tests/fixtures/merchant_private_key.pem",
+    ///     "certs": {"PUB_KEY_ID_0114232134912410000000000000000": "file://tests/fixtures/wechat_pay_public_key.pem"},
+    ///     "maxResponseSize": 65536,
+    /// }))?;
+    /// assert_eq!(config.max_response_size(), 65536);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn max_response_size(&self) -> u64 {
+        self.max_response_size
+    }
 }
 
 impl fmt::Debug for Config {
@@ -471,6 +647,9 @@ impl fmt::Debug for Config {
             .field("base_uri", &self.base_uri.as_str())
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
+            .field("max_response_size", &self.max_response_size)
+            .field("allow_plain_http", &self.allow_plain_http)
+            .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
 }
@@ -553,6 +732,9 @@ pub struct ConfigBuilder {
     connect_timeout: Option<Duration>,
     io_threads: Option<usize>,
     max_clock_skew: Option<Duration>,
+    max_response_size: Option<u64>,
+    allow_plain_http: bool,
+    retry: Option<Retry>,
 }
 
 impl ConfigBuilder {
@@ -573,7 +755,8 @@ impl ConfigBuilder {
         self
     }
 
-    /// The serial of the merchant API certificate (`apiclient_cert.pem`), upper-case hex.
+    /// The serial of the merchant API certificate (`apiclient_cert.pem`): 40 hex digits (lower case is accepted and
+    /// sent in upper case). Any other length is refused when the config is built, rather than by WeChat Pay later.
     ///
     /// ```
     /// # use wechatpay::crypto::{Certificate, PrivateKey};
@@ -583,6 +766,11 @@ impl ConfigBuilder {
     /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
     /// let err = builder.serial("apiclient_cert.pem").build().unwrap_err();
     /// assert!(err.to_string().contains("hex"));
+    /// # let builder = wechatpay::Config::builder().mchid("1900000001")
+    /// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
+    /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
+    /// let err = builder.serial("5F1C").build().unwrap_err();
+    /// assert!(err.to_string().contains("40 hex digits"));
     /// # Ok::<(), wechatpay::Error>(())
     /// ```
     pub fn serial(mut self, serial: impl Into<String>) -> Self {
@@ -704,6 +892,7 @@ impl ConfigBuilder {
     /// assert!(err.to_string().contains("440024045C4A427599D09BB4E3DE0279F2E813FD"));
     /// ```
     pub fn cert_from(self, serial: &str, thing: &str) -> Result<Self> {
+        check_platform_serial(serial)?;
         let field = || format!("certs.{serial}");
         if let Ok(certificate) = Certificate::load(thing) {
             if !certificate.serial_number().eq_ignore_ascii_case(serial.trim()) {
@@ -878,7 +1067,13 @@ impl ConfigBuilder {
         self
     }
 
-    /// The whole-request timeout (default: none, as Guzzle's).
+    /// The whole-request timeout: connecting, sending, and reading the answer (default [`DEFAULT_TIMEOUT`], 30 s;
+    /// Guzzle's default is none, which lets a stalled server hold a request forever). One request may set its own
+    /// with [`Options::timeout`](crate::Options::timeout). Streaming downloads
+    /// ([`Builder::download`](crate::Builder::download), [`Bill`](crate::Bill)) are not cut after this long: it
+    /// bounds the wait for the answer's head and every pause between two pieces of the body instead (set a
+    /// whole-download limit with `Options::timeout` or [`Bill::timeout`](crate::Bill::timeout)). Uploads are
+    /// requests like any other: give a large one a longer `Options::timeout`. Zero is refused.
     ///
     /// ```
     /// use std::time::Duration;
@@ -900,7 +1095,8 @@ impl ConfigBuilder {
         self
     }
 
-    /// The connection timeout (default: none).
+    /// The connection timeout: how long establishing a connection (TCP and TLS) may take (default
+    /// [`DEFAULT_CONNECT_TIMEOUT`], 10 s). A request whose connection times out was not sent. Zero is refused.
     ///
     /// ```
     /// use std::time::Duration;
@@ -910,7 +1106,8 @@ impl ConfigBuilder {
     /// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?)
     /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
     /// let config = builder.connect_timeout(Duration::from_secs(3)).build()?;
-    /// assert!(format!("{config:?}").contains("connect_timeout: Some(3s)"));
+    /// assert!(format!("{config:?}").contains("connect_timeout: 3s"));
+    /// assert!(wechatpay::Config::builder().connect_timeout(Duration::ZERO).build().is_err());
     /// # Ok::<(), wechatpay::Error>(())
     /// ```
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
@@ -918,8 +1115,8 @@ impl ConfigBuilder {
         self
     }
 
-    /// How many threads the SDK's I/O runtime uses (default: the number of CPUs, at most 4). Signing and
-    /// verification run there, so more threads verify more answers at once.
+    /// How many threads the SDK's I/O runtime uses (default: the number of CPUs, at most 4). The async verbs sign
+    /// and verify there, so more threads verify more answers at once; the blocking verbs do it on the calling thread.
     ///
     /// ```
     /// # use wechatpay::crypto::{Certificate, PrivateKey};
@@ -961,6 +1158,79 @@ impl ConfigBuilder {
         self
     }
 
+    /// Sends failed requests again as `retry` says (default: never; `retry` in the PHP-shaped config: `true` for
+    /// [`Retry::default`], or `{"attempts", "initialBackoff", "maxBackoff"` (seconds)`, "failover"` (`true` for
+    /// [`BACKUP_BASE_URI`], or a URI)`, "retryWrites"}`). By default only what was certainly not processed is
+    /// retried (a connection that could not be made, `429`), and any failed `GET`: see [`Retry`] for which calls
+    /// are safe to retry.
+    ///
+    /// ```
+    /// use wechatpay::{Retry, StatusCode};
+    /// use wechatpay_mock::Fault;
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let config = || wechatpay::Config::builder().mchid(&ids.mchid).serial(&ids.merchant.serial)
+    /// #     .private_key(wechatpay::crypto::PrivateKey::from_pem(&ids.merchant.private_key_pem).unwrap())
+    /// #     .platform_certificate(wechatpay::crypto::Certificate::from_pem(&ids.platform.certificate_pem).unwrap())
+    /// #     .base_uri(server.base_uri());
+    /// let patient = wechatpay::Builder::factory(config().retry(Retry::default()))?;
+    /// // Rate limited twice: the third attempt gets through.
+    /// server.faults().next_n(2, Fault::Status(429));
+    /// assert_eq!(patient.v3().certificates().get(())?.status(), StatusCode::OK);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn retry(mut self, retry: Retry) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+
+    /// Allows `http://` base URIs (and APIv2 `base_uri` options) to hosts that are not loopback (default: refused;
+    /// `allowPlainHttp` in the PHP-shaped config). Only for a TLS-terminating proxy on a network you trust: signed
+    /// requests, answers and bills would otherwise cross it in clear text. Loopback (`127.0.0.1`, `[::1]`,
+    /// `localhost`), where simulators run, is always allowed.
+    ///
+    /// ```
+    /// # use wechatpay::crypto::{Certificate, PrivateKey};
+    /// # let builder = || wechatpay::Config::builder().mchid("1900000001")
+    /// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    /// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem").unwrap())
+    /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem").unwrap());
+    /// let err = builder().base_uri("http://wechatpay-proxy.internal/").build().unwrap_err();
+    /// assert!(err.to_string().contains("allow_plain_http"));
+    /// assert!(builder().base_uri("http://wechatpay-proxy.internal/").allow_plain_http(true).build().is_ok());
+    /// assert!(builder().base_uri("http://127.0.0.1:8080/").build().is_ok());
+    /// ```
+    pub fn allow_plain_http(mut self, allow: bool) -> Self {
+        self.allow_plain_http = allow;
+        self
+    }
+
+    /// The largest answer body read whole, in bytes (default [`DEFAULT_MAX_RESPONSE_SIZE`], 4 MiB;
+    /// `maxResponseSize` in the PHP-shaped config). A larger answer is refused with [`Error::ResponseTooLarge`]:
+    /// from its `Content-Length` before any of it is read, or as soon as more than this has arrived. Error answers
+    /// (4xx/5xx) are read up to 64 KiB at most, whatever this says. Streaming downloads
+    /// ([`Builder::download`](crate::Builder::download), [`Bill`](crate::Bill)) are not limited: their writer or
+    /// file is their bound. Raise it for large APIv2 bills (`v2/pay/downloadbill`), which are read whole.
+    ///
+    /// ```
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let config = || wechatpay::Config::builder().mchid(&ids.mchid).serial(&ids.merchant.serial)
+    /// #     .private_key(wechatpay::crypto::PrivateKey::from_pem(&ids.merchant.private_key_pem).unwrap())
+    /// #     .platform_certificate(wechatpay::crypto::Certificate::from_pem(&ids.platform.certificate_pem).unwrap())
+    /// #     .base_uri(server.base_uri());
+    /// let tiny = wechatpay::Builder::factory(config().max_response_size(16))?;
+    /// let err = tiny.v3().certificates().get(()).unwrap_err();
+    /// assert!(matches!(err, wechatpay::Error::ResponseTooLarge { limit: 16, .. }), "{err}");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn max_response_size(mut self, bytes: u64) -> Self {
+        self.max_response_size = Some(bytes);
+        self
+    }
+
     /// Checks the configuration as the PHP SDK does, and more.
     ///
     /// ```
@@ -984,10 +1254,19 @@ impl ConfigBuilder {
         let serial = self.serial.ok_or_else(|| {
             Error::config("serial", "it is required: the serial of your merchant API certificate (apiclient_cert.pem)")
         })?;
-        if serial.is_empty() || !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if serial.len() != MERCHANT_SERIAL_LENGTH || !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let shown = if serial.bytes().all(|b| b.is_ascii_hexdigit()) {
+                format!("{} hex digits", serial.len())
+            } else {
+                format!("{} characters, not all hex", serial.chars().count())
+            };
             return Err(Error::config(
                 "serial",
-                "it must be the merchant certificate serial in hex (`openssl x509 -noout -serial -in apiclient_cert.pem`)",
+                format!(
+                    "it must be the merchant API certificate's serial, {MERCHANT_SERIAL_LENGTH} hex digits (`openssl \
+                     x509 -noout -serial -in apiclient_cert.pem`, or the merchant platform's API security page), not \
+                     {shown}: WeChat Pay would refuse every request with 401 SIGN_ERROR"
+                ),
             ));
         }
         // WeChat Pay writes serials in upper case, and so does `serial_no` in every Authorization header we send.
@@ -1002,6 +1281,9 @@ impl ConfigBuilder {
                 ));
             }
         };
+        for platform_serial in self.keys.serials() {
+            check_platform_serial(&platform_serial)?;
+        }
         if self.keys.contains(&serial) {
             return Err(Error::config(
                 "certs",
@@ -1055,6 +1337,7 @@ impl ConfigBuilder {
         if !matches!(base_uri.scheme(), "http" | "https") || base_uri.host().is_none() {
             return Err(Error::config("base_uri", format!("{shown} must be an http:// or https:// URL with a host")));
         }
+        check_plain_http(&base_uri, self.allow_plain_http).map_err(|reason| Error::config("base_uri", reason))?;
         if base_uri.query().is_some() || base_uri.fragment().is_some() {
             return Err(Error::config("base_uri", format!("{shown} must not have a query or fragment")));
         }
@@ -1085,6 +1368,23 @@ impl ConfigBuilder {
         for given in &self.root_certificates {
             root_certificates.extend(root_ders(given)?);
         }
+        let max_response_size = match self.max_response_size {
+            Some(0) => return Err(Error::config("maxResponseSize", "it must be at least 1 byte")),
+            Some(bytes) => bytes,
+            None => DEFAULT_MAX_RESPONSE_SIZE,
+        };
+        let retry_failover = match &self.retry {
+            Some(retry) if retry.max_attempts == 0 => {
+                return Err(Error::config("retry.attempts", "it must be at least 1 (1: send once, never retry)"));
+            }
+            Some(Retry { failover_to: Some(failover), .. }) => Some(
+                crate::retry::failover_origin(failover, self.allow_plain_http)
+                    .map_err(|reason| Error::config("retry.failover", reason))?,
+            ),
+            _ => None,
+        };
+        let timeout = positive(self.timeout, DEFAULT_TIMEOUT, "timeout")?;
+        let connect_timeout = positive(self.connect_timeout, DEFAULT_CONNECT_TIMEOUT, "connect_timeout")?;
         let io_threads = match self.io_threads {
             Some(0) => return Err(Error::config("io_threads", "it must be at least 1")),
             Some(threads) => threads,
@@ -1103,10 +1403,14 @@ impl ConfigBuilder {
             merchant_tls: self.merchant_tls,
             root_certificates,
             base_uri,
-            timeout: self.timeout,
-            connect_timeout: self.connect_timeout,
+            timeout,
+            connect_timeout,
             io_threads,
             max_clock_skew: self.max_clock_skew.unwrap_or(Duration::from_secs(300)),
+            max_response_size,
+            allow_plain_http: self.allow_plain_http,
+            retry: self.retry,
+            retry_failover,
         })
     }
 }
@@ -1121,6 +1425,51 @@ pub(crate) fn version_in_path(base_uri: &Url) -> Option<&str> {
         .into_iter()
         .flatten()
         .find(|segment| segment.eq_ignore_ascii_case("v2") || segment.eq_ignore_ascii_case("v3"))
+}
+
+/// Refuses a `certs` serial that is neither a certificate serial (hex) nor a public key id (`PUB_KEY_ID_...`),
+/// without ever quoting it: a key and its value swapped would put the key (or a private key pasted by mistake)
+/// there.
+fn check_platform_serial(serial: &str) -> Result<()> {
+    let serial = serial.trim();
+    if (1..=64).contains(&serial.len()) && serial.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Ok(());
+    }
+    let looks_like = if serial.contains("-----BEGIN") { "PEM text" } else { "text" };
+    Err(Error::config(
+        "certs",
+        format!(
+            "an entry's serial is {looks_like} of {} characters (not shown), not a platform certificate serial (hex) \
+             or a public key id (PUB_KEY_ID_...): certs maps each serial to its key or certificate; are the two \
+             swapped?",
+            serial.chars().count()
+        ),
+    ))
+}
+
+/// A timeout as given, or `default`; zero is refused: it would fail every request without trying.
+fn positive(given: Option<Duration>, default: Duration, field: &str) -> Result<Duration> {
+    match given {
+        Some(duration) if duration.is_zero() => {
+            Err(Error::config(field, "it must be more than zero: a zero timeout fails every request before it is sent"))
+        }
+        Some(duration) => Ok(duration),
+        None => Ok(default),
+    }
+}
+
+/// Refuses `http://` to a host other than loopback unless `allowed`: signed requests, their answers, bills and
+/// decrypted sensitive fields would cross the network in clear text.
+pub(crate) fn check_plain_http(url: &Url, allowed: bool) -> std::result::Result<(), String> {
+    if url.scheme() != "http" || allowed || crate::client::is_loopback(url) {
+        return Ok(());
+    }
+    Err(format!(
+        "{} is plain http:// to a host that is not loopback, so requests and answers would cross the network \
+         unencrypted: use https://, or allow it explicitly (ConfigBuilder::allow_plain_http, allowPlainHttp) for a \
+         TLS-terminating proxy you trust",
+        url.origin().ascii_serialization()
+    ))
 }
 
 /// The DER of each certificate in `given`: PEM (one or a bundle) or DER, each checked to be X.509.

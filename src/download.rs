@@ -735,13 +735,22 @@ async fn produce(
     }
     let mut received = 0u64;
     loop {
-        let message = match streaming.chunk().await {
-            Ok(Some(chunk)) => {
+        let next = match streaming.idle {
+            Some(idle) => tokio::time::timeout(idle, streaming.chunk()).await.ok(),
+            None => Some(streaming.chunk().await),
+        };
+        let message = match next {
+            Some(Ok(Some(chunk))) => {
                 received += chunk.len() as u64;
                 Message::Chunk(chunk)
             }
-            Ok(None) => Message::End,
-            Err(err) => Message::Failed(cut_short(&core, &streaming, &what, (received, announced), err)),
+            Some(Ok(None)) => Message::End,
+            Some(Err(err)) => Message::Failed(cut_short(&core, &streaming, &what, (received, announced), err)),
+            None => Message::Failed(Error::Timeout {
+                method: streaming.method.to_string(),
+                url: crate::error::abbreviate(streaming.url.as_str()),
+                after: streaming.idle,
+            }),
         };
         let last = !matches!(message, Message::Chunk(_));
         if sender.send(message).await.is_err() || last {
@@ -762,8 +771,8 @@ fn cut_short(
     if err.is_timeout() {
         return Error::Timeout {
             method: streaming.method.to_string(),
-            url: streaming.url.as_str().to_owned(),
-            after: streaming.timeout.or(core.config.timeout),
+            url: crate::error::abbreviate(streaming.url.as_str()),
+            after: Some(streaming.timeout.unwrap_or(core.config.timeout)),
         };
     }
     Error::Truncated { what: what.to_owned(), received, expected, source: Some(Box::new(err)) }

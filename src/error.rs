@@ -92,7 +92,7 @@ pub enum Error {
     Transport {
         /// The HTTP method.
         method: String,
-        /// The URL (no credentials are ever in it).
+        /// The URL (no credentials are ever in it; abbreviated past 512 characters).
         url: String,
         /// What happened and what to do.
         reason: String,
@@ -137,13 +137,14 @@ pub enum Error {
         status: u16,
         /// The error code, e.g. `PARAM_ERROR`, `SIGN_ERROR`, `NOT_FOUND` (empty when the body had none).
         code: String,
-        /// The error message.
+        /// The error message, on one line (control characters become spaces); for a body that is not WeChat Pay's
+        /// JSON (a proxy's HTML page), a line of its text.
         message: String,
         /// The `detail` object, when present (boxed to keep `Error` small).
         detail: Option<Box<serde_json::Value>>,
         /// The `Request-ID` header: quote it to WeChat Pay support.
         request_id: Option<String>,
-        /// The raw body.
+        /// The raw body (its first 64 KiB at most).
         body: bytes::Bytes,
     },
 
@@ -227,6 +228,27 @@ pub enum Error {
         /// The underlying error.
         #[source]
         source: std::io::Error,
+    },
+
+    /// An answer's body was larger than [`ConfigBuilder::max_response_size`](crate::ConfigBuilder::max_response_size)
+    /// allows: it was refused from its `Content-Length` before any of it was read, or as soon as more arrived. The
+    /// answer came, so the request was processed: do not send it again blindly.
+    #[error(
+        "{method} {url}: WeChat Pay answered {status} with a body {}larger than the {limit}-byte limit, which was not \
+         read: raise ConfigBuilder::max_response_size (maxResponseSize) if such answers are expected, or stream \
+         bill files and images with download()", announced_suffix(.announced)
+    )]
+    ResponseTooLarge {
+        /// The HTTP method.
+        method: String,
+        /// The URL.
+        url: String,
+        /// The HTTP status of the answer.
+        status: u16,
+        /// The limit, in bytes.
+        limit: u64,
+        /// The `Content-Length` the answer announced, when it did.
+        announced: Option<u64>,
     },
 
     /// The answer was a redirect (3xx). The SDK never follows one: a signed request is valid for its own URL only,
@@ -417,6 +439,39 @@ pub enum VerificationFailure {
         /// When it expired.
         expired_at: std::time::SystemTime,
     },
+    /// A `Wechatpay-*` header the verification reads is present more than once: which value was signed is
+    /// ambiguous, so the answer is refused.
+    #[error(
+        "the {0} header is present more than once, which WeChat Pay never does: which value the signature covers is \
+         ambiguous, so the answer is refused"
+    )]
+    RepeatedHeader(&'static str),
+}
+
+/// The most of a caller's text (a URL, a template) an error repeats.
+const SHOWN_LENGTH: usize = 512;
+
+/// `text`, cut to its first 512 characters (with its length in bytes) when longer, so that an error's message stays
+/// readable whatever it quotes.
+pub(crate) fn abbreviate(text: &str) -> String {
+    match text.char_indices().nth(SHOWN_LENGTH) {
+        Some((end, _)) => format!("{}... ({} bytes in all)", &text[..end], text.len()),
+        None => text.to_owned(),
+    }
+}
+
+/// A name from the caller (a config or option key, a serial, a header name) as an error may quote it: itself
+/// when it looks like a name, else only its length. A key and a value swapped (`"certs": {"-----BEGIN PRIVATE
+/// KEY-----...": "PUB_KEY_ID_..."}`) would otherwise print the secret in the error.
+pub(crate) fn shown_name(name: &str) -> std::borrow::Cow<'_, str> {
+    let looks_like_a_name = (1..=64).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'+'))
+        && !name.contains("--");
+    if looks_like_a_name {
+        std::borrow::Cow::Borrowed(name)
+    } else {
+        std::borrow::Cow::Owned(format!("<{} characters, not shown: not a name, maybe a key>", name.chars().count()))
+    }
 }
 
 fn request_id_suffix(request_id: &Option<String>) -> String {
@@ -469,6 +524,13 @@ fn expected_suffix(expected: &Option<u64>) -> String {
     }
 }
 
+fn announced_suffix(announced: &Option<u64>) -> String {
+    match announced {
+        Some(announced) => format!("of {announced} bytes, "),
+        None => String::new(),
+    }
+}
+
 fn hint_suffix(hint: &str) -> String {
     if hint.is_empty() { String::new() } else { format!(". {hint}") }
 }
@@ -491,7 +553,7 @@ impl Error {
     }
 
     pub(crate) fn template(template: impl Into<String>, reason: impl fmt::Display) -> Self {
-        Error::Template { template: template.into(), reason: reason.to_string() }
+        Error::Template { template: abbreviate(&template.into()), reason: reason.to_string() }
     }
 
     pub(crate) fn runtime(reason: impl fmt::Display) -> Self {

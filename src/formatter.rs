@@ -18,6 +18,9 @@ use crate::error::{Error, Result};
 /// ```
 pub const AUTHORIZATION_SCHEME: &str = "WECHATPAY2-SHA256-RSA2048";
 
+/// The largest nonce [`Formatter::nonce`] makes: far beyond any protocol's, small enough to allocate.
+const MAX_NONCE_SIZE: usize = 64 * 1024;
+
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /// Builds the protocol's strings.
@@ -45,11 +48,16 @@ impl Formatter {
     /// assert_eq!(nonce.len(), 32);
     /// assert!(nonce.bytes().all(|b| b.is_ascii_alphanumeric()));
     /// assert!(Formatter::nonce(0).is_err());
+    /// // Sizes beyond 65,536 are refused rather than allocated.
+    /// assert!(Formatter::nonce(usize::MAX).is_err());
     /// # Ok::<(), wechatpay::Error>(())
     /// ```
     pub fn nonce(size: usize) -> Result<String> {
-        if size == 0 {
-            return Err(Error::invalid("nonce size", "it must be at least 1 (WeChat Pay uses 32)"));
+        if size == 0 || size > MAX_NONCE_SIZE {
+            return Err(Error::invalid(
+                "nonce size",
+                format!("it must be from 1 to {MAX_NONCE_SIZE}, not {size} (WeChat Pay uses 32)"),
+            ));
         }
         let mut nonce = String::with_capacity(size);
         let mut random = [0u8; 64];
@@ -291,12 +299,16 @@ macro_rules! form_value_by_display {
 
 form_value_by_display!(i8, i16, i32, i64, u8, u16, u32, u64, usize, isize, bool);
 
+/// Arrays and objects are their JSON text; a value nested deeper than 128 levels has none (so it is left out, as
+/// `null` is), rather than overflowing the stack.
 impl FormValue for serde_json::Value {
     fn form_value(&self) -> Option<Cow<'_, str>> {
         match self {
             serde_json::Value::Null => None,
             serde_json::Value::String(text) => Some(Cow::Borrowed(text)),
-            other => Some(Cow::Owned(other.to_string())),
+            other => {
+                crate::util::json::to_vec(other).ok().and_then(|text| String::from_utf8(text).ok()).map(Cow::Owned)
+            }
         }
     }
 }

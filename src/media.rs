@@ -52,6 +52,8 @@ pub struct MediaUpload {
     len: u64,
     sha256: String,
     meta: String,
+    /// Why the meta given to `with_meta` cannot be sent, reported when the upload is made.
+    meta_error: Option<Box<str>>,
     file_content_type: String,
     file_field: String,
     fields: Vec<(String, String)>,
@@ -190,6 +192,7 @@ impl MediaUpload {
             len,
             sha256,
             meta,
+            meta_error: None,
             file_content_type,
             file_field: "file".to_owned(),
             fields: Vec::new(),
@@ -210,8 +213,20 @@ impl MediaUpload {
     /// assert!(media.meta().contains("CMB"));
     /// ```
     pub fn with_meta(mut self, meta: &Value) -> Self {
-        self.meta = meta.to_string();
+        match crate::util::json::to_vec(meta).map(String::from_utf8) {
+            Ok(Ok(meta)) => (self.meta, self.meta_error) = (meta, None),
+            Ok(Err(_)) => self.meta_error = Some("the meta is not UTF-8".into()),
+            Err(reason) => self.meta_error = Some(format!("the meta does not serialise: {reason}").into()),
+        }
         self
+    }
+
+    /// Fails if the meta given to [`with_meta`](Self::with_meta) cannot be sent.
+    pub(crate) fn check_meta(&self) -> Result<()> {
+        match &self.meta_error {
+            Some(reason) => Err(Error::invalid("meta", reason)),
+            None => Ok(()),
+        }
     }
 
     /// Names the file part (default `file`), for the endpoints that call it otherwise, e.g. `submission_file` of
@@ -372,6 +387,7 @@ impl MediaUpload {
     /// # Ok::<(), wechatpay::Error>(())
     /// ```
     pub fn to_body(&self) -> Result<Bytes> {
+        self.check_meta()?;
         let mut body = Vec::with_capacity(usize::try_from(self.content_length()).unwrap_or(0));
         self.write_form(&mut body)?;
         Ok(Bytes::from(body))

@@ -53,11 +53,30 @@ pub trait NotificationHeaders {
     /// assert_eq!(headers.header("wechatpay-timestamp"), Some(&b"1554208460"[..]));
     /// ```
     fn header(&self, name: &str) -> Option<&[u8]>;
+
+    /// How many times the header `name` (any case) is present. A signature header present twice is refused
+    /// ([`VerificationFailure::RepeatedHeader`]): which of its values was signed would be ambiguous. The default
+    /// counts [`header`](Self::header) once, for maps that keep one value per name.
+    ///
+    /// ```
+    /// use wechatpay::NotificationHeaders;
+    ///
+    /// let pairs = [("Wechatpay-Serial", "A"), ("wechatpay-serial", "B")];
+    /// assert_eq!(pairs.header_count("Wechatpay-Serial"), 2);
+    /// assert_eq!(pairs.header_count("Wechatpay-Nonce"), 0);
+    /// ```
+    fn header_count(&self, name: &str) -> usize {
+        usize::from(self.header(name).is_some())
+    }
 }
 
 impl NotificationHeaders for HeaderMap {
     fn header(&self, name: &str) -> Option<&[u8]> {
         self.get(name).map(|value| value.as_bytes())
+    }
+
+    fn header_count(&self, name: &str) -> usize {
+        self.get_all(name).iter().count()
     }
 }
 
@@ -65,11 +84,19 @@ impl<K: AsRef<str>, V: AsRef<[u8]>> NotificationHeaders for [(K, V)] {
     fn header(&self, name: &str) -> Option<&[u8]> {
         self.iter().find(|(key, _)| key.as_ref().eq_ignore_ascii_case(name)).map(|(_, value)| value.as_ref())
     }
+
+    fn header_count(&self, name: &str) -> usize {
+        self.iter().filter(|(key, _)| key.as_ref().eq_ignore_ascii_case(name)).count()
+    }
 }
 
 impl<K: AsRef<str>, V: AsRef<[u8]>, const N: usize> NotificationHeaders for [(K, V); N] {
     fn header(&self, name: &str) -> Option<&[u8]> {
         self.as_slice().header(name)
+    }
+
+    fn header_count(&self, name: &str) -> usize {
+        self.as_slice().header_count(name)
     }
 }
 
@@ -77,11 +104,20 @@ impl<K: AsRef<str>, V: AsRef<[u8]>> NotificationHeaders for Vec<(K, V)> {
     fn header(&self, name: &str) -> Option<&[u8]> {
         self.as_slice().header(name)
     }
+
+    fn header_count(&self, name: &str) -> usize {
+        self.as_slice().header_count(name)
+    }
 }
 
 impl<K: AsRef<str>, V: AsRef<[u8]>, S: BuildHasher> NotificationHeaders for HashMap<K, V, S> {
     fn header(&self, name: &str) -> Option<&[u8]> {
         self.iter().find(|(key, _)| key.as_ref().eq_ignore_ascii_case(name)).map(|(_, value)| value.as_ref())
+    }
+
+    /// Keys that differ only in case (`Wechatpay-Serial` and `wechatpay-serial`) count as one header twice.
+    fn header_count(&self, name: &str) -> usize {
+        self.keys().filter(|key| key.as_ref().eq_ignore_ascii_case(name)).count()
     }
 }
 
@@ -89,11 +125,20 @@ impl<K: AsRef<str>, V: AsRef<[u8]>> NotificationHeaders for BTreeMap<K, V> {
     fn header(&self, name: &str) -> Option<&[u8]> {
         self.iter().find(|(key, _)| key.as_ref().eq_ignore_ascii_case(name)).map(|(_, value)| value.as_ref())
     }
+
+    /// Keys that differ only in case count as one header twice.
+    fn header_count(&self, name: &str) -> usize {
+        self.keys().filter(|key| key.as_ref().eq_ignore_ascii_case(name)).count()
+    }
 }
 
 impl<T: NotificationHeaders + ?Sized> NotificationHeaders for &T {
     fn header(&self, name: &str) -> Option<&[u8]> {
         (**self).header(name)
+    }
+
+    fn header_count(&self, name: &str) -> usize {
+        (**self).header_count(name)
     }
 }
 

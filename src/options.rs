@@ -10,11 +10,13 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::media::MediaUpload;
+use crate::util::json;
 
 /// The keys that are options; any other top-level key is a URI template variable.
 ///
 /// ```
-/// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+/// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+/// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
 /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
 /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
 /// // `query` is an option; `out_trade_no` is not, so it fills the path.
@@ -109,9 +111,9 @@ pub(crate) enum Json {
 
 impl Json {
     /// The bytes to send and sign.
-    pub(crate) fn into_bytes(self) -> std::result::Result<Bytes, serde_json::Error> {
+    pub(crate) fn into_bytes(self) -> std::result::Result<Bytes, String> {
         match self {
-            Json::Value(value) => serde_json::to_vec(&value).map(Bytes::from),
+            Json::Value(value) => json::to_vec(&value).map(Bytes::from),
             Json::Bytes(bytes) => Ok(bytes),
         }
     }
@@ -185,7 +187,8 @@ impl Options {
     ///
     /// ```
     /// use wechatpay::Options;
-    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+    /// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
     /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
     /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
     /// let certificates = instance.v3().certificates();
@@ -207,8 +210,7 @@ impl Options {
     /// let options = Options::new().json(&Close { mchid: "1900000001".into() });
     /// ```
     pub fn json<T: Serialize + ?Sized>(mut self, body: &T) -> Self {
-        self.json =
-            Some(serde_json::to_vec(body).map(|bytes| Json::Bytes(bytes.into())).map_err(|err| err.to_string()));
+        self.json = Some(json::to_vec(body).map(|bytes| Json::Bytes(bytes.into())));
         self
     }
 
@@ -217,7 +219,8 @@ impl Options {
     ///
     /// ```
     /// use wechatpay::Options;
-    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+    /// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
     /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
     /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
     /// let options = Options::new().query("algorithm_type", "RSA").query("note", "a b&c");
@@ -234,7 +237,8 @@ impl Options {
     ///
     /// ```
     /// use wechatpay::Options;
-    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+    /// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
     /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
     /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
     /// let certificates = instance.v3().certificates();
@@ -338,7 +342,8 @@ impl Options {
     ///
     /// ```
     /// use wechatpay::Options;
-    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+    /// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
     /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
     /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
     /// let refund = instance.v3().refund().domestic().refunds()._out_refund_no_();
@@ -351,7 +356,9 @@ impl Options {
         self
     }
 
-    /// A timeout for this request alone, overriding the configured one.
+    /// A timeout for this request alone, overriding the configured one
+    /// ([`ConfigBuilder::timeout`](crate::ConfigBuilder::timeout)); for a streaming download, a limit on the whole
+    /// download. Zero is refused when the request is made.
     ///
     /// ```
     /// use std::time::Duration;
@@ -378,7 +385,8 @@ impl Options {
     ///
     /// ```
     /// use wechatpay::Options;
-    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+    /// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
     /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
     /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
     /// let mut xml = serde_json::Map::new();
@@ -397,7 +405,8 @@ impl Options {
     ///
     /// ```
     /// use wechatpay::Options;
-    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+    /// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
     /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
     /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
     /// // APIv3 has no client certificate: the option is refused there.
@@ -414,7 +423,8 @@ impl Options {
     ///
     /// ```
     /// use wechatpay::Options;
-    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+    /// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
     /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
     /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
     /// let err = instance.v3().certificates().url(Options::new().nonceless(true)).unwrap_err();
@@ -433,7 +443,8 @@ impl Options {
     ///
     /// ```
     /// use wechatpay::Options;
-    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+    /// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
     /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem", "secret": "192006250b4c09247ec02edce69f6a2d",
     /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
     /// let options = Options::new().base_uri("https://fraud.mch.weixin.qq.com/");
@@ -544,10 +555,18 @@ impl Options {
     /// assert!(err.to_string().contains("query"));
     /// ```
     pub fn from_value(value: &Value) -> Result<Self> {
+        // Checked before the clone, which would recurse once per level.
+        if json::deeper_than(value, json::MAX_DEPTH + 1) {
+            return Err(Error::options(json::too_deep_reason("the options")));
+        }
         Self::from_owned(value.clone())
     }
 
     fn from_owned(value: Value) -> Result<Self> {
+        if json::deeper_than(&value, json::MAX_DEPTH + 1) {
+            json::dismantle(value);
+            return Err(Error::options(json::too_deep_reason("the options")));
+        }
         let object = match value {
             Value::Object(object) => object,
             Value::Null => return Ok(Self::new()),
@@ -641,7 +660,8 @@ impl Options {
 ///
 /// ```
 /// use wechatpay::{Builder, IntoOptions, Options};
-/// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1", "serial": "AB",
+/// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1",
+/// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
 /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
 /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
 ///
@@ -770,7 +790,11 @@ fn pairs(name: &str, value: &Value) -> Result<Vec<(String, String)>> {
         .map(|(key, value)| match value {
             Value::Bool(flag) => Ok((key.clone(), flag.to_string())),
             other => scalar(other).map(|text| (key.clone(), text.into_owned())).ok_or_else(|| {
-                Error::options(format!("`{name}.{key}` must be a string, number or boolean, not {}", kind(other)))
+                Error::options(format!(
+                    "`{name}.{}` must be a string, number or boolean, not {}",
+                    crate::error::shown_name(key),
+                    kind(other)
+                ))
             }),
         })
         .collect()

@@ -245,7 +245,8 @@ impl Builder {
     /// [`AppPayParams::sign`] with this Builder's signer and mchid.
     ///
     /// ```
-    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1900000001", "serial": "AB",
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({"mchid": "1900000001",
+    /// #   "serial": "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
     /// #   "privateKey": "file://tests/fixtures/merchant_private_key.pem",
     /// #   "certs": {"CD": "file://tests/fixtures/wechat_pay_public_key.pem"}}))?;
     /// let params = instance.app_pay_params("wxd678efh567hg6787", "WX1217752501201407033233368018")?;

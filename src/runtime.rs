@@ -1,8 +1,18 @@
-//! The SDK's own I/O runtime: every request (blocking or async) runs here, on one connection pool.
+//! The SDK's own runtimes: where requests run, on connection pools of the SDK's.
 //!
 //! Why not the caller's runtime: the blocking verbs must work from a plain `fn main()` and from inside any async
 //! runtime without deadlocking, async futures must be `Send + 'static` and independent of the executor that polls
 //! them, and pooled connections must not die with a caller's runtime ("dispatch task is gone").
+//!
+//! Two runtimes, each with its own connection pool:
+//! - [`IoRuntime`], a small multi-threaded runtime, runs the async verbs (and background refreshes): their futures
+//!   only wait for a task there, so any executor can poll them.
+//! - [`DrivenRuntime`], a current-thread runtime with no thread of its own, runs the blocking verbs *on the calling
+//!   thread*, which signs, writes, waits for the socket, reads and verifies itself: no hand-over to another thread
+//!   and back for every request (each costs wake-ups and context switches, a large share of a request's CPU time
+//!   next to the RSA work). Several threads may block at once: one of them drives the pool's connections while the
+//!   others wait for their own answers (Tokio's current-thread `block_on`). Inside a caller's current-thread
+//!   runtime, whose thread cannot be borrowed, the blocking verbs hand the request to the [`IoRuntime`] instead.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -16,11 +26,18 @@ use crate::error::{Error, Result};
 
 thread_local! {
     static ON_IO_THREAD: Cell<bool> = const { Cell::new(false) };
+    static DRIVING: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Whether the current thread is one of the SDK's I/O threads, where blocking on a request would deadlock.
 pub(crate) fn on_io_thread() -> bool {
     ON_IO_THREAD.with(Cell::get)
+}
+
+/// Whether the current thread is inside a blocking verb already (a Signer or Verifier calling a blocking verb),
+/// where Tokio would refuse to block on a second request.
+pub(crate) fn driving() -> bool {
+    DRIVING.with(Cell::get)
 }
 
 /// A multi-threaded Tokio runtime that shuts down without blocking when dropped, even from async code.
@@ -50,6 +67,71 @@ impl Drop for IoRuntime {
     fn drop(&mut self) {
         // Dropping a runtime blocks, which panics inside async code; shutting it down in the background does not.
         if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// The runtime of the blocking verbs: a current-thread Tokio runtime that the threads calling them drive (see the
+/// module documentation). It has no thread of its own; between blocking calls nothing runs on it, and its idle
+/// pooled connections simply wait for the next call.
+pub(crate) struct DrivenRuntime {
+    runtime: Option<tokio::runtime::Runtime>,
+    id: tokio::runtime::Id,
+}
+
+impl DrivenRuntime {
+    pub(crate) fn new() -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let id = runtime.handle().id();
+        Ok(DrivenRuntime { runtime: Some(runtime), id })
+    }
+
+    /// Whether `handle` is this runtime's: futures running here use this runtime's connection pool.
+    pub(crate) fn is(&self, handle: &tokio::runtime::Handle) -> bool {
+        handle.id() == self.id
+    }
+
+    /// Runs `future` to completion on the calling thread. The caller makes sure this thread is in no runtime
+    /// context (Tokio panics otherwise) and not driving already ([`driving`]). A panic of the future (in a custom
+    /// Signer or Verifier) is an error, as it is on the [`IoRuntime`].
+    pub(crate) fn block_on<T>(&self, future: impl Future<Output = Result<T>>) -> Result<T> {
+        let Some(runtime) = &self.runtime else {
+            return Err(Error::runtime("the SDK's runtime has shut down"));
+        };
+        struct Driving;
+        impl Drop for Driving {
+            fn drop(&mut self) {
+                DRIVING.with(|flag| flag.set(false));
+            }
+        }
+        DRIVING.with(|flag| flag.set(true));
+        let _driving = Driving;
+        let settled = async {
+            settle().await;
+            future.await
+        };
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(settled))).unwrap_or_else(|_| {
+            Err(Error::runtime("the request panicked on the calling thread (in a custom Signer or Verifier?)"))
+        })
+    }
+}
+
+/// Lets the runtime catch up before a request picks a pooled connection. Between blocking calls nothing drives
+/// this runtime, so a connection the server closed meanwhile (its keep-alive ran out) still looks usable, and a
+/// request sent on it would fail after it was written. The first yield lets the runtime poll its I/O driver, which
+/// wakes the task of every connection with news (an end of file); the second lets those tasks run, and a closed
+/// connection leave the pool, before this request goes on (a curl-style liveness check, done by the connections'
+/// own tasks). `tests/client.rs` checks it: a pooled connection the server closed between blocking calls.
+async fn settle() {
+    tokio::task::yield_now().await;
+    tokio::task::yield_now().await;
+}
+
+impl Drop for DrivenRuntime {
+    fn drop(&mut self) {
+        // As for the I/O runtime: never block (or panic) when the last Builder is dropped inside async code.
+        if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }
     }

@@ -110,7 +110,8 @@ impl UriTemplate {
 
     /// Expands the template, asking `lookup` for each variable's value. A variable that `lookup` does not know, or
     /// whose value is empty, `.` or `..` (or, for `{+var}`, holds such a segment, also as `%2e`), is an error naming
-    /// it: each would silently address another resource.
+    /// it: each would silently address another resource. So is a path whose literal text has such a segment, a
+    /// backslash, a `#` or a control character, which URL parsing would turn into another path.
     ///
     /// Values are percent-encoded as RFC 6570 says (simple expansion keeps only unreserved characters; reserved
     /// expansion also keeps reserved ones, except `#`, and existing `%XX` triplets); their case is never changed.
@@ -123,6 +124,9 @@ impl UriTemplate {
     /// assert!(err.to_string().contains("{id}"));
     /// let path = template.expand(|name| Some(if name == "id" { "AbC".into() } else { "a/b%20c".into() }))?;
     /// assert_eq!(path, "v3/AbC/a/b%20c");
+    /// // Literal text may not climb either.
+    /// let climbing = UriTemplate::parse("v3/pay/transactions/id/../../../billdownload/file")?;
+    /// assert!(climbing.expand(|_| None).unwrap_err().to_string().contains("`..`"));
     /// # Ok::<(), wechatpay::Error>(())
     /// ```
     pub fn expand<'a>(&self, lookup: impl Fn(&str) -> Option<Cow<'a, str>>) -> Result<String> {
@@ -151,8 +155,46 @@ impl UriTemplate {
                 }
             }
         }
+        check_path(&self.source, &out)?;
         Ok(out)
     }
+}
+
+/// Refuses an expanded path that URL parsing would change into another one: a `.` or `..` segment (also as
+/// `%2e`), which it resolves, climbing to another endpoint or above a base URI's path prefix; a `\`, which it reads
+/// as `/` (so `..\` climbs too); a `#`, which ends the path and drops the query; control characters, which it
+/// strips (joining `.\t.` into `..`). Values are encoded so that they never produce these: this catches literal
+/// text, as written in [`Builder::chain`](crate::Builder::chain) or an index key.
+fn check_path(source: &str, expanded: &str) -> Result<()> {
+    let refuse = |what: String| {
+        Err(Error::template(
+            source,
+            format!(
+                "{what}, so the signed request could reach another endpoint than the one written: give ids as \
+                 placeholders (`{{id}}`), whose values are encoded"
+            ),
+        ))
+    };
+    if let Some(c) = expanded.chars().find(|c| c.is_ascii_control() || matches!(c, '\\' | '#')) {
+        return refuse(format!(
+            "the path holds {}, which URL parsing would {}",
+            match c {
+                '\\' => "a backslash".to_owned(),
+                '#' => "a `#`".to_owned(),
+                c => format!("the control character U+{:04X}", u32::from(c)),
+            },
+            match c {
+                '\\' => "read as `/`",
+                '#' => "take as the end of the path, dropping the rest and the query",
+                _ => "strip, joining what is around it",
+            }
+        ));
+    }
+    let path = expanded.split('?').next().unwrap_or_default();
+    if let Some(segment) = path.split('/').find(|segment| is_dot_segment(segment)) {
+        return refuse(format!("the path has the segment `{segment}`, which URL parsing resolves as a dot segment"));
+    }
+    Ok(())
 }
 
 /// `.` or `..`, also percent-encoded: URL parsing resolves all of them, which would move the request elsewhere.

@@ -438,6 +438,8 @@ impl<'h> SignatureHeaders<'h> {
         max_skew: Duration,
     ) -> Result<Self, VerificationFailure> {
         let header = |name: &'static str| match headers.header(name).map(std::str::from_utf8) {
+            // Which of two values the signature covers would be ambiguous (hyper and most maps keep the first).
+            _ if headers.header_count(name) > 1 => Err(VerificationFailure::RepeatedHeader(name)),
             None => Err(VerificationFailure::MissingHeader(name)),
             Some(Ok(value)) if value.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b)) => match value.trim() {
                 "" => Err(VerificationFailure::MissingHeader(name)),

@@ -5,7 +5,7 @@
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::client_xml::verify_sign;
+use crate::client_xml::{check_unrepeated, verify_sign};
 use crate::crypto::{AesEcb, Hash};
 use crate::error::{ApiV2Failure, Error, Result, VerificationFailure};
 use crate::transformer::Transformer;
@@ -53,6 +53,7 @@ impl XmlNotification {
     pub fn verify(body: impl AsRef<[u8]>, apiv2_key: &str) -> Result<XmlNotification> {
         let body = body.as_ref();
         let fields = Transformer::to_array(body)?;
+        check_unrepeated(&fields, "an APIv2 notification")?;
         check_return_code(&fields, body)?;
         let sign_type = fields
             .get("sign_type")
@@ -81,6 +82,7 @@ impl XmlNotification {
     pub fn decrypt_refund(body: impl AsRef<[u8]>, apiv2_key: &str) -> Result<XmlNotification> {
         let body = body.as_ref();
         let fields = Transformer::to_array(body)?;
+        check_unrepeated(&fields, "an APIv2 refund notification")?;
         check_return_code(&fields, body)?;
         let Some(req_info) = fields.get("req_info").and_then(Value::as_str) else {
             return Err(Error::Decode {

@@ -285,17 +285,20 @@ fn concurrent_requests_share_the_pool() {
         }
     });
     assert_eq!(server.requests_served(), 32);
-    // The connections the burst opened stay in the pool: a second burst, and sequential calls, reuse them.
+    // The connections the burst opened stay in the pool: sequential calls reuse them.
     let opened = server.connections_accepted();
     runtime.block_on(async {
         for _ in 0..8 {
             instance.v3().certificates().get_async(()).await.unwrap();
         }
     });
+    assert_eq!(server.connections_accepted(), opened, "pooled connections were not reused");
+    // The blocking verbs run on the calling thread with a pool of their own (a connection belongs to the runtime
+    // that opened it): one more connection, reused by every blocking call after it.
     for _ in 0..8 {
         instance.v3().certificates().get(()).unwrap();
     }
-    assert_eq!(server.connections_accepted(), opened, "pooled connections were not reused");
+    assert_eq!(server.connections_accepted(), opened + 1, "the blocking verbs' connection was not reused");
 }
 
 #[test]
@@ -316,6 +319,67 @@ fn dropping_a_future_or_the_builder_mid_request_is_clean() {
             Err(err) => assert!(matches!(err, Error::Runtime { .. } | Error::Transport { .. }), "{err:?}"),
         }
     });
+}
+
+#[test]
+fn blocking_verbs_from_many_threads_at_once_all_complete_on_shared_connections() {
+    // The blocking verbs drive one runtime from the calling threads: one thread runs the connections while the
+    // others wait for their answers.
+    let server = common::mock();
+    let instance = common::client(&server);
+    std::thread::scope(|scope| {
+        for _ in 0..6 {
+            scope.spawn(|| {
+                for _ in 0..5 {
+                    assert_eq!(instance.v3().certificates().get(()).unwrap().status(), 200);
+                }
+            });
+        }
+    });
+    assert_eq!(server.requests_served(), 30);
+    // A thread waiting for a connection may open one while another frees up: a few spare ones at most.
+    let opened = server.connections_accepted();
+    assert!(opened <= 12, "{opened} connections for 6 threads");
+    for _ in 0..5 {
+        instance.v3().certificates().get(()).unwrap();
+    }
+    assert_eq!(server.connections_accepted(), opened, "pooled connections were not reused");
+}
+
+#[test]
+fn a_panicking_signer_is_an_error_and_the_next_blocking_call_works() {
+    struct PanicsOnce(RsaSigner, AtomicUsize);
+    impl Signer for PanicsOnce {
+        fn sign<'a>(&'a self, message: &'a [u8]) -> SignFuture<'a> {
+            if self.1.fetch_add(1, Ordering::SeqCst) == 0 {
+                panic!("a signer bug");
+            }
+            self.0.sign(message)
+        }
+    }
+    let server = common::mock();
+    let key = wechatpay::crypto::PrivateKey::from_pem(&server.identities().merchant.private_key_pem).unwrap();
+    let instance =
+        Builder::factory(common::config(&server).signer(PanicsOnce(RsaSigner::new(key), AtomicUsize::new(0)))).unwrap();
+    let err = instance.v3().certificates().get(()).unwrap_err();
+    assert!(matches!(err, Error::Runtime { ref reason } if reason.contains("panicked")), "{err:?}");
+    assert_eq!(instance.v3().certificates().get(()).unwrap().status(), 200);
+}
+
+#[test]
+fn a_pooled_connection_the_server_closed_between_blocking_calls_is_replaced() {
+    // Between blocking calls nothing reads the idle pooled connections, so a connection the server closed
+    // meanwhile is only noticed by the next call, which must still get through (on a new connection).
+    let identities = wechatpay_mock::Identities::shared().unwrap();
+    let first = wechatpay_mock::Server::builder().identities(identities.clone()).start_blocking().unwrap();
+    let addr = first.local_addr();
+    let instance = common::client(&first);
+    assert_eq!(instance.v3().certificates().get(()).unwrap().status(), 200);
+    drop(first);
+    let second = wechatpay_mock::Server::builder().identities(identities).listen(addr).start_blocking().unwrap();
+    assert_eq!(instance.v3().certificates().get(()).unwrap().status(), 200);
+    assert_eq!(instance.v3().certificates().get(()).unwrap().status(), 200);
+    assert_eq!(second.connections_accepted(), 1);
 }
 
 #[test]

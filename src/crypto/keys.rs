@@ -722,6 +722,7 @@ fn decrypt_pkcs8(der: &[u8], passphrase: Option<&str>) -> Result<Zeroizing<Vec<u
     };
     let info = EncryptedPrivateKeyInfoRef::try_from(der)
         .map_err(|err| Error::key(EXPECTED_PRIVATE, format!("encrypted PKCS#8 DER that does not parse ({err})"), ""))?;
+    check_kdf_cost(&info)?;
     let document = info.decrypt(passphrase).map_err(|_| {
         Error::key(
             EXPECTED_PRIVATE,
@@ -730,6 +731,46 @@ fn decrypt_pkcs8(der: &[u8], passphrase: Option<&str>) -> Result<Zeroizing<Vec<u
         )
     })?;
     rsa_pkcs8(document.as_bytes())
+}
+
+/// The most PBKDF2 iterations an encrypted key may ask for (OpenSSL uses 2,048; current advice is ~600,000).
+const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
+/// The most memory scrypt may need for an encrypted key (128 · r · N bytes; OpenSSL allows 32 MiB by default).
+const MAX_SCRYPT_MEMORY: u64 = 256 * 1024 * 1024;
+
+/// Refuses an encrypted key whose key derivation would take minutes or gigabytes: its parameters are part of the
+/// file, so a hostile or corrupted one could hold the process.
+fn check_kdf_cost(info: &EncryptedPrivateKeyInfoRef<'_>) -> Result<()> {
+    let Some(parameters) = info.encryption_algorithm.pbes2() else { return Ok(()) };
+    let too_costly = |what: String| {
+        Err(Error::key(
+            EXPECTED_PRIVATE,
+            format!("an encrypted PKCS#8 key whose key derivation asks for {what}"),
+            "re-encrypt it with usual parameters (`openssl pkcs8 -topk8 -v2 aes-256-cbc`)",
+        ))
+    };
+    if let Some(pbkdf2) = parameters.kdf.pbkdf2() {
+        if pbkdf2.iteration_count > MAX_PBKDF2_ITERATIONS {
+            return too_costly(format!(
+                "{} PBKDF2 iterations (at most {MAX_PBKDF2_ITERATIONS} are accepted)",
+                pbkdf2.iteration_count
+            ));
+        }
+    }
+    if let Some(scrypt) = parameters.kdf.scrypt() {
+        let memory = 128u64.saturating_mul(u64::from(scrypt.block_size)).saturating_mul(scrypt.cost_parameter);
+        let work = memory.saturating_mul(u64::from(scrypt.parallelization));
+        if memory > MAX_SCRYPT_MEMORY || work > 16 * MAX_SCRYPT_MEMORY {
+            return too_costly(format!(
+                "scrypt with N={}, r={}, p={} (more than {} MiB of memory or work)",
+                scrypt.cost_parameter,
+                scrypt.block_size,
+                scrypt.parallelization,
+                MAX_SCRYPT_MEMORY >> 20
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn sniff_private(der: &[u8], passphrase: Option<&str>) -> Result<Zeroizing<Vec<u8>>> {
@@ -797,4 +838,31 @@ fn derive_public(pkcs8: &[u8], backend: Backend) -> Result<PublicKey> {
         .map_err(|err| Error::crypto("deriving the public key", err))?;
     let public = private.public_key().to_der().map_err(|err| Error::crypto("deriving the public key", err))?;
     PublicKey::from_spki_with_backend(pkcs1_to_spki(&public)?, backend)
+}
+
+#[cfg(test)]
+mod tests {
+    use der::{Decode as _, Encode as _};
+    use pkcs8::pkcs5::{EncryptionScheme, pbes2::Kdf};
+
+    use super::*;
+
+    /// The fixture's encrypted key with its PBKDF2 iteration count replaced.
+    fn with_iterations(iterations: u32) -> String {
+        let pem = std::fs::read_to_string("tests/fixtures/merchant_private_key.encrypted.pem").unwrap();
+        let der = super::super::source::read(pem.as_bytes(), EXPECTED_PRIVATE).unwrap().der;
+        let mut info = EncryptedPrivateKeyInfoRef::from_der(&der).unwrap();
+        let EncryptionScheme::Pbes2(parameters) = &mut info.encryption_algorithm else { panic!("PBES2") };
+        let Kdf::Pbkdf2(pbkdf2) = &mut parameters.kdf else { panic!("PBKDF2") };
+        pbkdf2.iteration_count = iterations;
+        pem_encode("ENCRYPTED PRIVATE KEY", &info.to_der().unwrap())
+    }
+
+    #[test]
+    fn encrypted_keys_asking_for_unbounded_work_are_refused_before_any() {
+        let err = PrivateKey::from_pem_with_passphrase(&with_iterations(u32::MAX), "wechatpay").unwrap_err();
+        assert!(err.to_string().contains("4294967295 PBKDF2 iterations"), "{err}");
+        // The fixture's own 2,048 still open it.
+        assert!(PrivateKey::from_pem_with_passphrase(&with_iterations(2048), "wechatpay").is_ok());
+    }
 }

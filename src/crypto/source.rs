@@ -68,8 +68,26 @@ pub(crate) fn read(thing: &[u8], expected: &'static str) -> Result<Material> {
 const FORMS_HINT: &str = "give PEM text, DER bytes, a file:// path, or base64 prefixed with private.pkcs1://, \
                           private.pkcs8://, public.pkcs1:// or public.spki://";
 
+/// The largest key or certificate file read: keys and certificates are a few KiB.
+const MAX_KEY_FILE: u64 = 1024 * 1024;
+
+/// Reads at most `limit` bytes of the file at `path`: a path to something endless (`/dev/zero`, a FIFO) or huge
+/// is an error, not a process that fills its memory.
+pub(crate) fn read_bounded(path: &str, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("it is larger than {limit} bytes, so it is not one"),
+        ));
+    }
+    Ok(bytes)
+}
+
 fn read_file(path: &str, expected: &'static str) -> Result<Material> {
-    let bytes = Zeroizing::new(std::fs::read(path).map_err(|err| {
+    let bytes = Zeroizing::new(read_bounded(path, MAX_KEY_FILE).map_err(|err| {
         Error::key(
             expected,
             format!("a file:// path that cannot be read ({path}: {err})"),

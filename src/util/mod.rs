@@ -9,6 +9,7 @@
 //! # Ok::<(), wechatpay::Error>(())
 //! ```
 
+pub(crate) mod json;
 mod pem_util;
 pub(crate) mod time;
 

@@ -163,3 +163,112 @@ pub fn refreshing_config(server: &Server, min_gap: std::time::Duration) -> Confi
     refresh.min_gap = min_gap;
     config(server).apiv3_key(&server.identities().apiv3_key).auto_refresh(refresh)
 }
+
+/// What a [`scripted_server`] does with one connection: given the request it read (head and body), write anything
+/// to the stream. Errors (the client hung up) end the connection quietly.
+pub type Script = Box<dyn FnOnce(&[u8], &mut std::net::TcpStream) -> std::io::Result<()> + Send>;
+
+/// A loopback server for hostile answers no simulator gives: each connection gets the next script, then is closed.
+pub struct ScriptedServer {
+    /// `http://127.0.0.1:port/`.
+    pub base: String,
+    /// Every request read, head and body, in order.
+    pub requests: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+}
+
+impl ScriptedServer {
+    /// The request heads read so far, as text.
+    pub fn heads(&self) -> Vec<String> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|request| {
+                let text = String::from_utf8_lossy(request);
+                text.split("\r\n\r\n").next().unwrap_or_default().to_owned()
+            })
+            .collect()
+    }
+}
+
+/// Starts a [`ScriptedServer`] that runs `scripts` on successive connections.
+pub fn scripted_server(scripts: Vec<Script>) -> ScriptedServer {
+    use std::io::Read as _;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let base = format!("http://{}/", listener.local_addr().expect("address"));
+    let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = std::sync::Arc::clone(&requests);
+    std::thread::spawn(move || {
+        for script in scripts {
+            let Ok((mut stream, _)) = listener.accept() else { return };
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 4096];
+            while let Ok(n) = stream.read(&mut buffer) {
+                if n == 0 {
+                    break;
+                }
+                request.extend_from_slice(&buffer[..n]);
+                let text = String::from_utf8_lossy(&request).to_ascii_lowercase();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text
+                        .lines()
+                        .find_map(|line| line.strip_prefix("content-length:"))
+                        .and_then(|value| value.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if request.len() >= end + 4 + length {
+                        break;
+                    }
+                }
+            }
+            seen.lock().unwrap().push(request.clone());
+            let _ = script(&request, &mut stream);
+        }
+    });
+    ScriptedServer { base, requests }
+}
+
+/// A script that writes one answer: the status line, `headers`, `Content-Length`, `Connection: close`, the body.
+pub fn answer(status: u16, headers: Vec<(String, String)>, body: Vec<u8>) -> Script {
+    Box::new(move |_, stream| {
+        use std::io::Write as _;
+        let mut head = format!("HTTP/1.1 {status} X\r\n");
+        for (name, value) in &headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()));
+        stream.write_all(head.as_bytes())?;
+        stream.write_all(&body)
+    })
+}
+
+/// The `Wechatpay-*` headers WeChat Pay would sign `body` with, using the fixture public key
+/// (`PUB_KEY_ID_0114232134912410000000000000000`, trusted by [`php_config_for`]).
+pub fn fixture_signed_headers(body: &[u8]) -> Vec<(String, String)> {
+    use base64::Engine as _;
+    let key = PrivateKey::load("file://tests/fixtures/wechat_pay_private_key.pem").expect("fixture key");
+    let timestamp = wechatpay::Formatter::timestamp();
+    let nonce = wechatpay::Formatter::nonce32().expect("nonce");
+    let message = wechatpay::Formatter::response_bytes(timestamp, &nonce, body);
+    let signature = base64::engine::general_purpose::STANDARD.encode(key.sign(&message).expect("signs"));
+    vec![
+        ("Wechatpay-Timestamp".into(), timestamp.to_string()),
+        ("Wechatpay-Nonce".into(), nonce),
+        ("Wechatpay-Signature".into(), signature),
+        ("Wechatpay-Serial".into(), "PUB_KEY_ID_0114232134912410000000000000000".into()),
+        ("Content-Type".into(), "application/json".into()),
+        ("Request-ID".into(), "HOSTILE-1".into()),
+    ]
+}
+
+/// The typed config of [`php_config_for`]: the fixture keys, pointed at `base_uri`.
+pub fn config_for_fixtures(base_uri: &str) -> ConfigBuilder {
+    Config::builder()
+        .mchid("1900000001")
+        .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+        .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem").expect("merchant key"))
+        .public_key(
+            "PUB_KEY_ID_0114232134912410000000000000000",
+            PublicKey::load("file://tests/fixtures/wechat_pay_public_key.pem").expect("public key"),
+        )
+        .base_uri(base_uri)
+}
