@@ -106,3 +106,8 @@ pub mod __fuzz {
         crate::client_xml::check_answer_for_fuzzing(path, body, secret)
     }
 }
+
+/// PORTING.md's Rust blocks, run as doc tests against wechatpay-mock.
+#[cfg(doctest)]
+#[doc = include_str!("../PORTING.md")]
+struct PortingGuide;
