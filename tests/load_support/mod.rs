@@ -106,9 +106,19 @@ pub fn run(requests: usize, settle_all_threads: bool) -> Report {
         move |err: wechatpay::Error| errors.lock().unwrap().push(err.to_string())
     };
 
+    // Sampled by whichever caller takes every 500th request: blocking threads and tasks race for them.
+    let peak = Arc::new(std::sync::Mutex::new((0usize, 0usize, 0usize)));
+    let sample = {
+        let peak = Arc::clone(&peak);
+        move || {
+            let mut peak = peak.lock().unwrap();
+            *peak = (peak.0.max(open_fds()), peak.1.max(threads()), peak.2.max(sdk_threads()));
+        }
+    };
     let blocking: Vec<_> = (0..THREADS)
         .map(|_| {
-            let (instance, take, record) = (Arc::clone(&instance), take.clone(), record.clone());
+            let (instance, take, record, sample) =
+                (Arc::clone(&instance), take.clone(), record.clone(), sample.clone());
             std::thread::spawn(move || {
                 while let Some(n) = take() {
                     let outcome = if n % 4 == 0 {
@@ -119,16 +129,18 @@ pub fn run(requests: usize, settle_all_threads: bool) -> Report {
                     if let Err(err) = outcome {
                         record(err);
                     }
+                    if n % 500 == 0 {
+                        sample();
+                    }
                 }
             })
         })
         .collect();
-    let peak = Arc::new(std::sync::Mutex::new((0usize, 0usize, 0usize)));
     runtime.block_on(async {
         let tasks: Vec<_> = (0..TASKS)
             .map(|_| {
-                let (instance, take, record, peak) =
-                    (Arc::clone(&instance), take.clone(), record.clone(), Arc::clone(&peak));
+                let (instance, take, record, sample) =
+                    (Arc::clone(&instance), take.clone(), record.clone(), sample.clone());
                 tokio::spawn(async move {
                     while let Some(n) = take() {
                         let outcome = if n % 4 == 0 {
@@ -146,8 +158,7 @@ pub fn run(requests: usize, settle_all_threads: bool) -> Report {
                             record(err);
                         }
                         if n % 500 == 0 {
-                            let mut peak = peak.lock().unwrap();
-                            *peak = (peak.0.max(open_fds()), peak.1.max(threads()), peak.2.max(sdk_threads()));
+                            sample();
                         }
                     }
                 })
@@ -161,6 +172,8 @@ pub fn run(requests: usize, settle_all_threads: bool) -> Report {
         thread.join().expect("a load thread");
     }
     let elapsed = started.elapsed();
+    // Once more with every caller done: the pools' idle connections and the SDK's threads live until the drop.
+    sample();
 
     drop(instance);
     let dropped = Instant::now();
