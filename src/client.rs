@@ -1,5 +1,5 @@
-//! The APIv3 request pipeline shared by every node of a chain: prepare (template, options, body), sign (§2), send
-//! over one keep-alive pool, verify (§3).
+//! The APIv3 request pipeline shared by every node of a chain: prepare (template, options, body), sign, send
+//! over one keep-alive pool, verify.
 
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
@@ -395,7 +395,7 @@ impl Core {
         }
     }
 
-    /// The `json` body with its sensitive `fields` encrypted (protocol §6), serialised; adds `Wechatpay-Serial`
+    /// The `json` body with its sensitive `fields` encrypted, serialised; adds `Wechatpay-Serial`
     /// unless the caller's headers name the key.
     fn encrypt_sensitive(
         &self,
@@ -761,8 +761,9 @@ impl Core {
         Ok(StreamCheck::Sha1 { expected, verified_by })
     }
 
-    /// Protocol §3 with `verifier`. Returns the serial that verified the answer, or `None` where WeChat Pay does not
-    /// sign. `path` is relative to the base URI, without its leading `/`.
+    /// Verifies an answer with `verifier`: its signature headers, the 300 s window and the signature. Returns the
+    /// serial that verified the answer, or `None` where WeChat Pay does not sign. `path` is relative to the base URI,
+    /// without its leading `/`.
     pub(crate) fn verify(
         &self,
         method: &Method,

@@ -1,4 +1,4 @@
-//! Sensitive fields (protocol §6): names, ID numbers, phones and bank accounts travel RSA-OAEP encrypted. Upward
+//! Sensitive fields: names, ID numbers, phones and bank accounts travel RSA-OAEP encrypted. Upward
 //! fields are encrypted with a WeChat Pay key, whose serial goes in `Wechatpay-Serial`; downward fields are
 //! decrypted with the merchant key.
 //!
