@@ -47,6 +47,7 @@
 //! The repository's README covers installation, production defaults and the simulator; PORTING.md puts every
 //! example of the PHP SDK's README beside its Rust equivalent. Both are compiled and run as doc tests.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 mod bills;
