@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 use url::Url;
 use zeroize::Zeroizing;
 
@@ -164,7 +164,8 @@ impl Config {
 
     /// Reads the PHP SDK's config array:
     /// `{"mchid", "serial", "privateKey", "certs": {serial: key or certificate}, "secret"?, "merchant"?: {"cert", "key"},
-    /// "base_uri"?, "timeout"?, "connect_timeout"?, "verify"?}`. Keys and certificates follow
+    /// "base_uri"?, "timeout"?, "connect_timeout"?, "verify"?}`; an encrypted `merchant.key` is PHP's
+    /// `[key, passphrase]`. Keys and certificates follow
     /// [`Rsa::from`](crate::crypto::Rsa::from): `file://` paths, PEM text or prefixed base64. Timeouts are seconds.
     /// `verify` is Guzzle's option: a CA bundle (a path, `file://` path or PEM text) whose certificates are trusted
     /// as [`ConfigBuilder::root_certificate`] trusts them, beside the system's roots (Guzzle would trust the bundle
@@ -282,14 +283,21 @@ impl Config {
         match object.get("merchant") {
             None | Some(Value::Null) => {}
             Some(Value::Object(merchant)) => {
-                let field = |key: &str| {
-                    merchant.get(key).and_then(Value::as_str).ok_or_else(|| {
-                        Error::config(format!("merchant.{key}"), "it must be a string: a file:// path or PEM text")
-                    })
-                };
-                let certificate =
-                    Certificate::load(field("cert")?).map_err(|err| Error::config("merchant.cert", err))?;
-                let key = PrivateKey::load(field("key")?).map_err(|err| Error::config("merchant.key", err))?;
+                let (cert, passphrase) = merchant_field(merchant, "cert")?;
+                if passphrase.is_some_and(|passphrase| !passphrase.is_empty()) {
+                    return Err(Error::config(
+                        "merchant.cert",
+                        "a passphrase for the certificate is not needed: apiclient_cert.pem is not encrypted; give \
+                         its path alone (a passphrase belongs to an encrypted key: merchant.key = [path, passphrase])",
+                    ));
+                }
+                let certificate = Certificate::load(cert).map_err(|err| Error::config("merchant.cert", err))?;
+                let (key, passphrase) = merchant_field(merchant, "key")?;
+                let key = match passphrase {
+                    Some(passphrase) => PrivateKey::load_with_passphrase(key, passphrase),
+                    None => PrivateKey::load(key),
+                }
+                .map_err(|err| Error::config("merchant.key", err))?;
                 builder = builder.merchant_tls(certificate, key);
             }
             Some(_) => return Err(Error::config("merchant", "it must be an object with cert and key")),
@@ -1412,6 +1420,26 @@ impl ConfigBuilder {
             retry: self.retry,
             retry_failover,
         })
+    }
+}
+
+/// `merchant.cert` or `merchant.key` as the PHP SDK takes it: a file (a `file://` path) or PEM text, or Guzzle's
+/// `[that, passphrase]` for an encrypted key.
+fn merchant_field<'a>(merchant: &'a Map<String, Value>, key: &str) -> Result<(&'a str, Option<&'a str>)> {
+    match merchant.get(key) {
+        Some(Value::String(thing)) => Ok((thing, None)),
+        Some(Value::Array(pair)) => match pair.as_slice() {
+            [Value::String(thing)] => Ok((thing, None)),
+            [Value::String(thing), Value::String(passphrase)] => Ok((thing, Some(passphrase))),
+            _ => Err(Error::config(
+                format!("merchant.{key}"),
+                "as an array it must be [path, passphrase], two strings, as the PHP SDK takes it",
+            )),
+        },
+        _ => Err(Error::config(
+            format!("merchant.{key}"),
+            "it must be a string (a file:// path or PEM text) or [that, passphrase] for an encrypted key",
+        )),
     }
 }
 

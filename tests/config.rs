@@ -137,6 +137,31 @@ fn the_merchant_tls_pair_must_match() {
     assert!(reason.contains("does not match"), "{reason}");
 }
 
+/// README_APIv2: `merchant[key => $path]` "accepts `[$path, $passphrase]`" for an encrypted key.
+#[test]
+fn an_encrypted_merchant_key_takes_php_s_path_and_passphrase_pair() {
+    let cert = "file://tests/fixtures/merchant_certificate.pem";
+    let encrypted = "file://tests/fixtures/merchant_private_key.encrypted.pem";
+    let mut config = php();
+    config["merchant"] = json!({"cert": [cert], "key": [encrypted, "wechatpay"]});
+    let instance = Builder::factory(&config).unwrap();
+    assert!(instance.config().merchant_certificate().is_some());
+    assert!(!format!("{:?}", instance.config()).contains("wechatpay\""));
+
+    config["merchant"] = json!({"cert": cert, "key": [encrypted, "wrong"]});
+    let (field, reason) = config_error(config.clone());
+    assert_eq!(field, "merchant.key");
+    assert!(!reason.contains("wrong"), "the passphrase is never shown: {reason}");
+    config["merchant"] = json!({"cert": cert, "key": encrypted});
+    assert_eq!(config_error(config.clone()).0, "merchant.key", "an encrypted key needs its passphrase");
+    config["merchant"] = json!({"cert": [cert, "secret"], "key": [encrypted, "wechatpay"]});
+    let (field, reason) = config_error(config.clone());
+    assert_eq!(field, "merchant.cert");
+    assert!(reason.contains("not needed") && !reason.contains("secret\""), "{reason}");
+    config["merchant"] = json!({"cert": cert, "key": [encrypted, 1]});
+    assert!(config_error(config).1.contains("[path, passphrase]"));
+}
+
 const APIV3_KEY: &str = "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb";
 
 #[test]
