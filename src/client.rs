@@ -149,6 +149,8 @@ struct Sent {
     timeout: Option<Duration>,
     /// Log the answer (Guzzle's `debug`).
     debug: bool,
+    /// Guzzle's `http_errors`: `false` answers a 4xx/5xx as a Response, so its body is read whole too.
+    http_errors: bool,
     response: reqwest::Response,
 }
 
@@ -637,15 +639,15 @@ impl Core {
                 None => self.transport_error(&method, &url, timeout, err),
             }
         })?;
-        Ok(Sent { method, url, target, timeout, debug: handling.debug, response })
+        Ok(Sent { method, url, target, timeout, debug: handling.debug, http_errors: handling.http_errors, response })
     }
 
     /// Signs, sends and reads the whole answer, without judging it.
     pub(crate) async fn exchange(&self, prepared: Prepared) -> Result<Exchange> {
-        let Sent { method, url, target, timeout, debug, mut response } = self.send(prepared).await?;
+        let Sent { method, url, target, timeout, debug, http_errors, mut response } = self.send(prepared).await?;
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
-        let body = self.read_answer(&method, &url, timeout, status, &mut response).await?;
+        let body = self.read_answer(&method, &url, timeout, status, !http_errors, &mut response).await?;
         if debug {
             crate::debug::answer(&method, &url, status, &headers, &body);
         }
@@ -653,19 +655,21 @@ impl Core {
         Ok(Exchange { method, url, target, status, headers, body, request_id })
     }
 
-    /// Reads an answer's body whole within `max_response_size`, or, for a 4xx/5xx, its first [`ERROR_BODY_LIMIT`]
-    /// bytes.
+    /// Reads an answer's body whole within `max_response_size`, or, for a 4xx/5xx that becomes an error, its first
+    /// [`ERROR_BODY_LIMIT`] bytes. `errors_as_answers` (Guzzle's `http_errors => false`) reads a 4xx/5xx whole too:
+    /// it is handed over as a [`Response`], never cut short.
     pub(crate) async fn read_answer(
         &self,
         method: &Method,
         url: &Url,
         timeout: Option<Duration>,
         status: StatusCode,
+        errors_as_answers: bool,
         response: &mut reqwest::Response,
     ) -> Result<Bytes> {
         let limit = self.config.max_response_size;
         let announced = response.content_length();
-        let read = if status.is_success() {
+        let read = if status.is_success() || (errors_as_answers && !status.is_redirection()) {
             read_body(response, BodyLimit::Whole(limit)).await
         } else {
             read_body(response, BodyLimit::Prefix(limit.min(ERROR_BODY_LIMIT))).await
@@ -703,7 +707,7 @@ impl Core {
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
         if !status.is_success() {
-            let read = self.read_answer(&method, &url, timeout, status, &mut response);
+            let read = self.read_answer(&method, &url, timeout, status, false, &mut response);
             let body = match idle {
                 Some(idle) => tokio::time::timeout(idle, read).await.map_err(|_| Error::Timeout {
                     method: method.to_string(),

@@ -239,7 +239,7 @@ impl Core {
         let mut response = request.send().await.map_err(transport)?;
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
-        let body = self.read_answer(&method, &url, timeout, status, &mut response).await?;
+        let body = self.read_answer(&method, &url, timeout, status, !handling.http_errors, &mut response).await?;
         let request_id = headers.get("Request-ID").and_then(|value| value.to_str().ok()).map(str::to_owned);
         if handling.debug {
             crate::debug::answer(&method, &url, status, &headers, &body);

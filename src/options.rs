@@ -491,8 +491,11 @@ impl Options {
     /// [`Error::Api`](crate::Error::Api), as Guzzle's `http_errors => false` does (default `true`). Such an answer
     /// is verified when it carries WeChat Pay's signature headers ([`verified_by`](crate::Response::verified_by)
     /// names the key, and a bad signature is still an error) and passed on unverified when it carries none (a
-    /// proxy's page): read its status before its body. Redirects (3xx) stay errors, and APIv2 `FAIL` answers stay
-    /// [`Error::ApiV2`](crate::Error::ApiV2), since they come with status 200.
+    /// proxy's page): read its status before its body. Its body is read whole, within
+    /// [`max_response_size`](crate::ConfigBuilder::max_response_size), where an error keeps only its first 64 KiB.
+    /// Redirects (3xx) stay errors, and APIv2 `FAIL` answers stay [`Error::ApiV2`](crate::Error::ApiV2), since they
+    /// come with status 200. A [`Retry`](crate::Retry) never retries an answer handed over this way: it is yours to
+    /// judge.
     ///
     /// ```
     /// use wechatpay::Options;

@@ -91,6 +91,39 @@ fn http_errors_false_answers_error_statuses_as_responses_verified_when_signed() 
     assert_eq!((response.status().as_u16(), response.verified_by()), (502, None));
 }
 
+/// With retries configured, an error answered as a Response is the caller's to judge: it is not sent again.
+#[test]
+fn http_errors_false_answers_are_not_retried() {
+    let server = common::mock();
+    let mut config = server.php_config();
+    config["retry"] = json!({"attempts": 3, "initialBackoff": 0.01});
+    let instance = Builder::factory(config).unwrap();
+    server.faults().next(Fault::Status(503));
+    let response = instance.v3().certificates().get(Options::new().http_errors(false)).unwrap();
+    assert_eq!((response.status().as_u16(), server.received_requests().len()), (503, 1));
+    // The same failure without it is retried, as the Retry says.
+    server.faults().next(Fault::Status(503));
+    assert_eq!(instance.v3().certificates().get(()).unwrap().status(), 200);
+    assert_eq!(server.received_requests().len(), 3);
+}
+
+/// An error answer handed over as a Response is read whole (within max_response_size), not cut at the 64 KiB an
+/// error keeps of its body.
+#[test]
+fn http_errors_false_reads_a_large_error_answer_whole() {
+    let page = format!("<html><body>{}</body></html>", "x".repeat(100 * 1024)).into_bytes();
+    let answers = vec![
+        (503, vec![("Content-Type".into(), "text/html".into())], page.clone()),
+        (503, vec![("Content-Type".into(), "text/html".into())], page.clone()),
+    ];
+    let base = common::canned_server_with_headers(answers);
+    let instance = Builder::factory(common::php_config_for(&base)).unwrap();
+    let response = instance.v3().certificates().get(Options::new().http_errors(false)).unwrap();
+    assert_eq!((response.status().as_u16(), response.bytes().len()), (503, page.len()));
+    let Err(Error::Api { body, .. }) = instance.v3().certificates().get(()) else { panic!("an error") };
+    assert_eq!(body.len(), 64 * 1024, "an error keeps the first 64 KiB");
+}
+
 #[test]
 fn a_non_json_error_page_says_it_did_not_come_from_wechat_pay() {
     let page = b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>nginx</body>\r\n</html>".to_vec();
