@@ -143,3 +143,43 @@ struct PortingGuide;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct Readme;
+
+/// The README and PORTING.md are read on GitHub, where rustdoc's hidden lines (`# ...`) show as they are: their
+/// Rust blocks must be complete programs, and none may be skipped.
+#[cfg(test)]
+mod documents {
+    fn check(name: &str, text: &str) {
+        let mut fence: Option<&str> = None;
+        for (number, line) in text.lines().enumerate() {
+            let trimmed = line.trim_start();
+            match fence {
+                None if trimmed.starts_with("```") => {
+                    let info = trimmed.trim_start_matches('`');
+                    assert!(!info.contains("ignore"), "{name}:{}: a block that is never compiled", number + 1);
+                    fence = Some(info);
+                }
+                Some(_) if trimmed.starts_with("```") => fence = None,
+                Some(info) if info.starts_with("rust") => {
+                    let hidden = trimmed == "#" || (trimmed.starts_with("# ") && !trimmed.starts_with("# ["));
+                    assert!(!hidden, "{name}:{}: a rustdoc hidden line shows on GitHub: {line}", number + 1);
+                }
+                _ => {}
+            }
+        }
+        assert!(fence.is_none(), "{name}: a code block is not closed");
+    }
+
+    #[test]
+    fn rust_blocks_show_everything_they_run() {
+        check("README.md", include_str!("../README.md"));
+        check("PORTING.md", include_str!("../PORTING.md"));
+    }
+
+    #[test]
+    fn the_check_finds_hidden_lines_and_skipped_blocks() {
+        for bad in ["```rust\n# fn main() {}\n```\n", "```rust,ignore\nlet a = 1;\n```\n", "```rust\nlet a = 1;\n"] {
+            assert!(std::panic::catch_unwind(|| check("bad", bad)).is_err(), "{bad}");
+        }
+        check("good", "```rust\n#[derive(Debug)]\nstruct A;\n```\n```sh\n# a comment\n```\n");
+    }
+}
