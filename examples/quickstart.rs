@@ -1,4 +1,4 @@
-//! Quickstart: the seed's story (create a QQ-wallet transfer, query it, cancel it, query again).
+//! Quickstart: a transfer to a QQ wallet, created, queried, cancelled and queried again.
 //!
 //! `cargo run --example quickstart` runs it against the embedded WeChat Pay simulator: no credentials needed.
 //!
@@ -28,7 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 }
 
-/// The seed's story against wechatpay-mock, started in-process on 127.0.0.1.
+/// The transfer story against wechatpay-mock, started in-process on 127.0.0.1.
 fn simulator() -> Result<(), Box<dyn std::error::Error>> {
     let server = wechatpay_mock::Server::start_blocking()?;
     let ids = server.identities();
@@ -63,7 +63,8 @@ fn simulator() -> Result<(), Box<dyn std::error::Error>> {
     let queried = bills._out_bill_no_().get(json!({"out_bill_no": out_bill_no}))?;
     show("2. query (GET .../transfer-to-qq-wallet-bills/{out_bill_no})", &queried)?;
 
-    // The seed's call, in its index style: no `json` key, so no body; `out_bill_no` fills the placeholder.
+    // The cancel as WeChat Pay's documentation writes it, in the index style: no `json` key, so no body;
+    // `out_bill_no` fills the placeholder.
     let cancelled = instance["v3/fund-app/mch-transfer/transfer-to-qq-wallet-bills/{out_bill_no}/cancel"]
         .post(json!({"out_bill_no": out_bill_no}))?;
     show("3. cancel (POST .../{out_bill_no}/cancel)", &cancelled)?;

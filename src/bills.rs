@@ -1,4 +1,4 @@
-//! [`Bill`]: from a bill apply's answer to the bill file in one call (protocol §9).
+//! [`Bill`]: from a bill apply's answer to the bill file in one call.
 //!
 //! An apply (`GET v3/bill/tradebill`, `v3/bill/fundflowbill`, `v3/bill/sub-merchant-fundflowbill`,
 //! `v3/ecommerce/bill/fundflowbill`, `v3/funds-to-oversea/bill-download-url`,

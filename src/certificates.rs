@@ -1,4 +1,4 @@
-//! Platform certificates (protocol §4): downloaded from `GET v3/certificates` as the PHP SDK's
+//! Platform certificates: downloaded from `GET v3/certificates` as the PHP SDK's
 //! `CertificateDownloader` does, and kept current by an optional [`AutoRefresh`].
 //!
 //! A download decrypts every listed certificate with the APIv3 key (the AES-GCM tag is what authenticates the very

@@ -1,5 +1,5 @@
-//! The APIv3 request pipeline shared by every node of a chain: prepare (template, options, body), sign (§2), send
-//! over one keep-alive pool, verify (§3).
+//! The APIv3 request pipeline shared by every node of a chain: prepare (template, options, body), sign, send
+//! over one keep-alive pool, verify.
 
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::error::{Error, Result, VerificationFailure, abbreviate, shown_name};
 use crate::formatter::Formatter;
 use crate::media::MediaUpload;
-use crate::options::{Body, Json, OPTION_KEYS, Options};
+use crate::options::{Body, Handling, Json, OPTION_KEYS, Options};
 use crate::response::Response;
 use crate::runtime::{DrivenRuntime, IoRuntime, ResponseFuture, driving, on_io_thread};
 use crate::template::{UriTemplate, encode_component};
@@ -74,9 +74,9 @@ impl Exchange {
         self.url.path().strip_prefix(base.path()).unwrap_or(self.url.path())
     }
 
-    /// The answer as [`Error::Api`] (for a 4xx/5xx status).
+    /// The answer as the error its status makes: [`Error::Redirect`] for a 3xx, else [`Error::Api`].
     pub(crate) fn into_api_error(self) -> Error {
-        api_error(self.status.as_u16(), self.request_id, self.body)
+        status_error(&self.method, &self.url, self.status, &self.headers, self.body)
     }
 
     pub(crate) fn verification_error(&self, failure: VerificationFailure) -> Error {
@@ -100,6 +100,8 @@ pub(crate) struct Prepared {
     pub(crate) timeout: Option<Duration>,
     /// Set for APIv2 (XML) requests, which are signed when prepared and answered in XML.
     pub(crate) xml: Option<crate::client_xml::XmlExchange>,
+    /// Guzzle's `debug`, `http_errors` and `sink`.
+    pub(crate) handling: Handling,
 }
 
 /// What a request sends.
@@ -133,6 +135,7 @@ impl Prepared {
             signed_body: self.signed_body.clone(),
             timeout: self.timeout,
             xml: self.xml.clone(),
+            handling: self.handling.clone(),
         }
     }
 }
@@ -144,6 +147,10 @@ struct Sent {
     /// The path and query as signed.
     target: String,
     timeout: Option<Duration>,
+    /// Log the answer (Guzzle's `debug`).
+    debug: bool,
+    /// Guzzle's `http_errors`: `false` answers a 4xx/5xx as a Response, so its body is read whole too.
+    http_errors: bool,
     response: reqwest::Response,
 }
 
@@ -296,12 +303,16 @@ impl Core {
         if crate::client_xml::is_apiv2(path_template) {
             return self.prepare_xml(method, template, options);
         }
-        for (name, given) in [
-            ("xml", options.xml.is_some()),
-            ("security", options.security),
-            ("nonceless", options.nonceless),
-            ("base_uri", options.base_uri.is_some()),
-        ] {
+        if options.base_uri.is_some() {
+            return Err(Error::options(format!(
+                "a per-request `base_uri` is for the few APIv2 endpoints WeChat Pay serves on other hosts, and \
+                 {path_template} is an APIv3 path: every APIv3 endpoint is on the configured base_uri; for the backup \
+                 or overseas host make a second Builder with BACKUP_BASE_URI or HK_BASE_URI (same keys)"
+            )));
+        }
+        for (name, given) in
+            [("xml", options.xml.is_some()), ("security", options.security), ("nonceless", options.nonceless)]
+        {
             if given {
                 return Err(Error::options(format!(
                     "`{name}` is an APIv2 option, and {path_template} is an APIv3 path"
@@ -315,6 +326,7 @@ impl Core {
         })?;
         check_url(&url, &self.config.base_uri, path_template)?;
 
+        let handling = Handling { redact: options.encrypt.clone(), ..options.handling };
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         let (body, signed_body) = match (options.json, options.body) {
@@ -337,13 +349,27 @@ impl Core {
             (_, _) if !options.encrypt.is_empty() => {
                 return Err(Error::options("`encrypt_fields` encrypts fields of the `json` body, and there is none"));
             }
-            (None, Some(Body::Raw(bytes))) => (Some(RequestBody::Bytes(bytes.clone())), bytes),
-            (None, Some(Body::Media(media))) => {
-                if options.headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("Content-Type")) {
+            (None, Some(Body::Raw(bytes))) => {
+                if given_content_type(&options.headers)
+                    .is_some_and(|given| given.trim_start().to_ascii_lowercase().starts_with("multipart/"))
+                {
                     return Err(Error::options(
-                        "`headers.Content-Type` of a media upload carries its multipart boundary, which the SDK sets: \
-                         do not set it",
+                        "a multipart `body` given as bytes would be signed whole, and WeChat Pay checks the signature \
+                         over its `meta` part only (401 SIGN_ERROR): build it with MediaUpload (PHP's MediaUtil) and \
+                         pass that as body(media) or Options::media",
                     ));
+                }
+                (Some(RequestBody::Bytes(bytes.clone())), bytes)
+            }
+            (None, Some(Body::Media(media))) => {
+                if let Some(given) = given_content_type(&options.headers) {
+                    if given != media.content_type() {
+                        return Err(Error::options(format!(
+                            "the `Content-Type` header {given:?} is not the upload's own: a MediaUpload sets \
+                             `multipart/form-data` with the boundary its form uses; drop the header or give \
+                             media.content_type()"
+                        )));
+                    }
                 }
                 media.check_meta()?;
                 let content_type = HeaderValue::from_str(&media.content_type())
@@ -357,7 +383,7 @@ impl Core {
         };
         add_headers(&mut headers, &options.headers)?;
         let timeout = Some(self.request_timeout(options.timeout)?);
-        Ok(Prepared { method, url, headers, body, signed_body, timeout, xml: None })
+        Ok(Prepared { method, url, headers, body, signed_body, timeout, xml: None, handling })
     }
 
     /// A request's whole timeout: its own, else the configured one. Zero is refused.
@@ -371,7 +397,7 @@ impl Core {
         }
     }
 
-    /// The `json` body with its sensitive `fields` encrypted (protocol §6), serialised; adds `Wechatpay-Serial`
+    /// The `json` body with its sensitive `fields` encrypted, serialised; adds `Wechatpay-Serial`
     /// unless the caller's headers name the key.
     fn encrypt_sensitive(
         &self,
@@ -426,33 +452,41 @@ impl Core {
         check_url(&url, &self.config.base_uri, download_url)?;
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        Ok(Prepared { method: Method::GET, url, headers, body: None, signed_body: Bytes::new(), timeout, xml: None })
+        Ok(Prepared {
+            method: Method::GET,
+            url,
+            headers,
+            body: None,
+            signed_body: Bytes::new(),
+            timeout,
+            xml: None,
+            handling: Handling::default(),
+        })
     }
 
     /// Runs a prepared request on the I/O runtime and returns its future.
     pub(crate) fn spawn(self: &Arc<Self>, prepared: Prepared) -> ResponseFuture {
-        self.spawn_task(Arc::clone(self).run(prepared))
+        self.spawn_task(Arc::clone(self).deliver(prepared))
     }
 
-    /// Runs `task` on the I/O runtime and returns its future.
+    /// A future that runs `task` on the I/O runtime once it is first polled (nothing happens before).
     pub(crate) fn spawn_task<T: Send + 'static>(
-        &self,
+        self: &Arc<Self>,
         task: impl Future<Output = Result<T>> + Send + 'static,
     ) -> ResponseFuture<T> {
-        match self.io().map(|io| io.spawn(task)) {
-            Ok(Some(handle)) => ResponseFuture::running(handle),
-            Ok(None) => ResponseFuture::failed(Error::runtime("the SDK's I/O runtime has shut down")),
-            Err(err) => ResponseFuture::failed(err),
-        }
+        let core = Arc::clone(self);
+        ResponseFuture::lazy(move || {
+            core.io()?.spawn(task).ok_or_else(|| Error::runtime("the SDK's I/O runtime has shut down"))
+        })
     }
 
     /// Runs a prepared request and waits for it: on this thread (see [`crate::runtime`]), or for APIv2 on the I/O
     /// runtime, where its mutual-TLS pool belongs (a pool's connections run on the runtime that opened them).
     pub(crate) fn block(self: &Arc<Self>, prepared: Prepared) -> Result<Response> {
         if prepared.xml.is_some() {
-            return self.block_on_io(Arc::clone(self).run(prepared));
+            return self.block_on_io(Arc::clone(self).deliver(prepared));
         }
-        self.block_on(Arc::clone(self).run(prepared))
+        self.block_on(Arc::clone(self).deliver(prepared))
     }
 
     /// Runs `task` and waits for it: on this thread, driving the blocking verbs' runtime, wherever this thread may
@@ -496,15 +530,33 @@ impl Core {
         }
     }
 
+    /// [`run`](Self::run) (with its retries), then Guzzle's `sink`: the verified body written to a file as well,
+    /// through a temporary file renamed once complete.
+    async fn deliver(self: Arc<Self>, mut prepared: Prepared) -> Result<Response> {
+        let sink = prepared.handling.sink.take();
+        let response = self.run(prepared).await?;
+        if let Some(path) = sink {
+            let body = response.bytes().clone();
+            tokio::task::spawn_blocking(move || crate::download::write_file(&path, &body)).await.map_err(|_| {
+                Error::runtime("writing the sink file was cancelled: the SDK's I/O runtime shut down")
+            })??;
+        }
+        Ok(response)
+    }
+
     /// Signs, sends, reads and verifies. An answer signed with an unknown serial triggers a certificate refresh
     /// (when enabled) and is verified once more.
     pub(crate) async fn execute(self: Arc<Self>, mut prepared: Prepared) -> Result<Response> {
         if let Some(exchange) = prepared.xml.take() {
             return self.execute_xml(prepared, exchange).await;
         }
+        let http_errors = prepared.handling.http_errors;
         let exchange = self.exchange(prepared).await?;
         if !exchange.status.is_success() {
-            return Err(exchange.into_api_error());
+            if http_errors || exchange.status.is_redirection() {
+                return Err(exchange.into_api_error());
+            }
+            return self.error_as_response(exchange);
         }
         let path = exchange.relative_path(&self.config.base_uri);
         let verifier = &*self.config.verifier;
@@ -518,9 +570,23 @@ impl Core {
         Ok(Response::new(exchange.status, exchange.headers, exchange.body, verified_by).with_url(exchange.url))
     }
 
+    /// A 4xx/5xx answer as a [`Response`] (Guzzle's `http_errors => false`): verified when it carries WeChat Pay's
+    /// signature (a bad one is still an error), passed on unverified when it carries none (a proxy's page).
+    fn error_as_response(&self, exchange: Exchange) -> Result<Response> {
+        let verified_by = if exchange.headers.contains_key("Wechatpay-Signature") {
+            let path = exchange.relative_path(&self.config.base_uri);
+            let verifier = &*self.config.verifier;
+            self.verify(&exchange.method, path, &exchange.headers, &exchange.body, verifier)
+                .map_err(|failure| exchange.verification_error(failure))?
+        } else {
+            None
+        };
+        Ok(Response::new(exchange.status, exchange.headers, exchange.body, verified_by).with_url(exchange.url))
+    }
+
     /// Signs and sends; returns once the answer's head has arrived.
     async fn send(&self, prepared: Prepared) -> Result<Sent> {
-        let Prepared { method, url, mut headers, body, signed_body, timeout, xml: _ } = prepared;
+        let Prepared { method, url, mut headers, body, signed_body, timeout, xml: _, handling } = prepared;
         let target = match url.query() {
             Some(query) => format!("{}?{query}", url.path()),
             None => url.path().to_owned(),
@@ -537,6 +603,16 @@ impl Core {
                 .map_err(|_| Error::config("mchid", "it makes an invalid Authorization header"))?,
         );
 
+        if handling.debug {
+            let shown = match &body {
+                None => crate::debug::SentBody::None,
+                Some(RequestBody::Bytes(bytes)) => crate::debug::SentBody::Bytes { bytes, redact: &handling.redact },
+                Some(RequestBody::Media(media)) => {
+                    crate::debug::SentBody::Media { meta: &signed_body, length: media.content_length() }
+                }
+            };
+            crate::debug::request(&method, &url, &headers, shown);
+        }
         let mut request = self.http()?.request(method.clone(), url.clone()).headers(headers);
         let mut upload = None;
         match body {
@@ -563,32 +639,37 @@ impl Core {
                 None => self.transport_error(&method, &url, timeout, err),
             }
         })?;
-        Ok(Sent { method, url, target, timeout, response })
+        Ok(Sent { method, url, target, timeout, debug: handling.debug, http_errors: handling.http_errors, response })
     }
 
     /// Signs, sends and reads the whole answer, without judging it.
     pub(crate) async fn exchange(&self, prepared: Prepared) -> Result<Exchange> {
-        let Sent { method, url, target, timeout, mut response } = self.send(prepared).await?;
+        let Sent { method, url, target, timeout, debug, http_errors, mut response } = self.send(prepared).await?;
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
-        let body = self.read_answer(&method, &url, timeout, status, &mut response).await?;
+        let body = self.read_answer(&method, &url, timeout, status, !http_errors, &mut response).await?;
+        if debug {
+            crate::debug::answer(&method, &url, status, &headers, &body);
+        }
         let request_id = headers.get("Request-ID").and_then(|value| value.to_str().ok()).map(str::to_owned);
         Ok(Exchange { method, url, target, status, headers, body, request_id })
     }
 
-    /// Reads an answer's body whole within `max_response_size`, or, for a 4xx/5xx, its first [`ERROR_BODY_LIMIT`]
-    /// bytes.
+    /// Reads an answer's body whole within `max_response_size`, or, for a 4xx/5xx that becomes an error, its first
+    /// [`ERROR_BODY_LIMIT`] bytes. `errors_as_answers` (Guzzle's `http_errors => false`) reads a 4xx/5xx whole too:
+    /// it is handed over as a [`Response`], never cut short.
     pub(crate) async fn read_answer(
         &self,
         method: &Method,
         url: &Url,
         timeout: Option<Duration>,
         status: StatusCode,
+        errors_as_answers: bool,
         response: &mut reqwest::Response,
     ) -> Result<Bytes> {
         let limit = self.config.max_response_size;
         let announced = response.content_length();
-        let read = if status.is_success() {
+        let read = if status.is_success() || (errors_as_answers && !status.is_redirection()) {
             read_body(response, BodyLimit::Whole(limit)).await
         } else {
             read_body(response, BodyLimit::Prefix(limit.min(ERROR_BODY_LIMIT))).await
@@ -626,7 +707,7 @@ impl Core {
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
         if !status.is_success() {
-            let read = self.read_answer(&method, &url, timeout, status, &mut response);
+            let read = self.read_answer(&method, &url, timeout, status, false, &mut response);
             let body = match idle {
                 Some(idle) => tokio::time::timeout(idle, read).await.map_err(|_| Error::Timeout {
                     method: method.to_string(),
@@ -635,8 +716,7 @@ impl Core {
                 })??,
                 None => read.await?,
             };
-            let request_id = headers.get("Request-ID").and_then(|value| value.to_str().ok()).map(str::to_owned);
-            return Err(api_error(status.as_u16(), request_id, body));
+            return Err(status_error(&method, &url, status, &headers, body));
         }
         Ok(Streaming { method, url, headers, timeout, idle, response })
     }
@@ -685,8 +765,9 @@ impl Core {
         Ok(StreamCheck::Sha1 { expected, verified_by })
     }
 
-    /// Protocol §3 with `verifier`. Returns the serial that verified the answer, or `None` where WeChat Pay does not
-    /// sign. `path` is relative to the base URI, without its leading `/`.
+    /// Verifies an answer with `verifier`: its signature headers, the 300 s window and the signature. Returns the
+    /// serial that verified the answer, or `None` where WeChat Pay does not sign. `path` is relative to the base URI,
+    /// without its leading `/`.
     pub(crate) fn verify(
         &self,
         method: &Method,
@@ -823,6 +904,11 @@ pub(crate) fn http_client(config: &Config) -> reqwest::ClientBuilder {
     http.tls_certs_merge(roots)
 }
 
+/// The `Content-Type` the `headers` option gives, if it gives one.
+fn given_content_type(given: &[(String, String)]) -> Option<&str> {
+    given.iter().rev().find(|(name, _)| name.eq_ignore_ascii_case("Content-Type")).map(|(_, value)| value.as_str())
+}
+
 /// The longest request target (path and query) sent: web servers refuse longer request lines (nginx's default
 /// limit is 8 KiB), and the HTTP layer cannot send one of 64 KiB at all.
 pub(crate) const MAX_TARGET_LENGTH: usize = 8 * 1024;
@@ -917,6 +1003,17 @@ fn check_variables(template: &UriTemplate, options: &Options) -> Result<()> {
     let is_variable = |key: &str| template.variables().any(|name| name == key);
     let given = options.vars.iter().map(|(key, _)| key).chain(options.unusable.iter().map(|(key, _)| key));
     if let Some(key) = given.into_iter().find(|key| !is_variable(key)) {
+        if let Some(instead) = crate::options::guzzle_instead(key) {
+            return Err(Error::options(format!(
+                "`{key}` is a Guzzle request option this SDK does not take: {instead}"
+            )));
+        }
+        if matches!(key.as_str(), "need_vefify" | "need_verify") {
+            return Err(Error::options(format!(
+                "`{key}` (from the PHP SDK's README) is read by no SDK, PHP's included: this SDK knows which APIv2 \
+                 endpoints WeChat Pay answers without `sign` and verifies every other answer; remove it"
+            )));
+        }
         let variables: Vec<&str> = template.variables().collect();
         return Err(Error::options(format!(
             "`{}` is neither an option ({}) nor a variable of {} ({})",
@@ -993,6 +1090,21 @@ pub(crate) fn is_loopback(url: &Url) -> bool {
     }
 }
 
+/// The error a non-2xx answer makes: [`Error::Redirect`] (with its `Location`) for a 3xx, else [`Error::Api`].
+pub(crate) fn status_error(method: &Method, url: &Url, status: StatusCode, headers: &HeaderMap, body: Bytes) -> Error {
+    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok()).map(str::to_owned);
+    if status.is_redirection() {
+        return Error::Redirect {
+            method: method.to_string(),
+            url: abbreviate(url.as_str()),
+            status: status.as_u16(),
+            location: header("Location").map(|location| abbreviate(&one_line(&location, 2000))),
+            request_id: header("Request-ID"),
+        };
+    }
+    api_error(status.as_u16(), header("Request-ID"), body)
+}
+
 /// A 4xx/5xx answer as [`Error::Api`], reading WeChat Pay's `{"code","message","detail"}` when the body has it.
 pub(crate) fn api_error(status: u16, request_id: Option<String>, body: Bytes) -> Error {
     #[derive(serde::Deserialize)]
@@ -1063,7 +1175,7 @@ fn summary(body: &[u8]) -> String {
             one_line(&plain, 200)
         }
     };
-    format!("an HTML page, not WeChat Pay's JSON: {shown}")
+    format!("an HTML page: {shown}")
 }
 
 #[cfg(test)]
@@ -1143,14 +1255,16 @@ mod tests {
         let nginx = b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad \
                       Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
         let err = api_error(502, None, Bytes::from_static(nginx));
-        assert_eq!(err.to_string(), "WeChat Pay answered 502: an HTML page, not WeChat Pay's JSON: 502 Bad Gateway");
+        let not_ours = "did not come from WeChat Pay's API (its body is not WeChat Pay's {\"code\",\"message\"} JSON, \
+                        so a proxy, gateway or load balancer on the way answered)";
+        assert_eq!(err.to_string(), format!("the answer 502 {not_ours}: an HTML page: 502 Bad Gateway"));
         let untitled =
             api_error(503, None, Bytes::from_static(b"<html><body><h1>Service\r\n Unavailable</h1></body></html>"));
-        assert!(untitled.to_string().ends_with("not WeChat Pay's JSON: Service Unavailable"), "{untitled}");
+        assert!(untitled.to_string().ends_with("an HTML page: Service Unavailable"), "{untitled}");
         let json = br#"{"code":"SYSTEM_ERROR","message":"line one\r\nInjected: two"}"#;
         let err = api_error(500, None, Bytes::from_static(json));
         assert_eq!(err.to_string(), "WeChat Pay answered 500 SYSTEM_ERROR: line one Injected: two");
-        assert_eq!(api_error(500, None, Bytes::new()).to_string(), "WeChat Pay answered 500: (empty body)");
+        assert_eq!(api_error(500, None, Bytes::new()).to_string(), format!("the answer 500 {not_ours}: (empty body)"));
         let long = "x".repeat(5000);
         assert!(one_line(&long, 200).len() == 203);
         assert_eq!(one_line("中文\u{0}\t文", 2), "中文...");

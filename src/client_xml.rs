@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use url::Url;
 use zeroize::Zeroizing;
 
-use crate::client::{Core, Prepared, RequestBody, add_headers, api_error, check_url, http_client};
+use crate::client::{Core, Prepared, RequestBody, add_headers, check_url, http_client, status_error};
 use crate::crypto::{Hash, pem_encode};
 use crate::error::{ApiV2Failure, Error, Result, VerificationFailure};
 use crate::formatter::Formatter;
@@ -167,6 +167,7 @@ impl Core {
             signed_body: Bytes::new(),
             timeout: Some(self.request_timeout(options.timeout)?),
             xml: Some(XmlExchange { path, security: options.security }),
+            handling: options.handling,
         })
     }
 
@@ -213,8 +214,15 @@ impl Core {
 
     /// Sends an APIv2 request and checks its answer.
     pub(crate) async fn execute_xml(self: Arc<Self>, prepared: Prepared, exchange: XmlExchange) -> Result<Response> {
-        let Prepared { method, url, headers, body, timeout, .. } = prepared;
+        let Prepared { method, url, headers, body, timeout, handling, .. } = prepared;
         let http = if exchange.security { self.mutual_tls()? } else { self.http()? };
+        if handling.debug {
+            let shown = match &body {
+                Some(RequestBody::Bytes(bytes)) => crate::debug::SentBody::Xml(bytes),
+                _ => crate::debug::SentBody::None,
+            };
+            crate::debug::request(&method, &url, &headers, shown);
+        }
         let mut request = http.request(method.clone(), url.clone()).headers(headers);
         match body {
             Some(RequestBody::Bytes(bytes)) => request = request.body(bytes),
@@ -231,10 +239,17 @@ impl Core {
         let mut response = request.send().await.map_err(transport)?;
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
-        let body = self.read_answer(&method, &url, timeout, status, &mut response).await?;
+        let body = self.read_answer(&method, &url, timeout, status, !handling.http_errors, &mut response).await?;
         let request_id = headers.get("Request-ID").and_then(|value| value.to_str().ok()).map(str::to_owned);
+        if handling.debug {
+            crate::debug::answer(&method, &url, status, &headers, &body);
+        }
         if !status.is_success() {
-            return Err(api_error(status.as_u16(), request_id, body));
+            if handling.http_errors || status.is_redirection() {
+                return Err(status_error(&method, &url, status, &headers, body));
+            }
+            // APIv2 signs its XML, never an HTTP error: the answer is passed on as it came.
+            return Ok(Response::new(status, headers, body, None).with_url(url));
         }
         let secret = self.config.secret.as_ref().map(|secret| secret.0.as_str()).unwrap_or_default();
         let verified_by = check_answer(&exchange.path, &body, secret).map_err(|err| match err {
@@ -243,7 +258,7 @@ impl Core {
                 Error::Verification { method: method.to_string(), path: url.path().to_owned(), failure, request_id }
             }
         })?;
-        Ok(Response::new(status, headers, body, verified_by.map(str::to_owned)))
+        Ok(Response::new(status, headers, body, verified_by.map(str::to_owned)).with_url(url))
     }
 }
 
@@ -361,6 +376,13 @@ fn parse_base_uri(base: &str, allow_plain_http: bool) -> Result<Url> {
     if !url.path().ends_with('/') {
         let path = format!("{}/", url.path());
         url.set_path(&path);
+    }
+    if let Some(version) = crate::config::version_in_path(&url) {
+        return Err(Error::options(format!(
+            "`base_uri` {base:?} holds the version segment `{version}`: APIv2 paths carry no version on the wire \
+             (the chain's `v2/` only selects the XML client), so give the host alone, e.g. \
+             \"https://fraud.mch.weixin.qq.com/\""
+        )));
     }
     Ok(url)
 }

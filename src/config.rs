@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 use url::Url;
 use zeroize::Zeroizing;
 
@@ -164,7 +164,8 @@ impl Config {
 
     /// Reads the PHP SDK's config array:
     /// `{"mchid", "serial", "privateKey", "certs": {serial: key or certificate}, "secret"?, "merchant"?: {"cert", "key"},
-    /// "base_uri"?, "timeout"?, "connect_timeout"?, "verify"?}`. Keys and certificates follow
+    /// "base_uri"?, "timeout"?, "connect_timeout"?, "verify"?}`; an encrypted `merchant.key` is PHP's
+    /// `[key, passphrase]`. Keys and certificates follow
     /// [`Rsa::from`](crate::crypto::Rsa::from): `file://` paths, PEM text or prefixed base64. Timeouts are seconds.
     /// `verify` is Guzzle's option: a CA bundle (a path, `file://` path or PEM text) whose certificates are trusted
     /// as [`ConfigBuilder::root_certificate`] trusts them, beside the system's roots (Guzzle would trust the bundle
@@ -282,14 +283,21 @@ impl Config {
         match object.get("merchant") {
             None | Some(Value::Null) => {}
             Some(Value::Object(merchant)) => {
-                let field = |key: &str| {
-                    merchant.get(key).and_then(Value::as_str).ok_or_else(|| {
-                        Error::config(format!("merchant.{key}"), "it must be a string: a file:// path or PEM text")
-                    })
-                };
-                let certificate =
-                    Certificate::load(field("cert")?).map_err(|err| Error::config("merchant.cert", err))?;
-                let key = PrivateKey::load(field("key")?).map_err(|err| Error::config("merchant.key", err))?;
+                let (cert, passphrase) = merchant_field(merchant, "cert")?;
+                if passphrase.is_some_and(|passphrase| !passphrase.is_empty()) {
+                    return Err(Error::config(
+                        "merchant.cert",
+                        "a passphrase for the certificate is not needed: apiclient_cert.pem is not encrypted; give \
+                         its path alone (a passphrase belongs to an encrypted key: merchant.key = [path, passphrase])",
+                    ));
+                }
+                let certificate = Certificate::load(cert).map_err(|err| Error::config("merchant.cert", err))?;
+                let (key, passphrase) = merchant_field(merchant, "key")?;
+                let key = match passphrase {
+                    Some(passphrase) => PrivateKey::load_with_passphrase(key, passphrase),
+                    None => PrivateKey::load(key),
+                }
+                .map_err(|err| Error::config("merchant.key", err))?;
                 builder = builder.merchant_tls(certificate, key);
             }
             Some(_) => return Err(Error::config("merchant", "it must be an object with cert and key")),
@@ -1039,8 +1047,11 @@ impl ConfigBuilder {
         self
     }
 
-    /// Where requests go (default [`DEFAULT_BASE_URI`]); a path prefix such as `https://api.mch.weixin.qq.com/hk/`
-    /// is kept.
+    /// Where requests go (default [`DEFAULT_BASE_URI`]). A path prefix without a version segment is kept (a
+    /// gateway's `https://gateway.example/wechatpay/`, or `https://api.mch.weixin.qq.com/hk/` for the `hk/v3/...`
+    /// paths, which `instance.hk().v3()` also reaches from the default host). A base that holds `v2` or `v3`
+    /// (`https://api.mch.weixin.qq.com/v3/`) is a config error when built: every chain adds its version itself, so
+    /// it would send `.../v3/v3/...`.
     ///
     /// ```
     /// # use wechatpay::crypto::{Certificate, PrivateKey};
@@ -1050,6 +1061,13 @@ impl ConfigBuilder {
     /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem")?);
     /// let instance = wechatpay::Builder::factory(builder.base_uri("https://api.mch.weixin.qq.com/hk"))?;
     /// assert_eq!(instance.v3().certificates().url(())?, "https://api.mch.weixin.qq.com/hk/v3/certificates");
+    ///
+    /// # let builder = || wechatpay::Config::builder().mchid("1900000001")
+    /// #     .serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+    /// #     .private_key(PrivateKey::load("file://tests/fixtures/merchant_private_key.pem").unwrap())
+    /// #     .platform_certificate(Certificate::load("file://tests/fixtures/wechat_pay_certificate.pem").unwrap());
+    /// let err = builder().base_uri("https://api.mch.weixin.qq.com/v3/").build().unwrap_err();
+    /// assert!(err.to_string().contains("version segment `v3`"), "{err}");
     /// # Ok::<(), wechatpay::Error>(())
     /// ```
     pub fn base_uri(mut self, base_uri: impl Into<String>) -> Self {
@@ -1335,6 +1353,17 @@ impl ConfigBuilder {
             let path = format!("{}/", base_uri.path());
             base_uri.set_path(&path);
         }
+        if let Some(version) = version_in_path(&base_uri) {
+            return Err(Error::config(
+                "base_uri",
+                format!(
+                    "{shown} holds the version segment `{version}`, which every chain adds itself \
+                     (`instance.v3()...`, `chain(\"v3/...\")`): give the host alone, e.g. {DEFAULT_BASE_URI} (or \
+                     {HK_BASE_URI} for the overseas host); a path prefix without a version, such as a gateway's \
+                     `/wechatpay/` or `/hk/`, is kept"
+                ),
+            ));
+        }
         if let Some((certificate, key)) = &self.merchant_tls {
             if key.public_key()? != *certificate.public_key() {
                 return Err(Error::config(
@@ -1392,6 +1421,38 @@ impl ConfigBuilder {
             retry_failover,
         })
     }
+}
+
+/// `merchant.cert` or `merchant.key` as the PHP SDK takes it: a file (a `file://` path) or PEM text, or Guzzle's
+/// `[that, passphrase]` for an encrypted key.
+fn merchant_field<'a>(merchant: &'a Map<String, Value>, key: &str) -> Result<(&'a str, Option<&'a str>)> {
+    match merchant.get(key) {
+        Some(Value::String(thing)) => Ok((thing, None)),
+        Some(Value::Array(pair)) => match pair.as_slice() {
+            [Value::String(thing)] => Ok((thing, None)),
+            [Value::String(thing), Value::String(passphrase)] => Ok((thing, Some(passphrase))),
+            _ => Err(Error::config(
+                format!("merchant.{key}"),
+                "as an array it must be [path, passphrase], two strings, as the PHP SDK takes it",
+            )),
+        },
+        _ => Err(Error::config(
+            format!("merchant.{key}"),
+            "it must be a string (a file:// path or PEM text) or [that, passphrase] for an encrypted key",
+        )),
+    }
+}
+
+/// The version segment (`v2`, `v3`) a base URI's path holds, if any. Every chain starts with its protocol's
+/// version (`v3/...`, `v2/...`, `hk/v3/...`), so a base that already holds one (`.../v3/`) would send `.../v3/v3/...`
+/// and meet a 404 only once a request is made. A prefix without a version is kept: a gateway that forwards
+/// `https://gateway.example/wechatpay/v3/...`, or `.../hk/` for the Hong Kong paths.
+pub(crate) fn version_in_path(base_uri: &Url) -> Option<&str> {
+    base_uri
+        .path_segments()
+        .into_iter()
+        .flatten()
+        .find(|segment| segment.eq_ignore_ascii_case("v2") || segment.eq_ignore_ascii_case("v3"))
 }
 
 /// Refuses a `certs` serial that is neither a certificate serial (hex) nor a public key id (`PUB_KEY_ID_...`),

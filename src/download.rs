@@ -6,12 +6,11 @@
 //! small bounded channel (so a slow writer slows the connection, not memory), and the consumer (the caller's
 //! thread for the blocking forms, the caller's future or an I/O task for the async ones) does the rest.
 
-use std::future::Future;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use sha1::{Digest as _, Sha1};
@@ -22,7 +21,7 @@ use crate::client::{Core, Prepared, StreamCheck, Streaming};
 use crate::crypto::gcm_stream::GcmDecryptor;
 use crate::crypto::hex_lower;
 use crate::error::{Error, Result, VerificationFailure};
-use crate::runtime::{ResponseFuture, on_io_thread};
+use crate::runtime::{ResponseFuture, block_here as wait, on_io_thread};
 
 /// How many chunks of an answer may wait between the connection and the consumer.
 const IN_FLIGHT: usize = 8;
@@ -287,10 +286,6 @@ pub(crate) async fn to_async_writer<W: AsyncWrite + Unpin + ?Sized>(
 /// Downloads `jobs` into a temporary file beside `path` as a task of the I/O runtime; dropping the future cancels
 /// it and removes the temporary file.
 pub(crate) fn to_file_async(core: Arc<Core>, jobs: Vec<Job>, path: PathBuf) -> ResponseFuture<Downloaded> {
-    let io = match core.io() {
-        Ok(io) => io,
-        Err(err) => return ResponseFuture::failed(err),
-    };
     let task = {
         let core = Arc::clone(&core);
         async move {
@@ -303,10 +298,16 @@ pub(crate) fn to_file_async(core: Arc<Core>, jobs: Vec<Job>, path: PathBuf) -> R
             Ok(downloaded)
         }
     };
-    match io.spawn(task) {
-        Some(handle) => ResponseFuture::running(handle),
-        None => ResponseFuture::failed(Error::runtime("the SDK's I/O runtime has shut down")),
-    }
+    core.spawn_task(task)
+}
+
+/// Writes `bytes` to a file at `path` through a temporary file beside it, renamed once complete (Guzzle's `sink`).
+pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let temp = temporary_beside(path)?;
+    temp.as_file()
+        .write_all(bytes)
+        .map_err(|err| Error::Io { what: format!("writing {}", temp.path().display()), source: err })?;
+    keep(temp, path)
 }
 
 /// A hidden temporary file in `path`'s directory (so that the final rename stays on one file system).
@@ -775,30 +776,6 @@ fn cut_short(
         };
     }
     Error::Truncated { what: what.to_owned(), received, expected, source: Some(Box::new(err)) }
-}
-
-/// Runs a future to completion on this thread, parking between polls. The download's futures only wait on
-/// channels fed by the I/O runtime, so they need no executor of their own, and (unlike Tokio's
-/// `blocking_recv`) this works inside any caller's runtime.
-fn wait<F: Future>(future: F) -> F::Output {
-    struct Unpark(std::thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-        fn wake_by_ref(self: &Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let mut future = std::pin::pin!(future);
-    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-    let mut context = Context::from_waker(&waker);
-    loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
-            return output;
-        }
-        std::thread::park();
-    }
 }
 
 #[cfg(test)]

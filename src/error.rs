@@ -127,7 +127,11 @@ pub enum Error {
     },
 
     /// WeChat Pay answered with a 4xx or 5xx status and (usually) a JSON body `{"code","message","detail"}`.
-    #[error("WeChat Pay answered {status}{}: {message}{}", code_suffix(.code), request_id_suffix(.request_id))]
+    ///
+    /// An answer whose body is not that JSON (`code` is then empty: an HTML page, an empty body) did not come from
+    /// WeChat Pay's API but from something on the way (a proxy, a gateway, a load balancer), and its message says
+    /// so.
+    #[error("{}", api_message(*.status, .code, .message, .request_id))]
     Api {
         /// The HTTP status.
         status: u16,
@@ -245,6 +249,27 @@ pub enum Error {
         limit: u64,
         /// The `Content-Length` the answer announced, when it did.
         announced: Option<u64>,
+    },
+
+    /// The answer was a redirect (3xx). The SDK never follows one: a signed request is valid for its own URL only,
+    /// and WeChat Pay's API does not redirect, so `base_uri` leads somewhere else (a proxy's login page, an
+    /// `http://` URL sent on to `https://`, a gateway that moved).
+    #[error(
+        "{method} {url} was answered {status}, a redirect{}: the SDK never follows one (a signed request is valid \
+         for its own URL only) and WeChat Pay's API does not redirect, so check base_uri and any proxy on the way{}",
+        location_suffix(.location), request_id_suffix(.request_id)
+    )]
+    Redirect {
+        /// The HTTP method.
+        method: String,
+        /// The URL the request went to.
+        url: String,
+        /// The HTTP status: 301, 302, 303, 307, 308...
+        status: u16,
+        /// The `Location` header, when the answer had one.
+        location: Option<String>,
+        /// The `Request-ID` header, when the answer had one.
+        request_id: Option<String>,
     },
 }
 
@@ -449,14 +474,32 @@ pub(crate) fn shown_name(name: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-fn code_suffix(code: &str) -> String {
-    if code.is_empty() { String::new() } else { format!(" {code}") }
-}
-
 fn request_id_suffix(request_id: &Option<String>) -> String {
     match request_id {
         Some(id) => format!(" (Request-ID {id})"),
         None => String::new(),
+    }
+}
+
+fn location_suffix(location: &Option<String>) -> String {
+    match location {
+        Some(location) => format!(" to Location: {location}"),
+        None => " without a Location header".to_owned(),
+    }
+}
+
+/// [`Error::Api`]'s message: WeChat Pay's code and message, or, for a body that is not WeChat Pay's JSON, that the
+/// answer came from something else on the way.
+fn api_message(status: u16, code: &str, message: &str, request_id: &Option<String>) -> String {
+    let request_id = request_id_suffix(request_id);
+    if code.is_empty() {
+        format!(
+            "the answer {status} did not come from WeChat Pay's API (its body is not WeChat Pay's \
+             {{\"code\",\"message\"}} JSON, so a proxy, gateway or load balancer on the way answered): \
+             {message}{request_id}"
+        )
+    } else {
+        format!("WeChat Pay answered {status} {code}: {message}{request_id}")
     }
 }
 
@@ -529,7 +572,9 @@ impl Error {
     /// ```
     pub fn request_id(&self) -> Option<&str> {
         match self {
-            Error::Api { request_id, .. } | Error::Verification { request_id, .. } => request_id.as_deref(),
+            Error::Api { request_id, .. }
+            | Error::Verification { request_id, .. }
+            | Error::Redirect { request_id, .. } => request_id.as_deref(),
             _ => None,
         }
     }

@@ -1,10 +1,10 @@
-//! APIv3 callbacks (notifications, protocol §7): a [`NotificationParser`] turns the headers and the exact body
+//! APIv3 callbacks (notifications): a [`NotificationParser`] turns the headers and the exact body
 //! bytes of WeChat Pay's POST into a verified, decrypted [`Notification`], whatever the web framework; a
 //! [`ReplayGuard`] refuses replays; [`NotificationAnswer`] is what to answer.
 //!
 //! The PHP SDK leaves this to the merchant (its README lists the steps); this module is those steps, done once:
-//! the signature headers and the 300 s window (§3) over the raw body, `WECHATPAY/SIGNTEST/` probes refused,
-//! `resource` decrypted with the APIv3 key (§5), the plaintext deserialised into the caller's type.
+//! the signature headers and the 300 s window over the raw body, `WECHATPAY/SIGNTEST/` probes refused,
+//! `resource` decrypted with the APIv3 key, the plaintext deserialised into the caller's type.
 
 use std::collections::hash_map::Entry as MapEntry;
 use std::collections::{BTreeMap, HashMap, VecDeque};

@@ -1,6 +1,7 @@
 //! Request options: the PHP SDK's Guzzle options array, as a `serde_json::Value` or the typed [`Options`].
 
 use std::borrow::Cow;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -25,8 +26,21 @@ use crate::util::json;
 /// assert!(url.ends_with("/v3/pay/transactions/out-trade-no/T1?mchid=1230000109"));
 /// # Ok::<(), wechatpay::Error>(())
 /// ```
-pub const OPTION_KEYS: [&str; 9] =
-    ["json", "query", "headers", "body", "xml", "security", "nonceless", "timeout", "base_uri"];
+pub const OPTION_KEYS: [&str; 13] = [
+    "json",
+    "query",
+    "headers",
+    "body",
+    "xml",
+    "security",
+    "nonceless",
+    "timeout",
+    "base_uri",
+    "debug",
+    "http_errors",
+    "sink",
+    "allow_redirects",
+];
 
 /// What a request sends: the PHP options array, typed.
 ///
@@ -59,12 +73,33 @@ pub struct Options {
     pub(crate) nonceless: bool,
     pub(crate) timeout: Option<Duration>,
     pub(crate) base_uri: Option<String>,
+    /// Guzzle's `debug`, `http_errors` and `sink`: how the exchange is logged, judged and delivered.
+    pub(crate) handling: Handling,
     /// Fields of the `json` body to encrypt as sensitive (dotted paths).
     pub(crate) encrypt: Vec<String>,
     pub(crate) vars: Vec<(String, String)>,
     /// Top-level keys whose values cannot be path variables (objects, arrays, ...), with the kind found: an error
     /// once the path's variables are known, either "not an option nor a variable" or "a variable of the wrong type".
     pub(crate) unusable: Vec<(String, &'static str)>,
+}
+
+/// Guzzle's request options that change how an exchange is handled rather than what is sent.
+#[derive(Debug, Clone)]
+pub(crate) struct Handling {
+    /// Log the request and the answer through `tracing`, secrets redacted (Guzzle's `debug`).
+    pub(crate) debug: bool,
+    /// `false`: a 4xx/5xx answer is a [`Response`](crate::Response), not an error (Guzzle's `http_errors`).
+    pub(crate) http_errors: bool,
+    /// Write the verified body to this file too (Guzzle's `sink`).
+    pub(crate) sink: Option<PathBuf>,
+    /// The fields `debug` shows redacted: those sent encrypted.
+    pub(crate) redact: Vec<String>,
+}
+
+impl Default for Handling {
+    fn default() -> Self {
+        Handling { debug: false, http_errors: true, sink: None, redact: Vec::new() }
+    }
 }
 
 /// The `json` option: a value from the PHP-style options, or the bytes a typed body serialised to (once).
@@ -84,13 +119,58 @@ impl Json {
     }
 }
 
-/// A request body other than JSON.
+/// What [`Options::body`] takes (PHP's `body` option): raw bytes, or a [`MediaUpload`] as PHP's `MediaUtil` stream.
+///
+/// ```
+/// use wechatpay::{Body, MediaUpload};
+///
+/// assert!(matches!(Body::from("{}"), Body::Raw(_)));
+/// assert!(matches!(Body::from(MediaUpload::new("logo.png", b"\x89PNG".to_vec())), Body::Media(_)));
+/// ```
 #[derive(Clone)]
-pub(crate) enum Body {
-    /// Raw bytes, sent and signed as they are.
+#[non_exhaustive]
+pub enum Body {
+    /// Raw bytes, sent and signed as they are. A multipart form given this way is refused: it would be signed
+    /// whole, and WeChat Pay checks the signature over its `meta` part only.
     Raw(Bytes),
     /// A multipart upload: the whole form is sent, only its `meta` JSON is signed.
     Media(MediaUpload),
+}
+
+impl From<MediaUpload> for Body {
+    fn from(media: MediaUpload) -> Self {
+        Body::Media(media)
+    }
+}
+
+impl From<Bytes> for Body {
+    fn from(bytes: Bytes) -> Self {
+        Body::Raw(bytes)
+    }
+}
+
+impl From<Vec<u8>> for Body {
+    fn from(bytes: Vec<u8>) -> Self {
+        Body::Raw(bytes.into())
+    }
+}
+
+impl From<String> for Body {
+    fn from(text: String) -> Self {
+        Body::Raw(text.into())
+    }
+}
+
+impl From<&'static str> for Body {
+    fn from(text: &'static str) -> Self {
+        Body::Raw(Bytes::from_static(text.as_bytes()))
+    }
+}
+
+impl From<&'static [u8]> for Body {
+    fn from(bytes: &'static [u8]) -> Self {
+        Body::Raw(Bytes::from_static(bytes))
+    }
 }
 
 impl std::fmt::Debug for Body {
@@ -211,7 +291,12 @@ impl Options {
         self
     }
 
-    /// A raw body (PHP's `body` option), sent and signed as is. Set a `Content-Type` header to go with it.
+    /// A raw body (PHP's `body` option), sent and signed as is; set a `Content-Type` header to go with it. Or a
+    /// [`MediaUpload`], as PHP's `'body' => $media->getStream()`: the form is sent and its `meta` part signed, as
+    /// [`media`](Self::media) does, and a `Content-Type` header given with it must be the upload's own
+    /// ([`MediaUpload::content_type`], as PHP's `$media->getContentType()`), whose boundary the form uses. A raw
+    /// `multipart/...` body is refused: WeChat Pay checks the signature over `meta` only, so build it with
+    /// `MediaUpload`.
     ///
     /// ```
     /// use wechatpay::Options;
@@ -226,10 +311,17 @@ impl Options {
     /// let options = Options::new().body(body).header("Content-Type", "application/json");
     /// assert_eq!(instance.v3().merchant_service().complaint_notifications().post(options)?.status(), 200);
     /// assert_eq!(server.last_request().unwrap().body, body.as_bytes());
+    ///
+    /// // PHP's MediaUtil, literally: 'body' => $media->getStream(), 'Content-Type' => $media->getContentType().
+    /// let media = wechatpay::MediaUpload::new("logo.png", b"\x89PNG\r\n\x1a\n".to_vec());
+    /// let content_type = media.content_type();
+    /// let upload = Options::new().body(media).header("Content-Type", content_type);
+    /// let answer = instance.v3().merchant().media().upload().post(upload)?;
+    /// assert!(answer.json::<serde_json::Value>()?["media_id"].is_string());
     /// # Ok::<(), wechatpay::Error>(())
     /// ```
-    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
-        self.body = Some(Body::Raw(body.into()));
+    pub fn body(mut self, body: impl Into<Body>) -> Self {
+        self.body = Some(body.into());
         self
     }
 
@@ -368,6 +460,92 @@ impl Options {
         self
     }
 
+    /// Logs this exchange through [`tracing`](https://docs.rs/tracing) at `INFO` level under the target
+    /// `wechatpay::debug`, as Guzzle's `debug` prints it: the request line, headers and body, then the answer's
+    /// status, headers and body (the first 4 KiB of text). Secrets never appear: the `Authorization` signature, the
+    /// answer's `Wechatpay-Signature`, an APIv2 `sign` and the values of [`encrypt_fields`](Self::encrypt_fields)
+    /// are shown as `(redacted)`, an upload as its `meta` and size. Nothing is printed unless the application
+    /// installs a subscriber (e.g. `tracing-subscriber`'s `fmt()`).
+    ///
+    /// ```
+    /// use wechatpay::Options;
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({
+    /// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+    /// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+    /// # }))?;
+    /// // PHP: $instance->chain('v3/certificates')->get(['debug' => true]);
+    /// let typed = instance.v3().certificates().get(Options::new().debug(true))?;
+    /// let php = instance.chain("v3/certificates").get(serde_json::json!({"debug": true}))?;
+    /// assert_eq!(typed.status(), php.status());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn debug(mut self, debug: bool) -> Self {
+        self.handling.debug = debug;
+        self
+    }
+
+    /// `false` answers a 4xx or 5xx status as a [`Response`](crate::Response) instead of
+    /// [`Error::Api`](crate::Error::Api), as Guzzle's `http_errors => false` does (default `true`). Such an answer
+    /// is verified when it carries WeChat Pay's signature headers ([`verified_by`](crate::Response::verified_by)
+    /// names the key, and a bad signature is still an error) and passed on unverified when it carries none (a
+    /// proxy's page): read its status before its body. Its body is read whole, within
+    /// [`max_response_size`](crate::ConfigBuilder::max_response_size), where an error keeps only its first 64 KiB.
+    /// Redirects (3xx) stay errors, and APIv2 `FAIL` answers stay [`Error::ApiV2`](crate::Error::ApiV2), since they
+    /// come with status 200. A [`Retry`](crate::Retry) never retries an answer handed over this way: it is yours to
+    /// judge.
+    ///
+    /// ```
+    /// use wechatpay::Options;
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({
+    /// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+    /// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+    /// # }))?;
+    /// let bill = instance.v3().fund_app().mch_transfer().transfer_to_qq_wallet_bills()._out_bill_no_();
+    /// let options = Options::new().var("out_bill_no", "no-such-bill").http_errors(false);
+    /// let response = bill.get(options)?;
+    /// assert_eq!(response.status(), 404);
+    /// assert_eq!(response.json::<serde_json::Value>()?["code"], "NOT_FOUND");
+    /// assert_eq!(response.verified_by(), Some(ids.platform.serial.as_str()));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn http_errors(mut self, http_errors: bool) -> Self {
+        self.handling.http_errors = http_errors;
+        self
+    }
+
+    /// Writes the answer's body to the file at `path` as well, as Guzzle's `sink` does: once the answer has been
+    /// verified, through a temporary file beside `path` renamed only when complete, so `path` never holds an
+    /// unverified or partial body. The [`Response`](crate::Response) keeps the body too. The body is read whole
+    /// first: for bill files, which may be gigabytes, use [`Bill`](crate::Bill) or
+    /// [`Builder::download_to_file`](crate::Builder::download_to_file), which stream and check the file's digest.
+    ///
+    /// ```
+    /// use wechatpay::Options;
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({
+    /// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+    /// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+    /// # }))?;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("certificates.json");
+    /// // PHP: $instance->chain('v3/certificates')->get(['sink' => $path]);
+    /// let response = instance.v3().certificates().get(Options::new().sink(&path))?;
+    /// assert_eq!(std::fs::read(&path).unwrap(), response.bytes().to_vec());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn sink(mut self, path: impl Into<PathBuf>) -> Self {
+        self.handling.sink = Some(path.into());
+        self
+    }
+
     /// Reads the PHP options array: the keys of [`OPTION_KEYS`] are options, any other key is a URI template
     /// variable (whether it is one of this path is checked when the request is made).
     ///
@@ -418,6 +596,36 @@ impl Options {
                     other => return Err(Error::options(format!("`base_uri` must be a string, not {}", kind(&other)))),
                 },
                 "nonceless" => options.nonceless = flag("nonceless", &value)?,
+                "debug" => match value {
+                    Value::Bool(debug) => options.handling.debug = debug,
+                    other => {
+                        return Err(Error::options(format!(
+                            "`debug` must be true or false, not {}: the exchange is logged through tracing (target \
+                             wechatpay::debug), not written to a stream",
+                            kind(&other)
+                        )));
+                    }
+                },
+                "http_errors" => options.handling.http_errors = flag("http_errors", &value)?,
+                "sink" => match value {
+                    Value::String(path) => options.handling.sink = Some(PathBuf::from(path)),
+                    other => {
+                        return Err(Error::options(format!(
+                            "`sink` must be a file path, not {}; to stream into a writer use Builder::download (bill \
+                             files, images, statements)",
+                            kind(&other)
+                        )));
+                    }
+                },
+                // Redirects are never followed: `false` asks for what the SDK always does.
+                "allow_redirects" => {
+                    if value != Value::Bool(false) {
+                        return Err(Error::options(
+                            "`allow_redirects` can only be false: a signed request is valid for its own URL, so the SDK \
+                             never follows a redirect and answers a 3xx with Error::Redirect naming its Location",
+                        ));
+                    }
+                }
                 "timeout" => {
                     options.timeout = Some(
                         seconds(&value)
@@ -503,6 +711,49 @@ impl IntoOptions for () {
     fn into_options(self) -> Result<Options> {
         Ok(Options::new())
     }
+}
+
+/// For a key that is one of Guzzle's request options this SDK does not take: what to use instead. The PHP SDK
+/// hands its options array to Guzzle, so PHP code may pass any of them; here they would otherwise be taken for path
+/// variables.
+pub(crate) fn guzzle_instead(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "auth" => {
+            "WeChat Pay authenticates each request by its signature, which the SDK makes from the config (mchid, \
+                   serial, privateKey) or a ConfigBuilder::signer"
+        }
+        "cert" | "ssl_key" => {
+            "the merchant certificate is configured once (config `merchant` {cert, key}, \
+                               ConfigBuilder::merchant_tls) and presented with `security: true` (APIv2)"
+        }
+        "verify" => "trust a CA once, in the config (`verify`: a CA bundle; ConfigBuilder::root_certificate)",
+        "connect_timeout" => {
+            "set it in the config (`connect_timeout`, ConfigBuilder::connect_timeout); per request, \
+                              `timeout` bounds the whole exchange"
+        }
+        "read_timeout" => "`timeout` bounds the whole exchange, per request or in the config",
+        "proxy" => "the SDK uses the system's proxy variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), never for loopback",
+        "cookies" => "WeChat Pay's API uses no cookies",
+        "form_params" => "APIv3 takes a JSON body (`json`), APIv2 an XML payload (`xml`)",
+        "multipart" => {
+            "build an upload with MediaUpload and pass it as `Options::media` or `Options::body`: only its \
+                        `meta` part is signed, as WeChat Pay checks it"
+        }
+        "stream" => "bill files, images and statements stream with Bill and Builder::download / download_to_file",
+        "decode_content" => "answers are passed on as sent; gzip bills are decompressed by Bill",
+        "delay" => "wait before calling (std::thread::sleep, or tokio::time::sleep in async code)",
+        "expect" => "bodies are sent with their length, without Expect: 100-continue",
+        "force_ip_resolve" => "names resolve as the system resolves them; give an IP address in base_uri to choose",
+        "version" => "requests use HTTP/1.1",
+        "synchronous" => "the blocking verbs (get, post, ...) are synchronous; the _async verbs return futures",
+        "on_headers" | "on_stats" | "progress" => {
+            "log the exchange with `debug: true` (through tracing), and read \
+                                                   Response::status and headers once it is answered"
+        }
+        "handler" => "replace signing or verification with ConfigBuilder::signer / ConfigBuilder::verifier",
+        "idn_conversion" => "give base_uri in ASCII (punycode)",
+        _ => return None,
+    })
 }
 
 fn kind(value: &Value) -> &'static str {

@@ -1,4 +1,4 @@
-//! Client-side pay signatures (protocol §8): the parameters a web page (`WeixinJSBridge`, `wx.requestPayment`) or
+//! Client-side pay signatures: the parameters a web page (`WeixinJSBridge`, `wx.requestPayment`) or
 //! an app (`PayReq`) needs to start a payment, signed with the merchant key. They serialise with exactly the field
 //! names the front end expects, so the server can hand them over as JSON.
 //!

@@ -17,7 +17,8 @@
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 
 use tokio::task::JoinHandle;
 
@@ -136,8 +137,17 @@ impl Drop for DrivenRuntime {
     }
 }
 
-/// The future of an `..._async` verb: `Send + 'static`, pollable from any executor. Dropping it cancels the
-/// request, as with reqwest.
+/// The future of an `..._async` verb: `Send + Sync + 'static`, pollable from any executor (Tokio, async-std,
+/// smol, `futures::executor::block_on`...), or waited for with [`wait`](Self::wait), PHP's `->wait()`.
+///
+/// **Lazy.** Nothing is sent until the future is first polled (`.await`, `tokio::spawn`, `join!`, `wait`): making
+/// one and dropping it unpolled sends nothing. Bad options are reported when it is polled, too.
+///
+/// **Dropping it** once polled cancels the request at its next step, as with reqwest: nothing more is sent or read,
+/// and the connection is closed rather than reused. If the request had already been written out, WeChat Pay may
+/// have received it and may act on it (a payment, a transfer, a refund): query the resource before retrying
+/// anything that moves money, exactly as after a [`Timeout`](crate::Error::Timeout). Spawned with `tokio::spawn`,
+/// it runs to completion even if the `JoinHandle` is dropped.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -156,15 +166,25 @@ impl Drop for DrivenRuntime {
 /// );
 /// assert_eq!(certificates?.status(), 200);
 /// assert_eq!(notifications?.status(), 200);
+///
+/// // Made and dropped without a poll: nothing was sent.
+/// let before = server.received_requests().len();
+/// drop(instance.v3().certificates().get_async(()));
+/// assert_eq!(server.received_requests().len(), before);
 /// # Ok(()) }
 /// ```
-#[must_use = "a request does nothing unless its future is awaited"]
+#[must_use = "a request is not sent until its future is awaited, spawned or waited for"]
 pub struct ResponseFuture<T = crate::Response> {
     state: State<T>,
 }
 
+/// Starts the task on the I/O runtime, on the first poll.
+type Start<T> = Box<dyn FnOnce() -> Result<JoinHandle<Result<T>>> + Send>;
+
 enum State<T> {
     Failed(Option<Error>),
+    /// Not polled yet; the mutex only makes the future `Sync` (polling has `&mut` access and never locks).
+    Lazy(std::sync::Mutex<Option<Start<T>>>),
     Running(JoinHandle<Result<T>>),
     Done,
 }
@@ -174,8 +194,41 @@ impl<T> ResponseFuture<T> {
         ResponseFuture { state: State::Failed(Some(error)) }
     }
 
-    pub(crate) fn running(handle: JoinHandle<Result<T>>) -> Self {
-        ResponseFuture { state: State::Running(handle) }
+    /// A future that runs `start`'s task once first polled.
+    pub(crate) fn lazy(start: impl FnOnce() -> Result<JoinHandle<Result<T>>> + Send + 'static) -> Self {
+        ResponseFuture { state: State::Lazy(std::sync::Mutex::new(Some(Box::new(start)))) }
+    }
+
+    /// Waits for the answer on this thread, as PHP's `->wait()`: the request runs on the SDK's I/O threads, so this
+    /// works from a plain `fn main()` and from inside any async runtime (in a multi-threaded Tokio runtime the
+    /// other tasks move off this thread meanwhile). In async code, prefer `.await`. Called on one of the SDK's own
+    /// threads (in a custom [`Signer`](crate::Signer)) it is an error rather than a deadlock.
+    ///
+    /// ```
+    /// # let server = wechatpay_mock::Server::builder()
+    /// #     .identities(wechatpay_mock::Identities::shared().unwrap()).start_blocking().unwrap();
+    /// # let ids = server.identities();
+    /// # let instance = wechatpay::Builder::factory(serde_json::json!({
+    /// #     "mchid": ids.mchid, "serial": ids.merchant.serial, "privateKey": ids.merchant.private_key_pem,
+    /// #     "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem}, "base_uri": server.base_uri(),
+    /// # }))?;
+    /// // PHP: $instance->v3->certificates->getAsync()->then(fn($r) => (string)$r->getBody())->wait();
+    /// let body = instance.v3().certificates().get_async(()).wait()?.text()?.to_owned();
+    /// assert!(body.contains(&ids.platform.serial));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn wait(self) -> Result<T> {
+        if on_io_thread() {
+            return Err(Error::runtime(
+                "wait() was called on one of the SDK's own I/O threads (from a Signer or Verifier?), where it would \
+                 deadlock: .await the future there",
+            ));
+        }
+        let run = || block_here(self);
+        match tokio::runtime::Handle::try_current().map(|handle| handle.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(run),
+            _ => run(),
+        }
     }
 }
 
@@ -183,9 +236,17 @@ impl<T> Future for ResponseFuture<T> {
     type Output = Result<T>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let State::Lazy(start) = &mut self.state {
+            let start = start.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+            self.state = match start.map(|start| start()) {
+                Some(Ok(handle)) => State::Running(handle),
+                Some(Err(err)) => State::Failed(Some(err)),
+                None => State::Done,
+            };
+        }
         let output = match &mut self.state {
             State::Failed(error) => Poll::Ready(Err(error.take().unwrap_or_else(polled_after_completion))),
-            State::Done => Poll::Ready(Err(polled_after_completion())),
+            State::Done | State::Lazy(_) => Poll::Ready(Err(polled_after_completion())),
             State::Running(handle) => Pin::new(handle).poll(cx).map(|joined| match joined {
                 Ok(result) => result,
                 Err(err) if err.is_cancelled() => {
@@ -207,6 +268,30 @@ fn polled_after_completion() -> Error {
     Error::runtime("this request's future was polled again after it completed")
 }
 
+/// Runs a future to completion on this thread, parking between polls. Every future of this crate waits on work
+/// done by the SDK's I/O runtime (a task, a channel it feeds), so it needs no executor of its own, and this works
+/// inside any caller's runtime, where Tokio's `block_on` would panic.
+pub(crate) fn block_here<F: Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let mut future = std::pin::pin!(future);
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut context = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+        std::thread::park();
+    }
+}
+
 impl<T> Drop for ResponseFuture<T> {
     fn drop(&mut self) {
         if let State::Running(handle) = &self.state {
@@ -219,6 +304,7 @@ impl<T> std::fmt::Debug for ResponseFuture<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self.state {
             State::Failed(_) => "ResponseFuture(failed)",
+            State::Lazy(_) => "ResponseFuture(not started)",
             State::Running(_) => "ResponseFuture(running)",
             State::Done => "ResponseFuture(done)",
         })

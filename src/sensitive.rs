@@ -1,4 +1,4 @@
-//! Sensitive fields (protocol §6): names, ID numbers, phones and bank accounts travel RSA-OAEP encrypted. Upward
+//! Sensitive fields: names, ID numbers, phones and bank accounts travel RSA-OAEP encrypted. Upward
 //! fields are encrypted with a WeChat Pay key, whose serial goes in `Wechatpay-Serial`; downward fields are
 //! decrypted with the merchant key.
 //!
@@ -253,7 +253,7 @@ fn no_keys() -> Error {
 }
 
 /// Replaces the string at dotted `path` in `value` (every element of arrays on the way) with `f` of it.
-fn transform(value: &mut Value, path: &str, f: &mut dyn FnMut(&str) -> Result<String>) -> Result<()> {
+pub(crate) fn transform(value: &mut Value, path: &str, f: &mut dyn FnMut(&str) -> Result<String>) -> Result<()> {
     let segments: Vec<&str> = path.split('.').collect();
     if segments.iter().any(|segment| segment.is_empty()) {
         return Err(Error::invalid(

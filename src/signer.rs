@@ -1,4 +1,4 @@
-//! Request signing (protocol §2): the [`Signer`] trait, replaceable for a remote KMS or HSM, and the default
+//! Request signing: the [`Signer`] trait, replaceable for a remote KMS or HSM, and the default
 //! [`RsaSigner`] over the merchant's private key.
 
 use std::fmt;

@@ -1,4 +1,4 @@
-//! Response and callback verification (protocol §3): the [`Verifier`] trait and the default [`PlatformKeys`], a map
+//! Response and callback verification: the [`Verifier`] trait and the default [`PlatformKeys`], a map
 //! from serial to public key holding platform certificates and WeChat Pay public keys side by side.
 
 use std::collections::{HashMap, HashSet};
@@ -422,7 +422,7 @@ impl fmt::Debug for PlatformKeys {
     }
 }
 
-/// The four signature headers of an answer or callback, read and checked (protocol §3) before the signature is.
+/// The four signature headers of an answer or callback, read and checked before the signature is.
 pub(crate) struct SignatureHeaders<'h> {
     pub(crate) timestamp: &'h str,
     pub(crate) nonce: &'h str,

@@ -137,6 +137,31 @@ fn the_merchant_tls_pair_must_match() {
     assert!(reason.contains("does not match"), "{reason}");
 }
 
+/// README_APIv2: `merchant[key => $path]` "accepts `[$path, $passphrase]`" for an encrypted key.
+#[test]
+fn an_encrypted_merchant_key_takes_php_s_path_and_passphrase_pair() {
+    let cert = "file://tests/fixtures/merchant_certificate.pem";
+    let encrypted = "file://tests/fixtures/merchant_private_key.encrypted.pem";
+    let mut config = php();
+    config["merchant"] = json!({"cert": [cert], "key": [encrypted, "wechatpay"]});
+    let instance = Builder::factory(&config).unwrap();
+    assert!(instance.config().merchant_certificate().is_some());
+    assert!(!format!("{:?}", instance.config()).contains("wechatpay\""));
+
+    config["merchant"] = json!({"cert": cert, "key": [encrypted, "wrong"]});
+    let (field, reason) = config_error(config.clone());
+    assert_eq!(field, "merchant.key");
+    assert!(!reason.contains("wrong"), "the passphrase is never shown: {reason}");
+    config["merchant"] = json!({"cert": cert, "key": encrypted});
+    assert_eq!(config_error(config.clone()).0, "merchant.key", "an encrypted key needs its passphrase");
+    config["merchant"] = json!({"cert": [cert, "secret"], "key": [encrypted, "wechatpay"]});
+    let (field, reason) = config_error(config.clone());
+    assert_eq!(field, "merchant.cert");
+    assert!(reason.contains("not needed") && !reason.contains("secret\""), "{reason}");
+    config["merchant"] = json!({"cert": cert, "key": [encrypted, 1]});
+    assert!(config_error(config).1.contains("[path, passphrase]"));
+}
+
 const APIV3_KEY: &str = "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb";
 
 #[test]
@@ -228,4 +253,56 @@ fn an_expired_platform_certificate_may_be_configured_and_is_reported_by_its_vali
         keys.encryption_key().map(|(serial, _)| serial).as_deref(),
         Some("PUB_KEY_ID_0114232134912410000000000000000")
     );
+}
+
+/// Every chain adds its own version segment: a base URI holding one would send `.../v3/v3/...` and meet a 404 later,
+/// so it is refused when built; a prefix without a version (a gateway's, or `/hk/`) is kept and reaches the same
+/// paths the typed tree does.
+#[test]
+fn a_base_uri_with_a_version_segment_is_refused_and_other_prefixes_are_kept() {
+    for base in [
+        "https://api.mch.weixin.qq.com/v3/",
+        "https://api.mch.weixin.qq.com/v3",
+        "https://api.mch.weixin.qq.com/hk/v3/",
+        "https://gateway.example/wechatpay/V2/",
+    ] {
+        let mut config = php();
+        config["base_uri"] = json!(base);
+        let (field, reason) = config_error(config);
+        assert_eq!(field, "base_uri");
+        assert!(reason.contains("version segment"), "{base}: {reason}");
+        assert!(reason.contains("https://api.mch.weixin.qq.com/"), "{base}: {reason}");
+    }
+    let mut config = php();
+    config["base_uri"] = json!("https://gateway.example/wechatpay");
+    let gateway = Builder::factory(config).unwrap();
+    assert_eq!(gateway.v3().certificates().url(()).unwrap(), "https://gateway.example/wechatpay/v3/certificates");
+    let mut config = php();
+    config["base_uri"] = json!("https://api.mch.weixin.qq.com/hk/");
+    let hk_prefix = Builder::factory(config).unwrap();
+    let default_host = Builder::factory(php()).unwrap();
+    assert_eq!(hk_prefix.chain("v3/statements").url(()).unwrap(), default_host.hk().v3().statements().url(()).unwrap());
+}
+
+/// APIv3 has no per-request host: the error says how to reach the backup and overseas hosts instead.
+#[test]
+fn a_per_request_base_uri_on_apiv3_says_how_to_reach_another_host() {
+    let instance = Builder::factory(php()).unwrap();
+    let err = instance.v3().certificates().url(json!({"base_uri": "https://api2.mch.weixin.qq.com/"})).unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, Error::Options { .. }), "{err:?}");
+    assert!(message.contains("BACKUP_BASE_URI") && message.contains("HK_BASE_URI"), "{message}");
+}
+
+#[test]
+fn an_apiv2_per_request_base_uri_with_a_version_segment_is_refused() {
+    let mut config = php();
+    config["secret"] = json!("192006250b4c09247ec02edce69f6a2d");
+    let instance = Builder::factory(config).unwrap();
+    let xml = json!({"mch_id": "1900000001", "sign_type": "MD5"});
+    let fraud = instance.v2().risk().getpublickey();
+    let url = fraud.url(json!({"xml": xml, "base_uri": "https://fraud.mch.weixin.qq.com/"})).unwrap();
+    assert!(url.starts_with("https://fraud.mch.weixin.qq.com/risk/getpublickey"), "{url}");
+    let err = fraud.url(json!({"xml": xml, "base_uri": "https://fraud.mch.weixin.qq.com/v2/"})).unwrap_err();
+    assert!(err.to_string().contains("version segment `v2`"), "{err}");
 }

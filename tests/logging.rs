@@ -13,7 +13,7 @@ use wechatpay::crypto::{Certificate, Rsa};
 use wechatpay::{Builder, Formatter, PlatformKeys, RefreshOutcome, Verifier};
 use wechatpay_mock::{Identities, Server};
 
-/// Every event as `LEVEL message field=value ...`.
+/// Every event as `LEVEL target message=... field=value ...`.
 static EVENTS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 struct Capture;
@@ -36,7 +36,7 @@ impl Subscriber for Capture {
     fn record(&self, _: &Id, _: &Record<'_>) {}
     fn record_follows_from(&self, _: &Id, _: &Id) {}
     fn event(&self, event: &Event<'_>) {
-        let mut line = Line(event.metadata().level().to_string());
+        let mut line = Line(format!("{} {}", event.metadata().level(), event.metadata().target()));
         event.record(&mut line);
         EVENTS.lock().unwrap().push(line.0);
     }
@@ -84,6 +84,40 @@ fn log_lines_come_once_where_promised_and_never_carry_secrets() {
     }
     assert_eq!(count("skipped an expired"), 1);
     assert!(EVENTS.lock().unwrap().iter().any(|line| line.contains("expired_at=2025-05-09T02:04:30Z")));
+
+    // Guzzle's `debug`: the exchange is logged, its signatures and sensitive values redacted.
+    let debug_client = Builder::factory(common::config(&server).secret(&server.identities().apiv2_key)).unwrap();
+    let transfer = common::transfer_request(&common::bill_no("DEBUG"));
+    let mut transfer = transfer.as_object().unwrap().clone();
+    transfer.insert("user_name".into(), "张三".into());
+    let options = wechatpay::Options::new().json(&transfer).encrypt_fields(["user_name"]).debug(true);
+    debug_client.v3().fund_app().mch_transfer().transfer_to_qq_wallet_bills().post(options).unwrap();
+    let sent = server.last_request().unwrap();
+    let header = |name: &str| {
+        sent.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.clone()).unwrap()
+    };
+    let authorization = header("Authorization");
+    let signature = authorization.split("signature=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let body: serde_json::Value = serde_json::from_slice(&sent.body).unwrap();
+    let ciphertext = body["user_name"].as_str().unwrap().to_owned();
+    let request = EVENTS.lock().unwrap().iter().find(|line| line.contains("transfer-to-qq-wallet-bills")).cloned();
+    let request = request.expect("the request is logged");
+    assert!(request.starts_with("INFO wechatpay::debug message=request"), "{request}");
+    assert!(request.contains("mchid=") && request.contains(r#"signature="(redacted)""#), "{request}");
+    assert!(request.contains(r#""user_name":"(redacted)""#), "{request}");
+    assert!(EVENTS.lock().unwrap().iter().any(|line| line.contains(" status=200") && line.contains("answer")));
+    let v2 = serde_json::json!({"xml": {"appid": "wxd930ea5d5a258f4f", "mch_id": server.identities().mchid,
+        "out_trade_no": "NO-SUCH-ORDER"}, "debug": true});
+    assert!(debug_client.v2().pay().orderquery().post(v2).is_err());
+    let apiv2 = server.last_request().unwrap();
+    let apiv2_body = String::from_utf8(apiv2.body).unwrap();
+    let sign = apiv2_body.split("<sign>").nth(1).unwrap().split('<').next().unwrap().to_owned();
+    assert!(count("<sign>(redacted)</sign>") >= 2, "the request and the answer: {:?}", EVENTS.lock().unwrap());
+    for line in EVENTS.lock().unwrap().iter() {
+        for hidden in [&signature, &ciphertext, &sign] {
+            assert!(!line.contains(hidden.as_str()), "{hidden} in: {line}");
+        }
+    }
 
     // No secret in any line.
     let ids = server.identities();

@@ -303,7 +303,7 @@ fn api_calls_any_endpoint_in_any_chain_form() {
     let body = included.split("\n\n").nth(1).expect("a blank line before the body");
     assert_eq!(serde_json::from_str::<Value>(body).expect("JSON body")["data"][0]["serial_no"], ids.platform.serial);
 
-    // The seed's story: create with --json @file, query in camelCase chain form, cancel with `{placeholder}`.
+    // The QQ-wallet transfer: create with --json @file, query in camelCase chain form, cancel with `{placeholder}`.
     let out_bill_no = "CLI20240101";
     let order = files.write(
         "transfer.json",

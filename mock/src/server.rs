@@ -457,6 +457,36 @@ impl Server {
         &self.engine.ids
     }
 
+    /// A client configuration for this server, in the shape of the PHP SDK's `Builder::factory` array: `mchid`,
+    /// `serial`, `privateKey` (PEM text), `certs` (the platform certificate and the WeChat Pay public key, as PEM
+    /// text, by serial), `secret` (the APIv2 key), `apiv3Key` and `base_uri`. The Rust SDK's `Builder::factory`
+    /// takes it as it is; the PHP SDK takes it once decoded into an array.
+    ///
+    /// ```
+    /// let server = wechatpay_mock::Server::builder()
+    ///     .identities(wechatpay_mock::Identities::shared()?).start_blocking()?;
+    /// let config = server.php_config();
+    /// assert_eq!(config["mchid"], server.identities().mchid.as_str());
+    /// assert_eq!(config["base_uri"], server.base_uri());
+    /// assert_eq!(config["certs"].as_object().map(|certs| certs.len()), Some(2));
+    /// # Ok::<(), wechatpay_mock::MockError>(())
+    /// ```
+    pub fn php_config(&self) -> serde_json::Value {
+        let ids = self.identities();
+        let mut certs = serde_json::Map::new();
+        certs.insert(ids.platform.serial.clone(), ids.platform.certificate_pem.clone().into());
+        certs.insert(ids.public_key.id.clone(), ids.public_key.public_key_pem.clone().into());
+        serde_json::json!({
+            "mchid": ids.mchid,
+            "serial": ids.merchant.serial,
+            "privateKey": ids.merchant.private_key_pem,
+            "certs": certs,
+            "secret": ids.apiv2_key,
+            "apiv3Key": ids.apiv3_key,
+            "base_uri": self.base_uri,
+        })
+    }
+
     /// Where the identities' files are, when the server was given a state directory.
     pub fn state_paths(&self) -> Option<&StatePaths> {
         self.state_paths.as_ref()

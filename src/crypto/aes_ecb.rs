@@ -1,4 +1,4 @@
-//! `AesEcb`: AES-256-ECB with PKCS#7 padding, used only by the APIv2 refund callback's `req_info` (protocol §5).
+//! `AesEcb`: AES-256-ECB with PKCS#7 padding, used only by the APIv2 refund callback's `req_info`.
 
 use aes::Aes256;
 use aes::cipher::block_padding::Pkcs7;

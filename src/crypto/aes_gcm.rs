@@ -1,4 +1,4 @@
-//! `AesGcm`: AEAD_AES_256_GCM as WeChat Pay uses it for callbacks and certificate downloads (protocol §5).
+//! `AesGcm`: AEAD_AES_256_GCM as WeChat Pay uses it for callbacks and certificate downloads.
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};

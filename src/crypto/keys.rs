@@ -136,6 +136,21 @@ impl PrivateKey {
         Self::from_material(source::read(thing.as_ref(), EXPECTED_PRIVATE)?, None, Backend::default())
     }
 
+    /// [`load`](Self::load) for a key that may be an encrypted PKCS#8 one (`ENCRYPTED PRIVATE KEY`): PEM text or a
+    /// `file://` path, with its passphrase (ignored when the key is not encrypted).
+    ///
+    /// ```
+    /// use wechatpay::crypto::PrivateKey;
+    ///
+    /// let key = PrivateKey::load_with_passphrase("file://tests/fixtures/merchant_private_key.encrypted.pem", "wechatpay")?;
+    /// assert_eq!(key.public_key()?, PrivateKey::load("file://tests/fixtures/merchant_private_key.pem")?.public_key()?);
+    /// assert!(PrivateKey::load_with_passphrase("file://tests/fixtures/merchant_private_key.encrypted.pem", "wrong").is_err());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn load_with_passphrase(thing: impl AsRef<[u8]>, passphrase: &str) -> Result<Self> {
+        Self::from_material(source::read(thing.as_ref(), EXPECTED_PRIVATE)?, Some(passphrase), Backend::default())
+    }
+
     /// Loads a private key from a file (PEM or DER).
     ///
     /// ```

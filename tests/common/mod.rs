@@ -86,11 +86,21 @@ pub fn php_config_for(base_uri: &str) -> Value {
 /// it: for answers no simulator gives (hostile XML, HTML error pages). Returns its base URI; the thread ends after
 /// the last answer.
 pub fn canned_server(answers: Vec<(u16, Vec<u8>)>) -> String {
+    let text_xml = || vec![("Content-Type".to_owned(), "text/xml".to_owned())];
+    canned_server_with_headers(answers.into_iter().map(|(status, body)| (status, text_xml(), body)).collect())
+}
+
+/// A canned answer: status, headers, body.
+pub type CannedAnswer = (u16, Vec<(String, String)>, Vec<u8>);
+
+/// As [`canned_server`], with the headers of each answer given (`Content-Length` and `Connection: close` are
+/// added): for redirects, proxies' pages.
+pub fn canned_server_with_headers(answers: Vec<CannedAnswer>) -> String {
     use std::io::{Read as _, Write as _};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let base = format!("http://{}/", listener.local_addr().expect("address"));
     std::thread::spawn(move || {
-        for (status, body) in answers {
+        for (status, headers, body) in answers {
             let Ok((mut stream, _)) = listener.accept() else { return };
             // Read the request head and its body (Content-Length), so the client is never cut off mid-send.
             let mut request = Vec::new();
@@ -112,10 +122,11 @@ pub fn canned_server(answers: Vec<(u16, Vec<u8>)>) -> String {
                     }
                 }
             }
-            let head = format!(
-                "HTTP/1.1 {status} X\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
+            let mut head = format!("HTTP/1.1 {status} X\r\n");
+            for (name, value) in headers {
+                head.push_str(&format!("{name}: {value}\r\n"));
+            }
+            head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()));
             let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(&body));
         }
     });

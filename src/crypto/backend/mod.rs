@@ -26,6 +26,7 @@ use crate::error::Result;
 pub enum Backend {
     /// aws-lc-rs (AWS-LC, a BoringSSL fork with formally verified parts). Needs the `aws-lc` feature (on by default).
     #[cfg(feature = "aws-lc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "aws-lc")))]
     AwsLc,
     /// The RustCrypto `rsa` crate: pure Rust, no C compiler needed.
     RustCrypto,
