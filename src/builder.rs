@@ -653,6 +653,26 @@ impl Builder {
         let options = options.into_options()?;
         let whole_timeout = options.timeout;
         let mut prepared = self.core.prepare(Method::GET, self.parsed()?, options)?;
+        if prepared.xml.is_some() {
+            return Err(Error::Unsupported {
+                what: format!("streaming the answer to /{}", prepared.relative_path(&self.core.config.base_uri)),
+                hint: "APIv2 answers, bill files included, are read whole: use post() with the `xml` option, and \
+                       raise ConfigBuilder::max_response_size (maxResponseSize) for large bills",
+            });
+        }
+        // Guzzle's options for whole answers have no meaning here: refused rather than silently ignored.
+        if prepared.handling.sink.is_some() {
+            return Err(Error::options(
+                "`sink` does not apply to a download, which already writes where you say: use download_to_file() \
+                 to write a file",
+            ));
+        }
+        if !prepared.handling.http_errors {
+            return Err(Error::options(
+                "`http_errors => false` does not apply to a download: an error answer is Error::Api (its status, \
+                 code and message); use get() with `http_errors => false` to read error answers as responses",
+            ));
+        }
         // Only a timeout given for this download bounds it whole (see ConfigBuilder::timeout).
         prepared.timeout = whole_timeout;
         self.core.streamable(&prepared)?;

@@ -491,12 +491,21 @@ impl Core {
 
     /// Runs `task` and waits for it: on this thread, driving the blocking verbs' runtime, wherever this thread may
     /// leave its runtime context (no runtime, or a multi-threaded Tokio runtime, which `block_in_place` lets move
-    /// its other tasks elsewhere meanwhile); inside a current-thread Tokio runtime, on the I/O runtime.
+    /// its other tasks elsewhere meanwhile); inside a current-thread Tokio runtime, or with a custom [`Signer`], on
+    /// the I/O runtime.
+    ///
+    /// [`Signer`]: crate::Signer
     pub(crate) fn block_on<T: Send + 'static>(
         &self,
         task: impl Future<Output = Result<T>> + Send + 'static,
     ) -> Result<T> {
         check_not_reentrant()?;
+        // A custom Signer may open connections or timers of its own (a KMS client, say), which belong to the
+        // runtime they were made on: the blocking verbs' runtime runs only while a blocking call drives it, so a
+        // connection pooled there would hang the next caller that runs elsewhere. The I/O runtime always runs.
+        if !self.config.signs_in_process {
+            return self.block_on_io(task);
+        }
         // A request's future is several kilobytes: boxed once here, it is not copied again on its way down.
         let task = Box::pin(task);
         match tokio::runtime::Handle::try_current().map(|handle| handle.runtime_flavor()) {
@@ -513,12 +522,15 @@ impl Core {
         check_not_reentrant()?;
         let (sender, receiver) = std::sync::mpsc::sync_channel(1);
         let io = self.io()?;
+        let shut_down = || Error::runtime("the SDK's I/O runtime has shut down");
+        let task = io.spawn(task).ok_or_else(shut_down)?;
         // std's channel, not Tokio's: it may block inside any async runtime without Tokio's panic, and the work
-        // happens on the SDK's threads, so the caller's runtime cannot starve it.
+        // happens on the SDK's threads, so the caller's runtime cannot starve it. The task is joined by another so
+        // that a panic in it (a custom Signer's, say) is told apart from a shutdown.
         io.spawn(async move {
-            let _ = sender.send(task.await);
+            let _ = sender.send(task.await.unwrap_or_else(|err| Err(crate::runtime::join_error(err))));
         })
-        .ok_or_else(|| Error::runtime("the SDK's I/O runtime has shut down"))?;
+        .ok_or_else(shut_down)?;
         let wait = || {
             receiver.recv().map_err(|_| Error::runtime("the SDK's I/O runtime shut down before the request finished"))
         };
@@ -594,7 +606,14 @@ impl Core {
         let timestamp = Formatter::timestamp();
         let nonce = Formatter::nonce32()?;
         let message = Formatter::request_bytes(method.as_str(), &target, timestamp, &nonce, &signed_body);
-        let signature = STANDARD.encode(self.config.signer.sign(&message).await?);
+        // The request's timeout covers signing too (a remote Signer can hang): what signing took is taken off what
+        // the exchange may take.
+        let started = std::time::Instant::now();
+        let limit = timeout.unwrap_or(self.config.timeout);
+        let signed = tokio::time::timeout(limit, self.config.signer.sign(&message)).await.map_err(|_| {
+            Error::Timeout { method: method.to_string(), url: abbreviate(url.as_str()), after: Some(limit) }
+        })?;
+        let signature = STANDARD.encode(signed?);
         let authorization =
             Formatter::authorization(&self.config.mchid, &nonce, &signature, timestamp, &self.config.serial);
         headers.insert(
@@ -625,7 +644,7 @@ impl Core {
             None => {}
         }
         if let Some(timeout) = timeout {
-            request = request.timeout(timeout);
+            request = request.timeout(timeout.saturating_sub(started.elapsed()).max(Duration::from_millis(1)));
         }
         let response = request.send().await.map_err(|err| {
             // An upload whose content could not be read says so, rather than blaming the connection.

@@ -137,9 +137,11 @@ impl Core {
         headers.insert(ACCEPT, HeaderValue::from_static(ACCEPTED));
         let body = if method == Method::GET {
             // The GET endpoints (contract signing pages) take the signed payload as the query string.
-            for (i, (name, value)) in Formatter::ksort(data.iter()).into_iter().enumerate() {
+            let mut separator = if target.contains('?') { '&' } else { '?' };
+            for (name, value) in Formatter::ksort(data.iter()) {
                 let Some(text) = text_of(value) else { continue };
-                target.push(if i == 0 && !target.contains('?') { '?' } else { '&' });
+                target.push(separator);
+                separator = '&';
                 encode_component(&mut target, name);
                 target.push('=');
                 encode_component(&mut target, &text);

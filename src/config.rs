@@ -130,6 +130,9 @@ pub struct Config {
     pub(crate) mchid: String,
     pub(crate) serial: String,
     pub(crate) signer: Arc<dyn Signer>,
+    /// Whether `signer` is the built-in one over `private_key`, which needs no runtime of its own: only then may the
+    /// blocking verbs run a request on their caller's thread (see [`crate::runtime`]).
+    pub(crate) signs_in_process: bool,
     pub(crate) private_key: Option<PrivateKey>,
     pub(crate) verifier: Arc<dyn Verifier>,
     pub(crate) platform_keys: Option<PlatformKeys>,
@@ -1279,6 +1282,7 @@ impl ConfigBuilder {
         }
         // WeChat Pay writes serials in upper case, and so does `serial_no` in every Authorization header we send.
         let serial = serial.to_ascii_uppercase();
+        let signs_in_process = self.signer.is_none();
         let signer: Arc<dyn Signer> = match (self.signer, &self.private_key) {
             (Some(signer), _) => signer,
             (None, Some(key)) => Arc::new(RsaSigner::new(key.clone())),
@@ -1402,6 +1406,7 @@ impl ConfigBuilder {
             mchid,
             serial,
             signer,
+            signs_in_process,
             private_key: self.private_key,
             verifier,
             platform_keys,

@@ -38,6 +38,7 @@ pub(crate) fn request(method: &Method, url: &Url, headers: &HeaderMap, body: Sen
             format!("multipart/form-data, {length} bytes; meta (the part signed): {}", String::from_utf8_lossy(meta))
         }
     };
+    let url = url_without_sign(url);
     tracing::info!(target: "wechatpay::debug", %method, %url, headers = %show_headers(headers), %body, "request");
 }
 
@@ -48,10 +49,28 @@ pub(crate) fn answer(method: &Method, url: &Url, status: StatusCode, headers: &H
     } else {
         json_or_text(body, &[])
     };
+    let url = url_without_sign(url);
     tracing::info!(
         target: "wechatpay::debug",
         %method, %url, status = status.as_u16(), headers = %show_headers(headers), body = %shown, "answer"
     );
+}
+
+/// The URL with a `sign` query parameter redacted: an APIv2 GET sends its signed payload as the query.
+fn url_without_sign(url: &Url) -> String {
+    if !url.query_pairs().any(|(name, _)| name == "sign") {
+        return url.to_string();
+    }
+    let mut shown = url.clone();
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(name, value)| {
+            let value = if name == "sign" { REDACTED.to_owned() } else { value.into_owned() };
+            (name.into_owned(), value)
+        })
+        .collect();
+    shown.query_pairs_mut().clear().extend_pairs(pairs);
+    shown.to_string()
 }
 
 fn is_xml(content_type: &str) -> bool {
@@ -170,6 +189,20 @@ mod tests {
         let shown = xml_without_sign(xml);
         assert_eq!(shown, "<xml><a>1</a><sign>(redacted)</sign></xml>");
         assert_eq!(xml_without_sign("<xml><sign>cut"), "<xml><sign>(redacted)");
+    }
+
+    #[test]
+    fn an_apiv2_get_shows_its_query_without_the_sign() {
+        let url = Url::parse("https://api.mch.weixin.qq.com/papay/entrustweb?mch_id=1&sign=9A0A8659F005D698&z=2")
+            .expect("a URL");
+        let shown = url_without_sign(&url);
+        assert!(!shown.contains("9A0A8659F005D698"), "{shown}");
+        assert!(
+            shown.contains("mch_id=1") && shown.contains("sign=%28redacted%29") && shown.contains("z=2"),
+            "{shown}"
+        );
+        let plain = Url::parse("https://api.mch.weixin.qq.com/v3/certificates?a=1").expect("a URL");
+        assert_eq!(url_without_sign(&plain), plain.as_str());
     }
 
     #[test]

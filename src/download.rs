@@ -713,7 +713,7 @@ async fn produce(
     what: String,
     sender: tokio::sync::mpsc::Sender<Message>,
 ) {
-    let mut streaming = match core.open_stream(prepared).await {
+    let mut streaming = match Arc::clone(&core).open_stream_with_retries(prepared).await {
         Ok(streaming) => streaming,
         Err(err) => {
             let _ = sender.send(Message::Failed(err)).await;

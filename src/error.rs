@@ -236,7 +236,7 @@ pub enum Error {
     #[error(
         "{method} {url}: WeChat Pay answered {status} with a body {}larger than the {limit}-byte limit, which was not \
          read: raise ConfigBuilder::max_response_size (maxResponseSize) if such answers are expected, or stream \
-         bill files and images with download()", announced_suffix(.announced)
+         APIv3 bill files and images with download()", announced_suffix(.announced)
     )]
     ResponseTooLarge {
         /// The HTTP method.

@@ -12,13 +12,14 @@
 //!   such a retry ("use the same parameters") on `SYSTEM_ERROR`;
 //! - anything else (4xx, a failed signature check, an answer too large) is returned at once.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Method;
 use url::Url;
 
-use crate::client::{Core, Prepared};
+use crate::client::{Core, Prepared, Streaming};
 use crate::config::BACKUP_BASE_URI;
 use crate::error::{Error, Result};
 use crate::response::Response;
@@ -50,6 +51,7 @@ pub struct Retry {
     /// Where to send the next attempts once the configured host cannot be reached (a connection failure: the
     /// request was not sent): the scheme, host and port of this URI replace the base URI's, whose path is kept.
     /// `None` (default) stays on the configured host; [`failover`](Self::failover) sets WeChat Pay's backup host.
+    /// Requests for another host (an APIv2 `base_uri` option) never fail over.
     pub failover_to: Option<String>,
     /// Whether requests other than `GET` are also retried after failures that may come after WeChat Pay
     /// processed them (5xx, `SYSTEM_ERROR`, `SYSTEMERROR`, timeouts, cut connections). Default `false`: set it only
@@ -177,33 +179,52 @@ impl Core {
     /// (a new nonce and timestamp); an APIv2 payload, signed with its `nonce_str` when prepared, is sent again as it
     /// is, as WeChat Pay asks for `SYSTEMERROR`.
     pub(crate) async fn run(self: Arc<Self>, prepared: Prepared) -> Result<Response> {
+        self.with_retries(prepared, |core, prepared| core.execute(prepared)).await
+    }
+
+    /// Opens a streamed download as [`run`](Self::run) makes a request: retried until its answer's head is in,
+    /// before any of its body reaches the caller.
+    pub(crate) async fn open_stream_with_retries(self: Arc<Self>, prepared: Prepared) -> Result<Streaming> {
+        self.with_retries(prepared, |core, prepared| async move { core.open_stream(prepared).await }).await
+    }
+
+    /// `attempt`, repeated as the configured [`Retry`] allows, each time with a fresh copy of `prepared`.
+    async fn with_retries<T, Attempt, Outcome>(self: Arc<Self>, prepared: Prepared, attempt: Attempt) -> Result<T>
+    where
+        Attempt: Fn(Arc<Self>, Prepared) -> Outcome,
+        Outcome: Future<Output = Result<T>>,
+    {
         let Some(policy) = self.config.retry.clone() else {
-            return self.execute(prepared).await;
+            return attempt(self, prepared).await;
         };
         let mut current = prepared;
-        let mut attempt = 1;
+        let mut attempt_number = 1;
         loop {
-            let next = (attempt < policy.max_attempts).then(|| current.duplicate());
-            let outcome = Arc::clone(&self).execute(current).await;
+            let next = (attempt_number < policy.max_attempts).then(|| current.duplicate());
+            let outcome = attempt(Arc::clone(&self), current).await;
             let (Err(err), Some(mut next)) = (&outcome, next) else { return outcome };
             let Verdict::Retry { unreachable } = verdict(&policy, &next.method, err) else { return outcome };
-            if unreachable {
+            // Only requests for the configured host fail over: an APIv2 request to a host of its own (`base_uri`:
+            // `risk/getpublickey` on fraud.mch.weixin.qq.com, say) has no backup there.
+            if unreachable && next.url.origin() == self.config.base_uri.origin() {
                 if let Some(failover) = &self.config.retry_failover {
                     fail_over(&mut next.url, failover);
                 }
             }
-            let delay = policy.delay(attempt);
+            let delay = policy.delay(attempt_number);
             tracing::info!(
                 method = %next.method,
-                url = %next.url,
-                attempt,
+                // Host and path only: an APIv2 GET carries its signature in the query.
+                host = next.url.host_str().unwrap_or_default(),
+                path = next.url.path(),
+                attempt = attempt_number,
                 error = %err,
                 delay_ms = delay.as_millis() as u64,
                 "retrying a failed request"
             );
             tokio::time::sleep(delay).await;
             current = next;
-            attempt += 1;
+            attempt_number += 1;
         }
     }
 }

@@ -12,7 +12,10 @@
 //!   and back for every request (each costs wake-ups and context switches, a large share of a request's CPU time
 //!   next to the RSA work). Several threads may block at once: one of them drives the pool's connections while the
 //!   others wait for their own answers (Tokio's current-thread `block_on`). Inside a caller's current-thread
-//!   runtime, whose thread cannot be borrowed, the blocking verbs hand the request to the [`IoRuntime`] instead.
+//!   runtime, whose thread cannot be borrowed, the blocking verbs hand the request to the [`IoRuntime`] instead; so
+//!   do APIv2 requests (their mutual-TLS pool lives there) and every request signed by a custom `Signer`, which may
+//!   keep connections of its own: the driven runtime runs only while some thread blocks on it, so a connection
+//!   pooled there would hang whoever uses it next from anywhere else.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -114,6 +117,18 @@ impl DrivenRuntime {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(settled))).unwrap_or_else(|_| {
             Err(Error::runtime("the request panicked on the calling thread (in a custom Signer or Verifier?)"))
         })
+    }
+}
+
+/// What a request's task on the I/O runtime ended with when it did not return: a panic or a shutdown.
+pub(crate) fn join_error(err: tokio::task::JoinError) -> Error {
+    if err.is_panic() {
+        Error::runtime(
+            "the request panicked in the SDK's I/O runtime: in a custom Signer or Verifier? If not, this is a bug, \
+             please report it",
+        )
+    } else {
+        Error::runtime("the SDK's I/O runtime shut down before the request finished")
     }
 }
 
@@ -247,15 +262,9 @@ impl<T> Future for ResponseFuture<T> {
         let output = match &mut self.state {
             State::Failed(error) => Poll::Ready(Err(error.take().unwrap_or_else(polled_after_completion))),
             State::Done | State::Lazy(_) => Poll::Ready(Err(polled_after_completion())),
-            State::Running(handle) => Pin::new(handle).poll(cx).map(|joined| match joined {
-                Ok(result) => result,
-                Err(err) if err.is_cancelled() => {
-                    Err(Error::runtime("the SDK's I/O runtime shut down before the request finished"))
-                }
-                Err(_) => Err(Error::runtime(
-                    "the request's task panicked in the SDK's I/O runtime; this is a bug, please report it",
-                )),
-            }),
+            State::Running(handle) => {
+                Pin::new(handle).poll(cx).map(|joined| joined.unwrap_or_else(|err| Err(join_error(err))))
+            }
         };
         if output.is_ready() {
             self.state = State::Done;

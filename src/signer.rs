@@ -27,7 +27,9 @@ pub type SignFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<u8>>> + Send + 
 ///
 /// Replace it through [`ConfigBuilder::signer`](crate::ConfigBuilder::signer) to keep the key in a KMS or HSM: the
 /// SDK hands over the exact message (`METHOD\nPATH\nTIMESTAMP\nNONCE\nBODY\n`) and puts the returned signature,
-/// base64-encoded, in the `Authorization` header. Signing may be asynchronous.
+/// base64-encoded, in the `Authorization` header. Signing may be asynchronous. A custom signer always runs on the
+/// SDK's I/O runtime (a Tokio runtime), for the blocking verbs too, so it may use Tokio-based clients and keep
+/// their connections between requests.
 ///
 /// ```
 /// use wechatpay::{SignFuture, Signer};

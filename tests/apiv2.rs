@@ -409,3 +409,20 @@ fn fragments_never_become_elements() {
     assert_eq!(back.len(), 1);
     assert_eq!(back["comment"], injected);
 }
+
+#[test]
+fn a_get_endpoints_query_starts_with_a_question_mark_whatever_is_left_out() {
+    let server = mock();
+    let instance = v2(&server);
+    let mchid = server.identities().mchid.clone();
+    // A null field is left out of the signed payload: when it sorts first, the query still starts with `?`.
+    let url = instance
+        .v2()
+        .papay()
+        .entrustweb()
+        .url(json!({"xml": {"appid": null, "mch_id": mchid, "plan_id": "1", "contract_code": "100000"}}))
+        .expect("a URL");
+    let (path, query) = url.split_once('?').expect("a query");
+    assert!(path.ends_with("/papay/entrustweb"), "{url}");
+    assert!(!query.starts_with('&') && !query.contains("appid") && query.contains("contract_code=100000"), "{url}");
+}

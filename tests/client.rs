@@ -178,6 +178,75 @@ fn an_async_signer_is_awaited() {
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
+/// Runs `call` on a thread of its own and waits at most a minute for it: a hang fails the test instead of CI.
+fn within_a_minute<T: Send + 'static>(call: impl FnOnce() -> T + Send + 'static) -> T {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(call());
+    });
+    receiver.recv_timeout(Duration::from_secs(60)).expect("the call hung")
+}
+
+#[test]
+fn a_signer_with_connections_of_its_own_works_for_blocking_and_async_calls_in_turn() {
+    // A remote signing service reached through one pooled client: its connection must not be left on a runtime
+    // that stops running when the blocking call returns.
+    struct Remote {
+        http: reqwest::Client,
+        url: String,
+        inner: RsaSigner,
+    }
+    impl Signer for Remote {
+        fn sign<'a>(&'a self, message: &'a [u8]) -> SignFuture<'a> {
+            Box::pin(async move {
+                let asked = self.http.get(&self.url).send().await;
+                assert!(asked.is_ok(), "the signing service was reached: {asked:?}");
+                self.inner.sign(message).await
+            })
+        }
+    }
+    let server = common::mock();
+    let key = wechatpay::crypto::PrivateKey::from_pem(&server.identities().merchant.private_key_pem).unwrap();
+    let remote = Remote {
+        http: reqwest::Client::builder().no_proxy().build().unwrap(),
+        url: format!("{}v3/certificates", server.base_uri()),
+        inner: RsaSigner::new(key),
+    };
+    let instance = Builder::factory(common::config(&server).signer(remote)).unwrap();
+    let statuses = within_a_minute(move || {
+        let blocking = instance.v3().certificates().get(()).map(|r| r.status().as_u16());
+        let waited = instance.v3().certificates().get_async(()).wait().map(|r| r.status().as_u16());
+        let again = instance.v3().certificates().get(()).map(|r| r.status().as_u16());
+        (blocking, waited, again)
+    });
+    assert!(matches!(statuses, (Ok(200), Ok(200), Ok(200))), "{statuses:?}");
+}
+
+#[test]
+fn a_signer_that_never_answers_is_bounded_by_the_request_timeout() {
+    struct Hanging;
+    impl Signer for Hanging {
+        fn sign<'a>(&'a self, _message: &'a [u8]) -> SignFuture<'a> {
+            Box::pin(std::future::pending())
+        }
+    }
+    let server = common::mock();
+    let instance = Builder::factory(common::config(&server).signer(Hanging)).unwrap();
+    let async_instance = instance.clone();
+    let outcome = within_a_minute(move || {
+        let blocking = instance.v3().certificates().get(Options::new().timeout(Duration::from_millis(200)));
+        let waited = async_instance.v3().certificates().get_async(Options::new().timeout(Duration::from_millis(200)));
+        (blocking, waited.wait())
+    });
+    for result in [outcome.0, outcome.1] {
+        let err = result.unwrap_err();
+        assert!(
+            matches!(err, Error::Timeout { after: Some(after), .. } if after == Duration::from_millis(200)),
+            "{err:?}"
+        );
+    }
+}
+
 #[test]
 fn a_blocking_call_from_inside_the_sdks_own_threads_is_an_error_not_a_deadlock() {
     struct Reentrant(std::sync::OnceLock<Builder>, RsaSigner);

@@ -184,6 +184,29 @@ fn sink_writes_the_verified_body_to_a_file_and_nothing_for_a_failure() {
     assert!(err.contains("file path"), "{err}");
 }
 
+#[test]
+fn guzzle_options_for_whole_answers_are_refused_by_downloads_not_ignored() {
+    let server = common::mock();
+    let instance = common::client(&server);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("image.png");
+    let image = instance.v3().merchant_service().images()._media_id_();
+    let sunk = image.download(json!({"media_id": "A.png", "sink": path.to_str().unwrap()}), &mut Vec::new());
+    let err = sunk.unwrap_err();
+    assert!(matches!(err, Error::Options { .. }) && err.to_string().contains("download_to_file"), "{err:?}");
+    assert!(!path.exists());
+    let unchecked = image.download(Options::new().var("media_id", "A.png").http_errors(false), &mut Vec::new());
+    let err = unchecked.unwrap_err();
+    assert!(matches!(err, Error::Options { .. }) && err.to_string().contains("http_errors"), "{err:?}");
+
+    // APIv2 answers are read whole: download() says so, and how to read a large bill.
+    let v2 = Builder::factory(common::v2_config(&server)).unwrap();
+    let mchid = server.identities().mchid.clone();
+    let xml = json!({"appid": "wxd930ea5d5a258f4f", "mch_id": mchid, "bill_date": "20240101", "bill_type": "ALL"});
+    let err = v2.v2().pay().downloadbill().download(json!({"xml": xml}), &mut Vec::new()).unwrap_err();
+    assert!(matches!(err, Error::Unsupported { .. }) && err.to_string().contains("max_response_size"), "{err:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sink_works_with_the_async_verbs() {
     let server = common::mock();

@@ -171,3 +171,42 @@ fn the_php_shape_configures_retries_and_refuses_nonsense() {
         assert!(matches!(err, Error::Config { field: ref f, .. } if f == field), "{field}: {err:?}");
     }
 }
+
+#[test]
+fn apiv2_requests_for_a_host_of_their_own_never_fail_over() {
+    let server = common::mock();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let config = common::v2_config(&server).retry(quick().failover_to(server.base_uri().to_owned()));
+    let instance = Builder::factory(config).expect("factory");
+    let mchid = server.identities().mchid.clone();
+    let before = server.received_requests().len();
+    let err = instance
+        .v2()
+        .pay()
+        .orderquery()
+        .post(json!({
+            "base_uri": format!("http://{dead}/"),
+            "xml": {"appid": "wxd930ea5d5a258f4f", "mch_id": mchid, "out_trade_no": "NOFAILOVER1"},
+        }))
+        .unwrap_err();
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    assert_eq!(server.received_requests().len(), before, "a request for another host went to the failover host");
+}
+
+#[test]
+fn downloads_are_retried_before_their_body_is_read() {
+    let server = common::mock();
+    let instance = client(&server, quick());
+    server.faults().next(Fault::Status(503));
+    let mut image = Vec::new();
+    let downloaded = instance
+        .v3()
+        .merchant_service()
+        .images()
+        ._media_id_()
+        .download(json!({"media_id": "RETRIED.png"}), &mut image)
+        .expect("the second attempt");
+    assert_eq!(downloaded.bytes(), image.len() as u64);
+    assert!(!image.is_empty());
+    assert_eq!(received(&server, "GET", "/v3/merchant-service/images/RETRIED.png").len(), 2);
+}
