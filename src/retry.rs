@@ -155,6 +155,7 @@ enum Verdict {
 fn verdict(policy: &Retry, method: &Method, err: &Error) -> Verdict {
     let maybe_processed_ok = method == Method::GET || method == Method::HEAD || policy.retry_writes;
     match err {
+        err if cannot_be_made(err) => Verdict::Stop,
         err if not_sent(err) => Verdict::Retry { unreachable: true },
         Error::Api { status: 429, .. } => Verdict::Retry { unreachable: false },
         Error::Api { status, code, .. } if (*status >= 500 || code == "SYSTEM_ERROR") && maybe_processed_ok => {
@@ -166,6 +167,12 @@ fn verdict(policy: &Retry, method: &Method, err: &Error) -> Verdict {
         Error::Timeout { .. } | Error::Transport { .. } if maybe_processed_ok => Verdict::Retry { unreachable: false },
         _ => Verdict::Stop,
     }
+}
+
+/// Whether `err` says the HTTP layer could not make the request at all: the next attempt would fail alike.
+fn cannot_be_made(err: &Error) -> bool {
+    matches!(err, Error::Transport { source: Some(source), .. }
+        if source.downcast_ref::<reqwest::Error>().is_some_and(reqwest::Error::is_builder))
 }
 
 /// Whether `err` is a failure to connect: only that proves the request was not sent.
@@ -300,6 +307,19 @@ mod tests {
             let writes = Retry::default().retry_writes(true);
             assert_eq!(verdict(&writes, &Method::POST, &maybe_processed), Verdict::Retry { unreachable: false });
         }
+    }
+
+    #[test]
+    fn a_request_the_http_layer_cannot_make_is_never_retried() {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let header = reqwest::header::HeaderValue::from_static("x");
+        let unmade = reqwest::Client::new().get("http://127.0.0.1:1/").header("bad name", header).send();
+        let err = runtime.block_on(unmade).unwrap_err();
+        assert!(err.is_builder(), "{err:?}");
+        let err =
+            Error::Transport { method: "GET".into(), url: "u".into(), reason: "r".into(), source: Some(err.into()) };
+        let anything = Retry::default().retry_writes(true);
+        assert_eq!(verdict(&anything, &Method::GET, &err), Verdict::Stop);
     }
 
     #[test]
