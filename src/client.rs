@@ -606,13 +606,19 @@ impl Core {
         let timestamp = Formatter::timestamp();
         let nonce = Formatter::nonce32()?;
         let message = Formatter::request_bytes(method.as_str(), &target, timestamp, &nonce, &signed_body);
-        // The request's timeout covers signing too (a remote Signer can hang): what signing took is taken off what
-        // the exchange may take.
+        // The request's timeout covers a custom Signer too (a remote one can hang): what signing took is taken off
+        // what the exchange may take. The built-in one is a bounded computation and needs no timer.
         let started = std::time::Instant::now();
-        let limit = timeout.unwrap_or(self.config.timeout);
-        let signed = tokio::time::timeout(limit, self.config.signer.sign(&message)).await.map_err(|_| {
-            Error::Timeout { method: method.to_string(), url: abbreviate(url.as_str()), after: Some(limit) }
-        })?;
+        let signed = if self.config.signs_in_process {
+            self.config.signer.sign(&message).await
+        } else {
+            let limit = timeout.unwrap_or(self.config.timeout);
+            tokio::time::timeout(limit, self.config.signer.sign(&message)).await.map_err(|_| Error::Timeout {
+                method: method.to_string(),
+                url: abbreviate(url.as_str()),
+                after: Some(limit),
+            })?
+        };
         let signature = STANDARD.encode(signed?);
         let authorization =
             Formatter::authorization(&self.config.mchid, &nonce, &signature, timestamp, &self.config.serial);
