@@ -24,8 +24,8 @@
 //! `WECHATPAY_BENCH_PROFILE=1` (nothing but the requests of each case, no floor: for `perf record` or
 //! `valgrind --tool=callgrind`).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -33,6 +33,11 @@ use std::time::Instant;
 use serde_json::{Value, json};
 use wechatpay::crypto::{Backend, PrivateKey, PublicKey};
 use wechatpay::{Builder, Formatter};
+
+#[allow(dead_code)]
+#[path = "support/mock_process.rs"]
+mod mock_process;
+use mock_process::{MockProcess, serve_mock};
 
 /// What each request sends: a PHP-shaped options array with a JSON body, as a port writes it.
 fn body() -> Value {
@@ -46,7 +51,7 @@ fn endpoint(instance: &Builder) -> &Builder {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        Some("--serve-mock") => return serve_mock(),
+        Some("--serve-mock") => return serve_mock(json!({})),
         Some("--cold") => return cold(args.get(1).map(String::as_str).unwrap_or_default()),
         _ => {}
     }
@@ -636,47 +641,4 @@ fn machine() -> String {
         model.unwrap_or("unknown CPU"),
         load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
     )
-}
-
-/// The mock in a child process (this same binary with `--serve-mock`), so its CPU is not the client's.
-struct MockProcess {
-    child: Child,
-    config: Value,
-}
-
-impl MockProcess {
-    fn start() -> MockProcess {
-        let exe = std::env::current_exe().expect("own executable");
-        let mut child = Command::new(exe)
-            .arg("--serve-mock")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the mock process starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("ready line");
-        let config = serde_json::from_str(&line).expect("the mock's config line");
-        MockProcess { child, config }
-    }
-
-    fn stop(mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.wait();
-    }
-}
-
-/// The child: a simulator on loopback, its client config on stdout, until stdin closes.
-fn serve_mock() {
-    let server = wechatpay_mock::Server::builder().start_blocking().expect("mock starts");
-    let ids = server.identities();
-    let config = json!({
-        "mchid": ids.mchid,
-        "serial": ids.merchant.serial,
-        "privateKey": ids.merchant.private_key_pem,
-        "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem},
-        "base_uri": server.base_uri(),
-    });
-    println!("{config}");
-    let _ = std::io::stdout().flush();
-    let _ = std::io::stdin().read_to_end(&mut Vec::new());
 }

@@ -9,20 +9,25 @@
 //! from `/proc/self/stat`) as a ratio to the floor measured in the same run: SHA-1 over the same bytes in memory.
 //! Linux only (it reads `/proc`).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::io::Write;
 use std::time::Instant;
 
 use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
 use wechatpay::{Bill, Builder, MediaUpload, Options};
 
+#[path = "support/mock_process.rs"]
+mod mock_process;
+use mock_process::{MockProcess, serve_mock, status_kib};
+
 const MIB: u64 = 1024 * 1024;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--serve-mock") {
-        return serve_mock();
+        // The apply of a 1 GiB bill (hashed by the mock first) and the 256 MiB upload are single requests that
+        // may take longer than the default 30 s on a slow machine.
+        return serve_mock(json!({"timeout": 600}));
     }
     let benching = args.iter().any(|arg| arg == "--bench");
     let size = |name: &str, full: u64, smoke: u64| {
@@ -93,56 +98,6 @@ fn main() {
     mock.stop();
 }
 
-/// The mock in a child process (this same binary with `--serve-mock`), so its memory is not the client's.
-struct MockProcess {
-    child: Child,
-    config: Value,
-}
-
-impl MockProcess {
-    fn start() -> MockProcess {
-        let exe = std::env::current_exe().expect("own executable");
-        let mut child = Command::new(exe)
-            .arg("--serve-mock")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the mock process starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("ready line");
-        let config = serde_json::from_str(&line).expect("the mock's config line");
-        MockProcess { child, config }
-    }
-
-    fn peak_rss_mib(&self) -> u64 {
-        status_kib(&format!("/proc/{}/status", self.child.id()), "VmHWM:") / 1024
-    }
-
-    fn stop(mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.wait();
-    }
-}
-
-/// The child: a simulator on loopback, its client config on stdout, until stdin closes.
-fn serve_mock() {
-    let server = wechatpay_mock::Server::builder().start_blocking().expect("mock starts");
-    let ids = server.identities();
-    let config = json!({
-        "mchid": ids.mchid,
-        "serial": ids.merchant.serial,
-        "privateKey": ids.merchant.private_key_pem,
-        "certs": {ids.platform.serial.clone(): ids.platform.certificate_pem},
-        "base_uri": server.base_uri(),
-        // The apply of a 1 GiB bill (hashed by the mock first) and the 256 MiB upload are single requests that
-        // may take longer than the default 30 s on a slow machine.
-        "timeout": 600,
-    });
-    println!("{config}");
-    let _ = std::io::stdout().flush();
-    let _ = std::io::stdin().read_to_end(&mut Vec::new());
-}
-
 /// Applies for a generated trade bill of `bytes` bytes (the mock hashes it in a first pass, outside the timing).
 fn apply(instance: &Builder, bytes: u64, gzip: bool) -> Bill {
     let mut options =
@@ -204,14 +159,4 @@ fn cpu_seconds() -> f64 {
         stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default().split_whitespace().collect();
     let ticks = |i: usize| fields.get(i).and_then(|field| field.parse::<f64>().ok()).unwrap_or(0.0);
     (ticks(11) + ticks(12)) / 100.0
-}
-
-/// A `kB` line of a `/proc/.../status` file.
-fn status_kib(path: &str, key: &str) -> u64 {
-    let status = std::fs::read_to_string(path).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(key))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
