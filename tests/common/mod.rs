@@ -96,41 +96,7 @@ pub type CannedAnswer = (u16, Vec<(String, String)>, Vec<u8>);
 /// As [`canned_server`], with the headers of each answer given (`Content-Length` and `Connection: close` are
 /// added): for redirects, proxies' pages.
 pub fn canned_server_with_headers(answers: Vec<CannedAnswer>) -> String {
-    use std::io::{Read as _, Write as _};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let base = format!("http://{}/", listener.local_addr().expect("address"));
-    std::thread::spawn(move || {
-        for (status, headers, body) in answers {
-            let Ok((mut stream, _)) = listener.accept() else { return };
-            // Read the request head and its body (Content-Length), so the client is never cut off mid-send.
-            let mut request = Vec::new();
-            let mut buffer = [0u8; 4096];
-            while let Ok(n) = stream.read(&mut buffer) {
-                if n == 0 {
-                    break;
-                }
-                request.extend_from_slice(&buffer[..n]);
-                let text = String::from_utf8_lossy(&request).to_ascii_lowercase();
-                if let Some(end) = text.find("\r\n\r\n") {
-                    let length = text
-                        .lines()
-                        .find_map(|line| line.strip_prefix("content-length:"))
-                        .and_then(|value| value.trim().parse::<usize>().ok())
-                        .unwrap_or(0);
-                    if request.len() >= end + 4 + length {
-                        break;
-                    }
-                }
-            }
-            let mut head = format!("HTTP/1.1 {status} X\r\n");
-            for (name, value) in headers {
-                head.push_str(&format!("{name}: {value}\r\n"));
-            }
-            head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()));
-            let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(&body));
-        }
-    });
-    base
+    scripted_server(answers.into_iter().map(|(status, headers, body)| answer(status, headers, body)).collect()).base
 }
 
 /// The config for the simulator with the APIv2 key, the merchant certificate for mutual TLS and the simulator's
